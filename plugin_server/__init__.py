@@ -1,0 +1,23 @@
+"""The loyalty server: `create_app()` builds the Flask app; nothing else happens on import."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from plugin_server.bootstrap import Container, bootstrap
+from plugin_server.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Flask:
+    from plugin_server.api import admin, errors, health, openapi, webhooks
+
+    if container is None:
+        container = bootstrap(settings or Settings.from_env())
+    app = Flask(__name__, instance_path=str(container.settings.instance_path))
+    app.config["MAX_CONTENT_LENGTH"] = container.settings.max_webhook_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["loyalty"] = container
+    for blueprint in (webhooks.bp, admin.bp, health.bp, openapi.bp):
+        app.register_blueprint(blueprint)
+    errors.register_error_handlers(app)
+    return app

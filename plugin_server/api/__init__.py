@@ -1,0 +1,1 @@
+"""HTTP blueprints: thin handlers that authenticate, call one service and shape JSON."""

@@ -1,0 +1,71 @@
+"""Every error leaves as JSON: {"error": {"code": "...", "message": "..."}}."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+from plugin_server.domain import errors
+
+logger = logging.getLogger(__name__)
+
+STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
+    errors.ValidationFailed: 400,
+    errors.MalformedPayload: 400,
+    errors.CustomerNotFound: 404,
+    errors.ShopNotFound: 404,
+    errors.ReceiptNotFound: 404,
+    errors.ShopAlreadyExists: 409,
+}
+
+
+class ApiError(Exception):
+    """An HTTP-level refusal raised by a handler (auth, signatures, size)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
+    return jsonify(error={"code": code, "message": message}), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> tuple[Response, int]:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(errors.LoyaltyError)
+    def _domain_error(exc: errors.LoyaltyError) -> tuple[Response, int]:
+        return error_response(STATUS_FOR.get(type(exc), 422), exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> tuple[Response, int]:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.code or 500, (exc.name or "error").lower().replace(" ", "_")
+        )
+        return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_down(exc: Exception) -> tuple[Response, int]:
+        # Never acknowledge what could not be stored: 503 makes the platform retry later.
+        logger.error("database unavailable: %s", type(exc).__name__)
+        response, status = error_response(
+            503, "service_unavailable", "The database is unavailable; try again shortly."
+        )
+        response.headers["Retry-After"] = "5"
+        return response, status
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return _database_down(exc)
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error", "Something went wrong on our side.")

@@ -1,0 +1,353 @@
+"""The OpenAPI 3.1 document for every JSON endpoint; tests check it against the routes and
+validate real responses against its schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+bp = Blueprint("openapi", __name__)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+DATE_TIME = {"type": "string", "format": "date-time"}
+NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "description": "Stable, machine-readable."},
+                    "message": {"type": "string"},
+                },
+            }
+        },
+    },
+    "Customer": {
+        "type": "object",
+        "required": [
+            "customer_id",
+            "email",
+            "balance",
+            "pending",
+            "lifetime_earned",
+            "can_redeem",
+            "next_pending_available_at",
+            "member_since",
+        ],
+        "properties": {
+            "customer_id": {
+                "type": "string",
+                "description": "The platform's customer id, or guest:<email>.",
+            },
+            "email": NULLABLE_STRING,
+            "first_name": NULLABLE_STRING,
+            "last_name": NULLABLE_STRING,
+            "balance": {
+                "type": "integer",
+                "description": "Spendable points now; negative after a refund of "
+                "points already spent.",
+            },
+            "pending": {"type": "integer", "description": "Earned, not yet spendable."},
+            "lifetime_earned": {"type": "integer"},
+            "next_pending_available_at": NULLABLE_DATE_TIME,
+            "can_redeem": {"type": "boolean"},
+            "member_since": DATE_TIME,
+        },
+    },
+    "Transaction": {
+        "type": "object",
+        "required": [
+            "id",
+            "points",
+            "kind",
+            "reason",
+            "source",
+            "status",
+            "created_at",
+            "available_at",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "points": {"type": "integer", "description": "Signed."},
+            "kind": {
+                "type": "string",
+                "enum": [
+                    "earn_order",
+                    "reverse_order",
+                    "adjustment",
+                    "redeem",
+                    "redeem_refund",
+                    "referral_bonus",
+                    "expiry",
+                ],
+            },
+            "reason": {"type": "string"},
+            "source": {
+                "type": "object",
+                "required": ["type", "ref"],
+                "properties": {"type": {"type": "string"}, "ref": {"type": "string"}},
+            },
+            "status": {"type": "string", "enum": ["available", "pending"]},
+            "created_at": DATE_TIME,
+            "available_at": DATE_TIME,
+        },
+    },
+    "TransactionPage": {
+        "type": "object",
+        "required": ["customer_id", "transactions", "next_cursor"],
+        "properties": {
+            "customer_id": {"type": "string"},
+            "transactions": {"type": "array", "items": _ref("Transaction")},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass as ?cursor= for the next (older) page.",
+            },
+        },
+    },
+    "WebhookAck": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["accepted", "duplicate", "ignored", "ping"]},
+            "receipt_id": {"type": "integer"},
+            "reason": {"type": "string"},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["ok"]}},
+    },
+    "Readiness": {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ready", "unavailable"]},
+            "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
+}
+
+CUSTOMER_ID = {
+    "name": "customer_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The platform's customer id (or guest:<email>).",
+}
+AUTH_ERRORS = {"401": _error("Missing or invalid API key.")}
+
+WEBHOOK_HEADERS = [
+    {
+        "name": "X-Shopify-Hmac-Sha256",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Shopify: base64 HMAC-SHA256 of the raw body with the app secret.",
+    },
+    {
+        "name": "X-Shopify-Shop-Domain",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+    },
+    {"name": "X-Shopify-Topic", "in": "header", "required": False, "schema": {"type": "string"}},
+    {
+        "name": "X-Shopify-Webhook-Id",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Deduplication key.",
+    },
+    {
+        "name": "X-WC-Webhook-Signature",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "WooCommerce: base64 HMAC-SHA256 of the raw body with the webhook secret.",
+    },
+    {
+        "name": "X-WC-Webhook-Source",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+    },
+    {"name": "X-WC-Webhook-Topic", "in": "header", "required": False, "schema": {"type": "string"}},
+    {
+        "name": "X-WC-Webhook-Delivery-ID",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Deduplication key.",
+    },
+]
+
+PATHS: dict[str, Any] = {
+    "/webhooks/{platform}": {
+        "post": {
+            "summary": "Receive a platform webhook",
+            "description": "Verifies the signature over the raw body, stores the delivery once "
+            "and queues it; points are applied by a background job.",
+            "tags": ["webhooks"],
+            "parameters": [
+                {
+                    "name": "platform",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["shopify", "woocommerce"]},
+                },
+                *WEBHOOK_HEADERS,
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "200": _json(_ref("WebhookAck"), "Stored (or a duplicate, ignored topic, ping)."),
+                "400": _error(
+                    "Signed, but headers missing or the body is not a JSON object "
+                    "(kept as a failed receipt)."
+                ),
+                "401": _error("Bad or missing signature, or unknown shop. Nothing stored."),
+                "404": _error("Unknown platform."),
+                "413": _error("Body too large."),
+                "503": _error("Database unavailable; retry later. Nothing acknowledged."),
+            },
+        }
+    },
+    "/api/v1/customers/{customer_id}": {
+        "get": {
+            "summary": "A customer's points",
+            "tags": ["customers"],
+            "security": [{"apiKey": []}],
+            "parameters": [CUSTOMER_ID],
+            "responses": {
+                "200": _json(_ref("Customer"), "The customer."),
+                "404": _error("No such customer in this shop."),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/v1/customers": {
+        "get": {
+            "summary": "Find customers by email",
+            "tags": ["customers"],
+            "security": [{"apiKey": []}],
+            "parameters": [
+                {
+                    "name": "email",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "format": "email"},
+                }
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["customers"],
+                        "properties": {"customers": {"type": "array", "items": _ref("Customer")}},
+                    },
+                    "Matching customers (possibly none).",
+                ),
+                "400": _error("No or invalid email."),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/v1/customers/{customer_id}/transactions": {
+        "get": {
+            "summary": "A customer's ledger entries, newest first",
+            "tags": ["customers"],
+            "security": [{"apiKey": []}],
+            "parameters": [
+                CUSTOMER_ID,
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25},
+                },
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "next_cursor of the last page.",
+                },
+            ],
+            "responses": {
+                "200": _json(_ref("TransactionPage"), "A page of entries."),
+                "400": _error("Bad limit or cursor."),
+                "404": _error("No such customer in this shop."),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/healthz": {
+        "get": {
+            "summary": "Process is alive",
+            "tags": ["operations"],
+            "responses": {"200": _json(_ref("Health"), "Alive.")},
+        }
+    },
+    "/readyz": {
+        "get": {
+            "summary": "Database and Redis reachable",
+            "tags": ["operations"],
+            "responses": {
+                "200": _json(_ref("Readiness"), "Ready."),
+                "503": _json(_ref("Readiness"), "A dependency is down."),
+            },
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "tags": ["operations"],
+            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
+        }
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Loyalty API",
+            "version": "1",
+            "description": "Points, refunds and balances for Shopify and WooCommerce stores.",
+        },
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "The shop's API key."}
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(document())

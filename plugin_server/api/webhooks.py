@@ -1,0 +1,99 @@
+"""POST /webhooks/<platform>: verify, store durably, enqueue, answer in milliseconds.
+
+Nothing here parses more than it must: the ledger work happens in a job, so a slow or
+broken ledger can never make the platform's delivery time out.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, jsonify, request
+
+from plugin_server.api.context import current_container
+from plugin_server.api.errors import ApiError
+from plugin_server.domain.orders import Platform
+from plugin_server.services import webhook_receipts
+from webhooks import envelopes, handled_topics, shopify, woocommerce
+from webhooks.base import Envelope, MissingHeaders, header
+from webhooks.signing import hmac_sha256_base64, signatures_match
+
+bp = Blueprint("webhooks", __name__)
+
+_UNAUTHORIZED = "The request is not signed by a shop we know."
+
+
+def _reply(status: str, http_status: int = 200, **extra: object) -> tuple[Response, int]:
+    return jsonify(status=status, **extra), http_status
+
+
+@bp.post("/webhooks/<platform>")
+def receive(platform: str) -> tuple[Response, int]:
+    container = current_container()
+    try:
+        plat = Platform(platform)
+    except ValueError:
+        raise ApiError(404, "unknown_platform", f"no webhook endpoint for {platform!r}") from None
+    body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    headers = request.headers
+
+    if plat is Platform.WOOCOMMERCE and woocommerce.is_ping(headers, body):
+        # WooCommerce's unsigned "webhook created" ping must get exactly 200 and nothing else.
+        return _reply("ping")
+
+    if plat is Platform.SHOPIFY:
+        given = header(headers, envelopes.SHOPIFY_SIGNATURE)
+        settings = container.settings
+        secrets = [s for s in (settings.shopify_api_secret, settings.shopify_old_api_secret) if s]
+        if not any(signatures_match(hmac_sha256_base64(s, body), given) for s in secrets):
+            raise ApiError(401, "invalid_signature", _UNAUTHORIZED)
+        domain = shopify.normalize_shop_domain(header(headers, envelopes.SHOPIFY_SHOP) or "")
+        shop = container.shops.get(plat.value, domain) if domain else None
+        if shop is None:
+            raise ApiError(401, "unknown_shop", _UNAUTHORIZED)
+    else:
+        given = header(headers, envelopes.WOO_SIGNATURE)
+        domain = woocommerce.normalize_source(header(headers, envelopes.WOO_SOURCE) or "")
+        shop = container.shops.get(plat.value, domain) if domain else None
+        if shop is None or not shop.webhook_secret:
+            raise ApiError(401, "unknown_shop", _UNAUTHORIZED)
+        if not signatures_match(hmac_sha256_base64(shop.webhook_secret, body), given):
+            raise ApiError(401, "invalid_signature", _UNAUTHORIZED)
+
+    try:
+        envelope: Envelope = (
+            envelopes.shopify_envelope(headers, domain)
+            if plat is Platform.SHOPIFY
+            else envelopes.woocommerce_envelope(headers, domain)
+        )
+    except MissingHeaders as exc:
+        raise ApiError(400, "missing_headers", str(exc)) from None
+
+    if not shop.active:
+        return _reply("ignored", reason="shop is not active")
+    if envelope.topic not in handled_topics(plat):
+        return _reply("ignored", reason=f"topic {envelope.topic} is not used")
+
+    failed_reason = None
+    try:
+        if not isinstance(json.loads(body), dict):
+            failed_reason = "body is not a JSON object"
+    except ValueError:
+        failed_reason = "body is not valid JSON"
+
+    receipt_id = webhook_receipts.record_receipt(
+        container.uow(),
+        shop_id=shop.id,
+        envelope=envelope,
+        body=body,
+        now=container.clock(),
+        failed_reason=failed_reason,
+        on_recorded=container.dispatcher.enqueue_receipt,
+    )
+    if failed_reason:
+        # Signed but unreadable: kept as a failed receipt (`loyalty receipts list --failed`)
+        # and refused, so the platform's delivery log shows the problem too.
+        raise ApiError(400, "malformed_payload", failed_reason)
+    if receipt_id is None:
+        return _reply("duplicate")
+    return _reply("accepted", receipt_id=receipt_id)

@@ -1,0 +1,85 @@
+"""Wiring: build every long-lived dependency once, from settings, with no import-time I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from plugin_server.crypto import CredentialCipher
+from plugin_server.db.engine import make_engine, make_session_factory
+from plugin_server.db.unit_of_work import UnitOfWork
+from plugin_server.services.shops import ShopDirectory
+from plugin_server.settings import Settings
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+
+class Dispatcher(Protocol):
+    """Where work goes after a commit: an RQ queue, or this process when Redis is not set."""
+
+    def enqueue_receipt(self, receipt_id: int) -> None: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    cipher: CredentialCipher
+    shops: ShopDirectory
+    redis: Redis | None
+    clock: Callable[[], datetime] = utc_now
+    dispatcher: Dispatcher = field(init=False)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    redis: Redis | None = None,
+    clock: Callable[[], datetime] | None = None,
+    dispatcher: Dispatcher | None = None,
+) -> Container:
+    from plugin_server import jobs
+
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    cipher = CredentialCipher(settings.secret_key)
+    if redis is None and settings.redis_url:
+        from redis import Redis
+
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    container = Container(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        cipher=cipher,
+        shops=ShopDirectory(session_factory, cipher, settings.shop_cache_seconds),
+        redis=redis,
+        clock=clock or utc_now,
+    )
+    if dispatcher is None:
+        dispatcher = (
+            jobs.RQDispatcher(redis, retry_intervals=settings.job_retry_intervals)
+            if redis is not None
+            else jobs.InlineDispatcher(container)
+        )
+    container.dispatcher = dispatcher
+    return container

@@ -1,0 +1,410 @@
+"""The `loyalty` command: run the server, workers and scheduler; manage shops and receipts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sys
+import time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import click
+
+from plugin_server.bootstrap import Container, bootstrap
+from plugin_server.domain.errors import LoyaltyError
+from plugin_server.settings import Settings, SettingsError
+
+DEMO_DOMAIN = "demo-store.myshopify.com"
+
+
+def _container() -> Container:
+    try:
+        return bootstrap(Settings.from_env())
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
+def main(verbose: bool) -> None:
+    """Loyalty points and referrals for Shopify and WooCommerce stores."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+# --- database -------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations (default: all)."""
+    from plugin_server.db import migrate
+
+    migrate.upgrade(_settings().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' removes everything)."""
+    from plugin_server.db import migrate
+
+    migrate.downgrade(_settings().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+# --- shops ----------------------------------------------------------------------------
+
+
+@main.group()
+def shops() -> None:
+    """Shops (one per store that installed the app)."""
+
+
+@shops.command("create")
+@click.option("--platform", type=click.Choice(["shopify", "woocommerce"]), required=True)
+@click.option("--domain", required=True, help="NAME.myshopify.com, or the WooCommerce store URL.")
+@click.option("--access-token", help="Shopify Admin API access token.")
+@click.option("--webhook-secret", help="WooCommerce webhook secret (required for WooCommerce).")
+@click.option("--consumer-key", help="WooCommerce REST consumer key.")
+@click.option("--consumer-secret", help="WooCommerce REST consumer secret.")
+@click.option("--api-base-url", help="Send this shop's API calls here (a local sandbox).")
+def shops_create(
+    platform: str,
+    domain: str,
+    access_token: str | None,
+    webhook_secret: str | None,
+    consumer_key: str | None,
+    consumer_secret: str | None,
+    api_base_url: str | None,
+) -> None:
+    """Register a shop and print it with its admin API key (shown only once)."""
+    from plugin_server.services import shops as shop_service
+
+    c = _container()
+    try:
+        created = shop_service.create_shop(
+            c.uow(),
+            c.cipher,
+            platform=platform,
+            domain=domain,
+            now=c.clock(),
+            access_token=access_token,
+            webhook_secret=webhook_secret,
+            consumer_key=consumer_key,
+            consumer_secret=consumer_secret,
+            api_base_url=api_base_url,
+        )
+    except LoyaltyError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    _echo_json(created.as_dict())
+
+
+@shops.command("list")
+def shops_list() -> None:
+    """List shops (without secrets)."""
+    from plugin_server.services import shops as shop_service
+
+    _echo_json(shop_service.list_shops(_container().uow()))
+
+
+@shops.command("rotate-key")
+@click.argument("shop_id", type=int)
+def shops_rotate_key(shop_id: int) -> None:
+    """Issue a new admin API key for a shop; the old one stops working."""
+    from plugin_server.services import shops as shop_service
+
+    try:
+        key = shop_service.rotate_api_key(_container().uow(), shop_id)
+    except LoyaltyError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    _echo_json({"id": shop_id, "api_key": key})
+
+
+# --- receipts -------------------------------------------------------------------------
+
+
+@main.group()
+def receipts() -> None:
+    """Stored webhook deliveries."""
+
+
+@receipts.command("list")
+@click.option("--failed", is_flag=True, help="Only receipts that could not be applied.")
+@click.option("--status", type=click.Choice(["pending", "processed", "ignored", "failed"]))
+@click.option("--shop-id", type=int)
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+def receipts_list(failed: bool, status: str | None, shop_id: int | None, limit: int) -> None:
+    """List receipts, newest first."""
+    from plugin_server.services import webhook_receipts
+
+    _echo_json(
+        webhook_receipts.list_receipts(
+            _container().uow(), status="failed" if failed else status, shop_id=shop_id, limit=limit
+        )
+    )
+
+
+@receipts.command("replay")
+@click.argument("receipt_id", type=int)
+def receipts_replay(receipt_id: int) -> None:
+    """Apply a receipt again (safe: the ledger never applies the same fact twice)."""
+    from plugin_server import jobs
+    from plugin_server.services import webhook_receipts
+
+    c = _container()
+    try:
+        webhook_receipts.reset_for_replay(c.uow(), receipt_id)
+    except LoyaltyError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    if c.redis is not None:
+        c.dispatcher.enqueue_receipt(receipt_id)
+        _echo_json({"receipt_id": receipt_id, "status": "queued"})
+    else:
+        _echo_json({"receipt_id": receipt_id, "status": jobs.run_receipt(c, receipt_id)})
+
+
+# --- processes ------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Run the web server in this process (embedded default; use gunicorn in production)."""
+    from plugin_server import create_app
+
+    create_app(container=_container()).run(host=host, port=port, threaded=True)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for the loyalty queues (needs REDIS_URL)."""
+    from rq import Queue, SimpleWorker
+
+    from plugin_server import jobs
+
+    c = _container()
+    if c.redis is None:
+        raise click.ClickException(
+            "REDIS_URL is not set: without it jobs run inside the web "
+            "process and no worker is needed."
+        )
+    jobs.set_worker_container(c)
+    # SimpleWorker runs jobs without forking: each job is one short database transaction,
+    # and fork-per-job would cap a worker near 50 jobs/s on a small machine.
+    queues = [Queue(name, connection=c.redis) for name in jobs.QUEUES]
+    SimpleWorker(queues, connection=c.redis).work(burst=burst, with_scheduler=True)
+
+
+@main.command()
+@click.option("--interval", default=30, show_default=True, help="Seconds between passes.")
+def scheduler(interval: int) -> None:
+    """Run due work forever: re-enqueue receipts left pending."""
+    c = _container()
+    while True:
+        _tick(c)
+        time.sleep(interval)
+
+
+@main.command()
+def tick() -> None:
+    """Run due work once (the embedded default's scheduler)."""
+    _tick(_container())
+
+
+def _tick(c: Container) -> None:
+    from plugin_server import jobs
+
+    ids = jobs.requeue_stale_receipts(c)
+    if ids:
+        click.echo(f"re-enqueued {len(ids)} pending receipt(s)")
+
+
+# --- demo -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--port", default=5000, show_default=True)
+@click.option("--no-serve", is_flag=True, help="Set up only; do not start the server.")
+def demo(port: int, no_serve: bool) -> None:
+    """Set up the embedded default with a demo shop, print what to try, and serve."""
+    from plugin_server.db import migrate
+    from plugin_server.db.repositories import shop_by_domain
+    from plugin_server.services import shops as shop_service
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    c = bootstrap(settings)
+    with c.session_factory() as session:
+        existing = shop_by_domain(session, "shopify", DEMO_DOMAIN)
+        shop_id = existing.id if existing else None
+    if shop_id is None:
+        api_key = shop_service.create_shop(
+            c.uow(),
+            c.cipher,
+            platform="shopify",
+            domain=DEMO_DOMAIN,
+            now=c.clock(),
+            access_token="demo-" + secrets.token_hex(8),
+        ).api_key
+    else:
+        api_key = shop_service.rotate_api_key(c.uow(), shop_id)
+    base = f"http://127.0.0.1:{port}"
+    click.echo(f"""
+Loyalty is set up on the embedded default (SQLite in {settings.instance_path}).
+Demo shop: {DEMO_DOMAIN}   admin API key: {api_key}
+
+Next, in another terminal (same folder):
+  .venv/bin/loyalty simulate order --email ann@example.com --total 59.90
+  curl -H 'Authorization: Bearer {api_key}' '{base}/api/v1/customers?email=ann@example.com'
+  .venv/bin/loyalty simulate refund --order <order id printed above> --amount 20.00
+API description: {base}/openapi.json
+""")
+    if not no_serve:
+        from plugin_server import create_app
+
+        create_app(container=c).run(host="127.0.0.1", port=port, threaded=True)
+
+
+@main.group()
+def simulate() -> None:
+    """Send realistic signed webhooks to a running server."""
+
+
+def _decimal(value: str, name: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as exc:
+        raise click.BadParameter(f"{value!r} is not an amount", param_hint=name) from exc
+    if amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise click.BadParameter("use a positive amount with at most 2 decimals", param_hint=name)
+    return amount
+
+
+def _post(url: str, delivery: Any) -> dict[str, Any]:
+    import requests
+
+    try:
+        response = requests.post(
+            url.rstrip("/") + delivery.path,
+            data=delivery.body,
+            headers=delivery.headers,
+            timeout=10,
+        )
+    except requests.ConnectionError as exc:
+        raise click.ClickException(
+            f"no server at {url}: start it with `loyalty demo` (or `loyalty serve`)"
+        ) from exc
+    if response.status_code != 200:
+        raise click.ClickException(f"server answered {response.status_code}: {response.text}")
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _member_view(c: Container, email: str) -> list[dict[str, object]]:
+    from plugin_server.db.repositories import shop_by_domain
+    from plugin_server.services import customers
+
+    with c.session_factory() as session:
+        shop = shop_by_domain(session, "shopify", DEMO_DOMAIN)
+        shop_id = shop.id if shop else None
+    if shop_id is None:
+        return []
+    # A worker may still be applying the delivery; give it a moment.
+    for _ in range(20):
+        found = customers.customers_by_email(c.uow(), shop_id, email, now=c.clock())
+        if found:
+            return found
+        time.sleep(0.1)
+    return []
+
+
+@simulate.command("order")
+@click.option("--email", required=True)
+@click.option("--total", required=True, help="Order subtotal, e.g. 59.90")
+@click.option("--currency", default="USD", show_default=True)
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True)
+def simulate_order(email: str, total: str, currency: str, url: str) -> None:
+    """Send a signed Shopify orders/paid webhook for the demo shop."""
+    from plugin_server import simulate as sim
+
+    c = _container()
+    amount = _decimal(total, "--total")
+    order_id = int(time.time() * 1000)
+    payload = sim.shopify_order(
+        order_id=order_id,
+        email=email.lower(),
+        subtotal=amount,
+        currency=currency.upper(),
+        customer_id=sim.customer_id_for(email),
+    )
+    ack = _post(
+        url,
+        sim.sign_shopify(
+            payload,
+            topic="orders/paid",
+            shop_domain=DEMO_DOMAIN,
+            secret=c.settings.shopify_api_secret,
+        ),
+    )
+    _echo_json({"order_id": order_id, "webhook": ack, "customers": _member_view(c, email)})
+
+
+@simulate.command("refund")
+@click.option("--order", "order_id", required=True, type=int)
+@click.option("--amount", required=True, help="Refunded line subtotal, e.g. 20.00")
+@click.option("--email", help="Show this customer's balance afterwards.")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True)
+def simulate_refund(order_id: int, amount: str, email: str | None, url: str) -> None:
+    """Send a signed Shopify refunds/create webhook for an order sent with `simulate order`."""
+    from plugin_server import simulate as sim
+
+    c = _container()
+    value = _decimal(amount, "--amount")
+    payload = sim.shopify_refund(
+        refund_id=int(time.time() * 1000),
+        order_id=order_id,
+        line_item_id=order_id * 10 + 1,
+        subtotal=value,
+    )
+    ack = _post(
+        url,
+        sim.sign_shopify(
+            payload,
+            topic="refunds/create",
+            shop_domain=DEMO_DOMAIN,
+            secret=c.settings.shopify_api_secret,
+        ),
+    )
+    result: dict[str, Any] = {"webhook": ack}
+    if email:
+        result["customers"] = _member_view(c, email)
+    _echo_json(result)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

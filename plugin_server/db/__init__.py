@@ -1,0 +1,1 @@
+"""Persistence: tables, engine set-up, unit of work and shop-scoped queries."""

@@ -1,0 +1,173 @@
+"""Tables. Every tenant-owned row carries `shop_id`; every query filters on it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from plugin_server.db.types import ExactDecimal, UTCDateTime
+
+# 64-bit keys on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Shop(Base):
+    __tablename__ = "shops"
+    __table_args__ = (UniqueConstraint("platform", "domain", name="uq_shops_platform_domain"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    domain: Mapped[str] = mapped_column(String(255))
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    access_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    webhook_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    consumer_key_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    consumer_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    api_base_url: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Program settings (earning rules).
+    points_per_unit: Mapped[Decimal] = mapped_column(ExactDecimal, default=Decimal("1"))
+    include_shipping: Mapped[bool] = mapped_column(Boolean, default=False)
+    include_tax: Mapped[bool] = mapped_column(Boolean, default=False)
+    pending_days: Mapped[int] = mapped_column(Integer, default=0)
+    award_statuses: Mapped[str] = mapped_column(String(200))  # comma-separated
+    guests_earn: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "customer_ref", name="uq_customers_shop_ref"),
+        Index("ix_customers_shop_email", "shop_id", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    # The platform's customer id, or "guest:<email>" for a guest who earns by email.
+    customer_ref: Mapped[str] = mapped_column(String(400))
+    email: Mapped[str | None] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Order(Base):
+    """What we know about one platform order, and the earning snapshot once it was paid."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("shop_id", "order_ref", name="uq_orders_shop_ref"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    order_ref: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(64))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    status: Mapped[str | None] = mapped_column(String(40))
+    discount_codes: Mapped[str | None] = mapped_column(Text)  # newline-separated
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    fully_refunded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Earning snapshot: NULL until the order reached a state that awards points.
+    earned_points: Mapped[int | None] = mapped_column(Integer)
+    earn_skipped_reason: Mapped[str | None] = mapped_column(String(100))
+    earning_base: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    earning_rate: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    earn_includes_shipping: Mapped[bool | None] = mapped_column(Boolean)
+    earn_includes_tax: Mapped[bool | None] = mapped_column(Boolean)
+    taxes_included: Mapped[bool | None] = mapped_column(Boolean)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    order_total: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    presentment_currency: Mapped[str | None] = mapped_column(String(3))
+    presentment_total: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    earn_available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrderRefund(Base):
+    """A refund's facts, kept even when it arrives before the order it belongs to."""
+
+    __tablename__ = "order_refunds"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "order_id", "refund_ref", name="uq_order_refunds_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    refund_ref: Mapped[str] = mapped_column(String(64))
+    lines_subtotal: Mapped[Decimal] = mapped_column(ExactDecimal)
+    shipping: Mapped[Decimal] = mapped_column(ExactDecimal)
+    tax: Mapped[Decimal] = mapped_column(ExactDecimal)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    amount_currency: Mapped[str | None] = mapped_column(String(3))
+    has_line_items: Mapped[bool] = mapped_column(Boolean)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerEntry(Base):
+    """Append-only: a database trigger refuses UPDATE and DELETE on this table."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "idempotency_key", name="uq_ledger_entries_idempotency"),
+        Index("ix_ledger_entries_customer", "shop_id", "customer_id", "id"),
+        Index("ix_ledger_entries_order", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    points: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(String(255))
+    source_type: Mapped[str] = mapped_column(String(30))
+    source_ref: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookReceipt(Base):
+    """A verified delivery, stored before we answer the platform."""
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "delivery_id", name="uq_webhook_receipts_delivery"),
+        Index("ix_webhook_receipts_status", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    topic: Mapped[str] = mapped_column(String(100))
+    delivery_id: Mapped[str] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))  # pending, processed, ignored, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

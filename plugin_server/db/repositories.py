@@ -1,0 +1,150 @@
+"""Queries the services need. Every function that reads tenant data takes `shop_id` first."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from plugin_server.db.models import Customer, LedgerEntry, Order, OrderRefund, Shop
+from plugin_server.domain.ledger import EARNING_KINDS, Balance, EntryKind
+
+
+def insert_ignoring_conflict(
+    session: Session, model: type[Any], values: Mapping[str, Any], conflict_columns: Sequence[str]
+) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the id, or None if the row existed.
+
+    A single arbitrated statement, so two concurrent writers can never both insert.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        .returning(model.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def shop_by_api_key_hash(session: Session, api_key_hash: str) -> Shop | None:
+    return session.scalars(select(Shop).where(Shop.api_key_hash == api_key_hash)).one_or_none()
+
+
+def shop_by_domain(session: Session, platform: str, domain: str) -> Shop | None:
+    return session.scalars(
+        select(Shop).where(Shop.platform == platform, Shop.domain == domain)
+    ).one_or_none()
+
+
+def customer_by_ref(session: Session, shop_id: int, customer_ref: str) -> Customer | None:
+    return session.scalars(
+        select(Customer).where(Customer.shop_id == shop_id, Customer.customer_ref == customer_ref)
+    ).one_or_none()
+
+
+def customers_by_email(session: Session, shop_id: int, email: str) -> Sequence[Customer]:
+    return session.scalars(
+        select(Customer)
+        .where(Customer.shop_id == shop_id, Customer.email == email)
+        .order_by(Customer.id)
+    ).all()
+
+
+def lock_order(session: Session, shop_id: int, order_ref: str, now: datetime) -> Order:
+    """The order row, created if new, locked for the rest of the transaction.
+
+    Every change to an order's points happens under this lock, so two workers handling two
+    deliveries about the same order apply them one after the other.
+    """
+    insert_ignoring_conflict(
+        session,
+        Order,
+        {
+            "shop_id": shop_id,
+            "order_ref": order_ref,
+            "cancelled": False,
+            "fully_refunded": False,
+            "created_at": now,
+            "updated_at": now,
+        },
+        ("shop_id", "order_ref"),
+    )
+    return session.scalars(
+        select(Order)
+        .where(Order.shop_id == shop_id, Order.order_ref == order_ref)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def order_refunds(session: Session, shop_id: int, order_id: int) -> Sequence[OrderRefund]:
+    return session.scalars(
+        select(OrderRefund)
+        .where(OrderRefund.shop_id == shop_id, OrderRefund.order_id == order_id)
+        .order_by(OrderRefund.id)
+    ).all()
+
+
+def order_reversals(session: Session, shop_id: int, order_id: int) -> tuple[int, int]:
+    """(points already given back for the order, number of reversal entries)."""
+    total, count = session.execute(
+        select(func.coalesce(func.sum(LedgerEntry.points), 0), func.count(LedgerEntry.id)).where(
+            LedgerEntry.shop_id == shop_id,
+            LedgerEntry.order_id == order_id,
+            LedgerEntry.kind == EntryKind.REVERSE_ORDER.value,
+        )
+    ).one()
+    return -int(total), int(count)
+
+
+def balance(session: Session, shop_id: int, customer_id: int, now: datetime) -> Balance:
+    """Spendable, pending and lifetime points, summed from the ledger entries themselves."""
+    available = LedgerEntry.available_at <= now
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(case((available, LedgerEntry.points), else_=0)), 0),
+            func.coalesce(func.sum(case((available, 0), else_=LedgerEntry.points)), 0),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (
+                            LedgerEntry.kind.in_([k.value for k in EARNING_KINDS]),
+                            LedgerEntry.points,
+                        ),
+                        else_=0,
+                    )
+                ),
+                0,
+            ),
+            func.min(case((available, None), else_=LedgerEntry.available_at)),
+        ).where(LedgerEntry.shop_id == shop_id, LedgerEntry.customer_id == customer_id)
+    ).one()
+    next_at = row[3]
+    if isinstance(next_at, str):  # SQLite returns MIN() of a CASE as text
+        next_at = LedgerEntry.__table__.c.available_at.type.process_result_value(
+            datetime.fromisoformat(next_at), session.get_bind().dialect
+        )
+    return Balance(
+        spendable=int(row[0]),
+        pending=int(row[1]),
+        lifetime_earned=int(row[2]),
+        next_available_at=next_at,
+    )
+
+
+def ledger_page(
+    session: Session, shop_id: int, customer_id: int, *, limit: int, before_id: int | None
+) -> Sequence[LedgerEntry]:
+    """Newest first; keyset pagination on the entry id so pages never shift under writes."""
+    stmt = select(LedgerEntry).where(
+        LedgerEntry.shop_id == shop_id, LedgerEntry.customer_id == customer_id
+    )
+    if before_id is not None:
+        stmt = stmt.where(LedgerEntry.id < before_id)
+    return session.scalars(stmt.order_by(LedgerEntry.id.desc()).limit(limit)).all()

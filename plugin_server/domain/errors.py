@@ -1,0 +1,55 @@
+"""Domain errors, each with a stable machine-readable `code`.
+
+HTTP status codes for them live in `plugin_server.api.errors`, not here.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class LoyaltyError(Exception):
+    code: ClassVar[str] = "loyalty_error"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.__class__.__doc__ or self.code)
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ValidationFailed(LoyaltyError):
+    """The request is not valid."""
+
+    code = "validation_failed"
+
+
+class ShopNotFound(LoyaltyError):
+    """No such shop."""
+
+    code = "shop_not_found"
+
+
+class ShopAlreadyExists(LoyaltyError):
+    """A shop with this platform and domain already exists."""
+
+    code = "shop_already_exists"
+
+
+class CustomerNotFound(LoyaltyError):
+    """No such customer in this shop."""
+
+    code = "customer_not_found"
+
+
+class ReceiptNotFound(LoyaltyError):
+    """No such webhook receipt."""
+
+    code = "receipt_not_found"
+
+
+class MalformedPayload(LoyaltyError):
+    """The webhook payload could not be understood."""
+
+    code = "malformed_payload"

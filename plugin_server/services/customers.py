@@ -1,0 +1,88 @@
+"""Reading members: balances and ledger history, always within one shop."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from plugin_server.db import repositories
+from plugin_server.db.models import Customer, LedgerEntry
+from plugin_server.db.unit_of_work import UnitOfWork
+from plugin_server.domain.errors import CustomerNotFound
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _summary(uow: UnitOfWork, shop_id: int, customer: Customer, now: datetime) -> dict[str, object]:
+    bal = repositories.balance(uow.session, shop_id, customer.id, now)
+    return {
+        "customer_id": customer.customer_ref,
+        "email": customer.email,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "balance": bal.spendable,
+        "pending": bal.pending,
+        "lifetime_earned": bal.lifetime_earned,
+        "next_pending_available_at": _iso(bal.next_available_at),
+        "can_redeem": bal.can_redeem,
+        "member_since": _iso(customer.created_at),
+    }
+
+
+def customer_summary(
+    uow: UnitOfWork, shop_id: int, customer_ref: str, *, now: datetime
+) -> dict[str, object]:
+    """Balance, pending and lifetime points of one member; CustomerNotFound otherwise."""
+    with uow:
+        customer = repositories.customer_by_ref(uow.session, shop_id, customer_ref)
+        if customer is None:
+            raise CustomerNotFound(f"no customer {customer_ref!r} in this shop")
+        return _summary(uow, shop_id, customer, now)
+
+
+def customers_by_email(
+    uow: UnitOfWork, shop_id: int, email: str, *, now: datetime
+) -> list[dict[str, object]]:
+    """Members with this email (a registered account and a guest may share one)."""
+    with uow:
+        found = repositories.customers_by_email(uow.session, shop_id, email.strip().lower())
+        return [_summary(uow, shop_id, c, now) for c in found]
+
+
+def _entry(entry: LedgerEntry, now: datetime) -> dict[str, object]:
+    return {
+        "id": entry.id,
+        "points": entry.points,
+        "kind": entry.kind,
+        "reason": entry.reason,
+        "source": {"type": entry.source_type, "ref": entry.source_ref},
+        "status": "available" if entry.available_at <= now else "pending",
+        "created_at": _iso(entry.created_at),
+        "available_at": _iso(entry.available_at),
+    }
+
+
+def transactions(
+    uow: UnitOfWork,
+    shop_id: int,
+    customer_ref: str,
+    *,
+    now: datetime,
+    limit: int,
+    before_id: int | None,
+) -> dict[str, object]:
+    """A page of ledger entries, newest first, with the cursor for the next page."""
+    with uow:
+        customer = repositories.customer_by_ref(uow.session, shop_id, customer_ref)
+        if customer is None:
+            raise CustomerNotFound(f"no customer {customer_ref!r} in this shop")
+        rows = repositories.ledger_page(
+            uow.session, shop_id, customer.id, limit=limit + 1, before_id=before_id
+        )
+        page = rows[:limit]
+        return {
+            "customer_id": customer.customer_ref,
+            "transactions": [_entry(e, now) for e in page],
+            "next_cursor": str(page[-1].id) if len(rows) > limit else None,
+        }

@@ -1,0 +1,201 @@
+"""Shops (tenants): creation, credentials at rest, earning rules, webhook-path lookups."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from plugin_server.crypto import CredentialCipher, hash_api_key
+from plugin_server.db import repositories
+from plugin_server.db.models import Shop
+from plugin_server.db.unit_of_work import UnitOfWork
+from plugin_server.domain.errors import ShopAlreadyExists, ShopNotFound, ValidationFailed
+from plugin_server.domain.ledger import DEFAULT_AWARD_STATUSES, EarningRules
+from plugin_server.domain.orders import Platform
+from webhooks import shopify as shopify_webhooks
+from webhooks import woocommerce as woo_webhooks
+
+
+@dataclass(frozen=True, slots=True)
+class ShopCreated:
+    id: int
+    platform: str
+    domain: str
+    api_key: str  # shown once; only its hash is stored
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "platform": self.platform,
+            "domain": self.domain,
+            "api_key": self.api_key,
+        }
+
+
+def new_api_key() -> str:
+    return "lk_" + secrets.token_urlsafe(32)
+
+
+def normalize_domain(platform: Platform, domain: str) -> str:
+    """The canonical shop domain (Shopify) or store URL (WooCommerce); ValidationFailed if bad."""
+    if platform is Platform.SHOPIFY:
+        normalized = shopify_webhooks.normalize_shop_domain(domain)
+        if normalized is None:
+            raise ValidationFailed(f"{domain!r} is not a NAME.myshopify.com domain")
+        return normalized
+    normalized = woo_webhooks.normalize_source(domain)
+    if normalized is None:
+        raise ValidationFailed(f"{domain!r} is not a store URL such as https://store.example")
+    return normalized
+
+
+def create_shop(
+    uow: UnitOfWork,
+    cipher: CredentialCipher,
+    *,
+    platform: str,
+    domain: str,
+    now: datetime,
+    access_token: str | None = None,
+    webhook_secret: str | None = None,
+    consumer_key: str | None = None,
+    consumer_secret: str | None = None,
+    api_base_url: str | None = None,
+) -> ShopCreated:
+    """Register a shop with default program settings; credentials are stored encrypted."""
+    try:
+        plat = Platform(platform)
+    except ValueError as exc:
+        raise ValidationFailed("platform must be 'shopify' or 'woocommerce'") from exc
+    canonical = normalize_domain(plat, domain)
+    if plat is Platform.WOOCOMMERCE and not webhook_secret:
+        raise ValidationFailed("a WooCommerce shop needs --webhook-secret to verify webhooks")
+    if bool(consumer_key) != bool(consumer_secret):
+        raise ValidationFailed("give both --consumer-key and --consumer-secret, or neither")
+    if api_base_url is not None and not api_base_url.startswith(("http://", "https://")):
+        raise ValidationFailed("--api-base-url must be an http(s) URL")
+    api_key = new_api_key()
+    with uow:
+        if repositories.shop_by_domain(uow.session, plat.value, canonical) is not None:
+            raise ShopAlreadyExists(f"a {plat.value} shop {canonical} already exists")
+        shop = Shop(
+            platform=plat.value,
+            domain=canonical,
+            api_key_hash=hash_api_key(api_key),
+            access_token_enc=cipher.encrypt(access_token),
+            webhook_secret_enc=cipher.encrypt(webhook_secret),
+            consumer_key_enc=cipher.encrypt(consumer_key),
+            consumer_secret_enc=cipher.encrypt(consumer_secret),
+            api_base_url=api_base_url,
+            active=True,
+            points_per_unit=Decimal("1"),
+            include_shipping=False,
+            include_tax=False,
+            pending_days=0,
+            award_statuses=",".join(sorted(DEFAULT_AWARD_STATUSES[plat.value])),
+            guests_earn=False,
+            created_at=now,
+        )
+        uow.session.add(shop)
+        uow.session.flush()
+        created = ShopCreated(
+            id=shop.id, platform=shop.platform, domain=shop.domain, api_key=api_key
+        )
+        uow.commit()
+    return created
+
+
+def rotate_api_key(uow: UnitOfWork, shop_id: int) -> str:
+    """Issue a new admin API key; the old one stops working at once."""
+    api_key = new_api_key()
+    with uow:
+        shop = uow.session.get(Shop, shop_id)
+        if shop is None:
+            raise ShopNotFound()
+        shop.api_key_hash = hash_api_key(api_key)
+        uow.commit()
+    return api_key
+
+
+def list_shops(uow: UnitOfWork) -> list[dict[str, object]]:
+    with uow:
+        shops = uow.session.scalars(select(Shop).order_by(Shop.id)).all()
+        return [
+            {
+                "id": s.id,
+                "platform": s.platform,
+                "domain": s.domain,
+                "active": s.active,
+                "api_base_url": s.api_base_url,
+            }
+            for s in shops
+        ]
+
+
+def earning_rules(shop: Shop) -> EarningRules:
+    return EarningRules(
+        points_per_unit=shop.points_per_unit,
+        include_shipping=shop.include_shipping,
+        include_tax=shop.include_tax,
+        pending_days=shop.pending_days,
+        award_statuses=frozenset(s for s in shop.award_statuses.split(",") if s),
+        guests_earn=shop.guests_earn,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookShop:
+    """What the webhook path needs to know about a shop; never exposed beyond it."""
+
+    id: int
+    active: bool
+    webhook_secret: str | None
+
+
+class ShopDirectory:
+    """Shop lookups for the webhook hot path, held in memory for a few seconds.
+
+    Each delivery would otherwise cost a query and a decryption before the one INSERT that
+    matters. A shop created or deactivated is seen by every web process within `ttl_s`.
+    """
+
+    def __init__(
+        self, session_factory: sessionmaker[Session], cipher: CredentialCipher, ttl_s: float
+    ) -> None:
+        self._session_factory = session_factory
+        self._cipher = cipher
+        self._ttl_s = ttl_s
+        self._cache: dict[tuple[str, str], tuple[float, WebhookShop | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, platform: str, domain: str) -> WebhookShop | None:
+        key = (platform, domain)
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self._session_factory() as session:
+            shop = repositories.shop_by_domain(session, platform, domain)
+            found = None
+            if shop is not None:
+                found = WebhookShop(
+                    id=shop.id,
+                    active=shop.active,
+                    webhook_secret=self._cipher.decrypt(shop.webhook_secret_enc),
+                )
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (now + self._ttl_s, found)
+        return found
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cache.clear()

@@ -1,0 +1,124 @@
+"""Settings read from the environment, with embedded defaults for a first run.
+
+No I/O happens here except in `ensure_instance_secret`, which the embedded default uses to
+keep a generated development key on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+class SettingsError(Exception):
+    """The environment does not describe a runnable deployment."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the `postgres://` form Heroku-style platforms hand out; use the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    database_url: str
+    redis_url: str | None = None
+    secret_key: str
+    shopify_api_key: str = ""
+    shopify_api_secret: str = ""
+    # Accepted as well while a rotated Shopify client secret propagates (up to an hour).
+    shopify_old_api_secret: str | None = None
+    instance_path: Path = Path("instance")
+    max_webhook_bytes: int = 2 * 1024 * 1024
+    # How long a shop lookup on the webhook path may be served from memory.
+    shop_cache_seconds: float = 5.0
+    public_url: str = "http://127.0.0.1:5000"
+    # Seconds between an RQ job's attempts after a failure (database down, deadlock...).
+    job_retry_intervals: tuple[int, ...] = (5, 30, 120, 600)
+    development: bool = False
+    testing: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `environ`; raise SettingsError naming what is wrong."""
+        env = os.environ if environ is None else environ
+        instance = Path(env.get("LOYALTY_INSTANCE_PATH") or "instance").resolve()
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'loyalty.db'}"
+        database_url = normalize_database_url(database_url)
+        is_sqlite = database_url.startswith("sqlite")
+        development = _bool(env.get("LOYALTY_DEVELOPMENT"), default=is_sqlite)
+
+        secret_key = env.get("LOYALTY_SECRET_KEY", "")
+        shopify_secret = env.get("SHOPIFY_API_SECRET", "")
+        if not is_sqlite:
+            missing = [n for n, v in (("LOYALTY_SECRET_KEY", secret_key),) if not v]
+            if missing:
+                raise SettingsError(
+                    "LOYALTY_SECRET_KEY is required with PostgreSQL: it encrypts shop "
+                    "credentials at rest. Generate one with: python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(32))'"
+                )
+        if secret_key and len(secret_key) < 16:
+            raise SettingsError("LOYALTY_SECRET_KEY must be at least 16 characters")
+        if not secret_key:
+            secret_key = ensure_instance_secret(instance, "secret.key")
+            logger.warning(
+                "LOYALTY_SECRET_KEY is not set: using a development key kept in %s. "
+                "Set LOYALTY_SECRET_KEY for any real deployment.",
+                instance / "secret.key",
+            )
+        if not shopify_secret and development:
+            # Lets the embedded demo sign and verify simulated Shopify webhooks.
+            shopify_secret = ensure_instance_secret(instance, "shopify-dev-secret")
+        try:
+            max_bytes = int(env.get("LOYALTY_MAX_WEBHOOK_BYTES") or 2 * 1024 * 1024)
+        except ValueError as exc:
+            raise SettingsError("LOYALTY_MAX_WEBHOOK_BYTES must be an integer") from exc
+        return cls(
+            database_url=database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=secret_key,
+            shopify_api_key=env.get("SHOPIFY_API_KEY", ""),
+            shopify_api_secret=shopify_secret,
+            shopify_old_api_secret=env.get("SHOPIFY_OLD_API_SECRET") or None,
+            instance_path=instance,
+            max_webhook_bytes=max_bytes,
+            public_url=env.get("LOYALTY_PUBLIC_URL") or "http://127.0.0.1:5000",
+            development=development,
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def ensure_instance_secret(instance: Path, name: str) -> str:
+    """Read a generated secret from the instance folder, creating it (mode 0600) if needed."""
+    path = instance / name
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
