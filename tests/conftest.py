@@ -45,16 +45,16 @@ def pytest_report_header() -> str:
 
 
 class FakeClock:
-    """A clock tests can move forward; starts at the real time so payload dates line up."""
+    """Real time plus an offset tests can move forward, so payload dates still line up."""
 
     def __init__(self) -> None:
-        self.now = datetime.now(UTC)
+        self.offset = timedelta()
 
     def __call__(self) -> datetime:
-        return self.now
+        return datetime.now(UTC) + self.offset
 
     def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
+        self.offset += timedelta(**kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +128,7 @@ def client(app: Flask) -> FlaskClient:
 
 
 @dataclass(frozen=True)
-class TestShop:
+class ShopHandle:
     id: int
     platform: str
     domain: str
@@ -139,23 +139,26 @@ class TestShop:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
-def make_shop(container: Container, platform: str, domain: str, **kwargs: object) -> TestShop:
+def make_shop(container: Container, platform: str, domain: str, **kwargs: object) -> ShopHandle:
     created = shops.create_shop(
-        container.uow(), container.cipher, platform=platform, domain=domain,
-        now=container.clock(), **kwargs,  # type: ignore[arg-type]
+        container.uow(),
+        container.cipher,
+        platform=platform,
+        domain=domain,
+        now=container.clock(),
+        **kwargs,  # type: ignore[arg-type]
     )
-    return TestShop(created.id, created.platform, created.domain, created.api_key)
+    return ShopHandle(created.id, created.platform, created.domain, created.api_key)
 
 
 @pytest.fixture
-def shopify_shop(container: Container) -> TestShop:
+def shopify_shop(container: Container) -> ShopHandle:
     return make_shop(container, "shopify", "test-shop.myshopify.com", access_token="shpat_x")
 
 
 @pytest.fixture
-def woo_shop(container: Container) -> TestShop:
-    return make_shop(container, "woocommerce", "https://woo.example.com",
-                     webhook_secret=WOO_SECRET)
+def woo_shop(container: Container) -> ShopHandle:
+    return make_shop(container, "woocommerce", "https://woo.example.com", webhook_secret=WOO_SECRET)
 
 
 def post(client: FlaskClient, delivery: SignedDelivery):  # type: ignore[no-untyped-def]

@@ -91,9 +91,17 @@ def points_for(base: Decimal, rate: Decimal) -> int:
     return int((base * rate).to_integral_value(rounding=ROUND_FLOOR))
 
 
-def plan_earning(totals: OrderTotals, rules: EarningRules, *, paid_at: datetime) -> EarningSnapshot:
-    """Snapshot what a paid order earns under `rules`; points become spendable after the
-    shop's pending period, counted from when the order was paid."""
+def plan_earning(
+    totals: OrderTotals, rules: EarningRules, *, paid_at: datetime, now: datetime
+) -> EarningSnapshot:
+    """Snapshot what a paid order earns under `rules`.
+
+    Points become spendable after the shop's pending period, counted from when the order was
+    paid; with no pending period they are spendable at once (whatever the platform's clock).
+    """
+    available_at = now
+    if rules.pending_days:
+        available_at = max(now, paid_at + timedelta(days=rules.pending_days))
     base = earning_base(
         totals, include_shipping=rules.include_shipping, include_tax=rules.include_tax
     )
@@ -108,7 +116,7 @@ def plan_earning(totals: OrderTotals, rules: EarningRules, *, paid_at: datetime)
         total=totals.total,
         presentment_currency=totals.presentment_currency,
         presentment_total=totals.presentment_total,
-        available_at=paid_at + timedelta(days=rules.pending_days),
+        available_at=available_at,
     )
 
 

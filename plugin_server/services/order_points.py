@@ -172,7 +172,7 @@ def _earn(
     now: datetime,
 ) -> list[int]:
     assert event.totals is not None
-    snap = ledger.plan_earning(event.totals, rules, paid_at=event.occurred_at or now)
+    snap = ledger.plan_earning(event.totals, rules, paid_at=event.occurred_at or now, now=now)
     order.earning_base = snap.base
     order.earning_rate = snap.rate
     order.earn_includes_shipping = snap.includes_shipping

@@ -15,7 +15,7 @@ from plugin_server.db.models import LedgerEntry, WebhookReceipt
 from plugin_server.services import webhook_receipts
 from plugin_server.settings import Settings
 from plugin_server.simulate import shopify_order, sign_shopify, sign_woocommerce
-from tests.conftest import SHOPIFY_SECRET, WOO_SECRET, TestShop, post
+from tests.conftest import SHOPIFY_SECRET, WOO_SECRET, ShopHandle, post
 
 
 def count(container: Container, model: type) -> int:
@@ -23,15 +23,26 @@ def count(container: Container, model: type) -> int:
         return s.scalar(select(func.count()).select_from(model)) or 0
 
 
-def paid(shop: TestShop, order_id: int = 1001, email: str = "ann@example.com",
-         total: str = "59.90", delivery_id: str | None = None, secret: str = SHOPIFY_SECRET):
+def paid(
+    shop: ShopHandle,
+    order_id: int = 1001,
+    email: str = "ann@example.com",
+    total: str = "59.90",
+    delivery_id: str | None = None,
+    secret: str = SHOPIFY_SECRET,
+):
     payload = shopify_order(order_id=order_id, email=email, subtotal=D(total), customer_id=77)
-    return sign_shopify(payload, topic="orders/paid", shop_domain=shop.domain, secret=secret,
-                        delivery_id=delivery_id)
+    return sign_shopify(
+        payload,
+        topic="orders/paid",
+        shop_domain=shop.domain,
+        secret=secret,
+        delivery_id=delivery_id,
+    )
 
 
 def test_signed_order_is_stored_applied_and_visible(
-    client: FlaskClient, container: Container, shopify_shop: TestShop
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
 ) -> None:
     r = post(client, paid(shopify_shop))
     assert r.status_code == 200
@@ -44,7 +55,7 @@ def test_signed_order_is_stored_applied_and_visible(
 
 
 def test_bad_signature_is_refused_and_nothing_is_stored(
-    client: FlaskClient, container: Container, shopify_shop: TestShop
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
 ) -> None:
     r = post(client, paid(shopify_shop, secret="not-the-app-secret"))
     assert r.status_code == 401
@@ -52,8 +63,9 @@ def test_bad_signature_is_refused_and_nothing_is_stored(
     assert count(container, WebhookReceipt) == 0
 
 
-def test_missing_signature_is_refused(client: FlaskClient, container: Container,
-                                      shopify_shop: TestShop) -> None:
+def test_missing_signature_is_refused(
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
+) -> None:
     d = paid(shopify_shop)
     headers = {k: v for k, v in d.headers.items() if k != "X-Shopify-Hmac-Sha256"}
     r = client.post(d.path, data=d.body, headers=headers)
@@ -61,8 +73,9 @@ def test_missing_signature_is_refused(client: FlaskClient, container: Container,
     assert count(container, WebhookReceipt) == 0
 
 
-def test_body_changed_after_signing_is_refused(client: FlaskClient, container: Container,
-                                               shopify_shop: TestShop) -> None:
+def test_body_changed_after_signing_is_refused(
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
+) -> None:
     d = paid(shopify_shop)
     r = client.post(d.path, data=d.body.replace(b"59.90", b"99.90"), headers=d.headers)
     assert r.status_code == 401
@@ -70,8 +83,9 @@ def test_body_changed_after_signing_is_refused(client: FlaskClient, container: C
 
 
 @pytest.mark.parametrize("domain", ["other-shop.myshopify.com", "evil.com", ""])
-def test_unknown_shop_is_refused(client: FlaskClient, container: Container,
-                                 shopify_shop: TestShop, domain: str) -> None:
+def test_unknown_shop_is_refused(
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle, domain: str
+) -> None:
     d = paid(shopify_shop)
     r = client.post(d.path, data=d.body, headers={**d.headers, "X-Shopify-Shop-Domain": domain})
     assert r.status_code == 401
@@ -79,13 +93,17 @@ def test_unknown_shop_is_refused(client: FlaskClient, container: Container,
     assert count(container, WebhookReceipt) == 0
 
 
-def test_oversized_body_gets_413(settings: Settings, clock, shopify_shop: TestShop) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_body_gets_413(settings: Settings, clock, shopify_shop: ShopHandle) -> None:  # type: ignore[no-untyped-def]
     small = bootstrap(settings.with_overrides(max_webhook_bytes=1024), clock=clock)
     client = create_app(container=small).test_client()
     payload = shopify_order(order_id=1, email="a@example.com", subtotal=D("1"), customer_id=1)
     payload["note"] = "x" * 4096
-    r = post(client, sign_shopify(payload, topic="orders/paid", shop_domain=shopify_shop.domain,
-                                  secret=SHOPIFY_SECRET))
+    r = post(
+        client,
+        sign_shopify(
+            payload, topic="orders/paid", shop_domain=shopify_shop.domain, secret=SHOPIFY_SECRET
+        ),
+    )
     assert r.status_code == 413
     assert r.json["error"]["code"] == "payload_too_large"
     assert count(small, WebhookReceipt) == 0
@@ -93,10 +111,14 @@ def test_oversized_body_gets_413(settings: Settings, clock, shopify_shop: TestSh
 
 
 def test_signed_malformed_json_is_kept_as_failed_receipt_and_refused(
-    client: FlaskClient, container: Container, shopify_shop: TestShop
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
 ) -> None:
-    d = sign_shopify(b'{"id": 1, "oops', topic="orders/paid", shop_domain=shopify_shop.domain,
-                     secret=SHOPIFY_SECRET)
+    d = sign_shopify(
+        b'{"id": 1, "oops',
+        topic="orders/paid",
+        shop_domain=shopify_shop.domain,
+        secret=SHOPIFY_SECRET,
+    )
     r = post(client, d)
     assert r.status_code == 400
     assert r.json["error"]["code"] == "malformed_payload"
@@ -106,10 +128,14 @@ def test_signed_malformed_json_is_kept_as_failed_receipt_and_refused(
 
 
 def test_signed_json_that_is_not_an_order_becomes_a_failed_receipt(
-    client: FlaskClient, container: Container, shopify_shop: TestShop
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
 ) -> None:
-    d = sign_shopify({"id": "not-a-number", "line_items": "nope"}, topic="orders/paid",
-                     shop_domain=shopify_shop.domain, secret=SHOPIFY_SECRET)
+    d = sign_shopify(
+        {"id": "not-a-number", "line_items": "nope"},
+        topic="orders/paid",
+        shop_domain=shopify_shop.domain,
+        secret=SHOPIFY_SECRET,
+    )
     r = post(client, d)
     assert r.status_code == 200  # stored; the job could not understand it
     [failed] = webhook_receipts.list_receipts(container.uow(), status="failed")
@@ -118,7 +144,7 @@ def test_signed_json_that_is_not_an_order_becomes_a_failed_receipt(
 
 
 def test_repeated_delivery_is_stored_and_applied_once(
-    client: FlaskClient, container: Container, shopify_shop: TestShop
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
 ) -> None:
     d = paid(shopify_shop, delivery_id="delivery-1")
     statuses = [post(client, d).json["status"] for _ in range(5)]
@@ -128,7 +154,7 @@ def test_repeated_delivery_is_stored_and_applied_once(
 
 
 def test_same_order_in_two_deliveries_earns_once(
-    client: FlaskClient, container: Container, shopify_shop: TestShop
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
 ) -> None:
     for delivery in ("a", "b", "c"):
         assert post(client, paid(shopify_shop, delivery_id=delivery)).json["status"] == "accepted"
@@ -137,7 +163,7 @@ def test_same_order_in_two_deliveries_earns_once(
 
 
 def test_missing_topic_or_delivery_id_is_a_clear_400(
-    client: FlaskClient, container: Container, shopify_shop: TestShop
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
 ) -> None:
     d = paid(shopify_shop)
     headers = {k: v for k, v in d.headers.items() if k != "X-Shopify-Webhook-Id"}
@@ -149,11 +175,15 @@ def test_missing_topic_or_delivery_id_is_a_clear_400(
 
 
 def test_unused_topic_is_acknowledged_and_not_stored(
-    client: FlaskClient, container: Container, shopify_shop: TestShop
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
 ) -> None:
     payload = shopify_order(order_id=5, email="a@example.com", subtotal=D("5"), customer_id=5)
-    r = post(client, sign_shopify(payload, topic="products/update",
-                                  shop_domain=shopify_shop.domain, secret=SHOPIFY_SECRET))
+    r = post(
+        client,
+        sign_shopify(
+            payload, topic="products/update", shop_domain=shopify_shop.domain, secret=SHOPIFY_SECRET
+        ),
+    )
     assert r.status_code == 200
     assert r.json["status"] == "ignored"
     assert count(container, WebhookReceipt) == 0
@@ -166,11 +196,17 @@ def test_unknown_platform_is_404(client: FlaskClient) -> None:
 
 
 def test_app_uninstalled_deactivates_the_shop_and_later_deliveries_are_ignored(
-    client: FlaskClient, container: Container, shopify_shop: TestShop
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
 ) -> None:
-    r = post(client, sign_shopify({"id": 548380009, "domain": shopify_shop.domain},
-                                  topic="app/uninstalled", shop_domain=shopify_shop.domain,
-                                  secret=SHOPIFY_SECRET))
+    r = post(
+        client,
+        sign_shopify(
+            {"id": 548380009, "domain": shopify_shop.domain},
+            topic="app/uninstalled",
+            shop_domain=shopify_shop.domain,
+            secret=SHOPIFY_SECRET,
+        ),
+    )
     assert r.json["status"] == "accepted"
     r = post(client, paid(shopify_shop))
     assert r.status_code == 200
@@ -179,11 +215,16 @@ def test_app_uninstalled_deactivates_the_shop_and_later_deliveries_are_ignored(
 
 
 def test_previous_app_secret_is_accepted_during_rotation(
-    settings: Settings, clock, shopify_shop: TestShop  # type: ignore[no-untyped-def]
+    settings: Settings,
+    clock,
+    shopify_shop: ShopHandle,  # type: ignore[no-untyped-def]
 ) -> None:
-    rotated = bootstrap(settings.with_overrides(shopify_api_secret="brand-new-secret",
-                                                shopify_old_api_secret=SHOPIFY_SECRET),
-                        clock=clock)
+    rotated = bootstrap(
+        settings.with_overrides(
+            shopify_api_secret="brand-new-secret", shopify_old_api_secret=SHOPIFY_SECRET
+        ),
+        clock=clock,
+    )
     client = create_app(container=rotated).test_client()
     assert post(client, paid(shopify_shop)).status_code == 200
     assert post(client, paid(shopify_shop, secret="brand-new-secret")).status_code == 200
@@ -198,8 +239,15 @@ def test_database_down_answers_503_and_never_2xx(settings: Settings, tmp_path, c
     down = bootstrap(settings.with_overrides(database_url=url), clock=clock)
     client = create_app(container=down).test_client()
     payload = shopify_order(order_id=1, email="a@example.com", subtotal=D("1"), customer_id=1)
-    r = post(client, sign_shopify(payload, topic="orders/paid",
-                                  shop_domain="test-shop.myshopify.com", secret=SHOPIFY_SECRET))
+    r = post(
+        client,
+        sign_shopify(
+            payload,
+            topic="orders/paid",
+            shop_domain="test-shop.myshopify.com",
+            secret=SHOPIFY_SECRET,
+        ),
+    )
     assert r.status_code == 503
     assert r.json["error"]["code"] == "service_unavailable"
     assert r.headers["Retry-After"]
@@ -210,36 +258,64 @@ def test_database_down_answers_503_and_never_2xx(settings: Settings, tmp_path, c
 # --- WooCommerce ---------------------------------------------------------------------
 
 
-def woo_order(order_id: int = 727, status: str = "processing", total: str = "18.00",
-              customer_id: int = 25) -> dict:
+def woo_order(
+    order_id: int = 727, status: str = "processing", total: str = "18.00", customer_id: int = 25
+) -> dict:
     return {
-        "id": order_id, "number": str(order_id), "status": status, "currency": "USD",
-        "date_created_gmt": "2026-11-20T10:00:00", "date_paid_gmt": "2026-11-20T10:00:05",
+        "id": order_id,
+        "number": str(order_id),
+        "status": status,
+        "currency": "USD",
+        "date_created_gmt": "2026-11-20T10:00:00",
+        "date_paid_gmt": "2026-11-20T10:00:05",
         "date_modified_gmt": "2026-11-20T10:00:05",
-        "discount_total": "0.00", "shipping_total": "10.00", "total_tax": "1.35",
-        "total": str(D(total) + D("11.35")), "prices_include_tax": False,
+        "discount_total": "0.00",
+        "shipping_total": "10.00",
+        "total_tax": "1.35",
+        "total": str(D(total) + D("11.35")),
+        "prices_include_tax": False,
         "customer_id": customer_id,
         "billing": {"first_name": "John", "last_name": "Doe", "email": "John.Doe@Example.com"},
-        "line_items": [{"id": 315, "name": "Woo Single #1", "product_id": 93, "quantity": 1,
-                        "subtotal": total, "total": total, "total_tax": "1.35"}],
-        "shipping_lines": [], "fee_lines": [], "coupon_lines": [], "refunds": [],
+        "line_items": [
+            {
+                "id": 315,
+                "name": "Woo Single #1",
+                "product_id": 93,
+                "quantity": 1,
+                "subtotal": total,
+                "total": total,
+                "total_tax": "1.35",
+            }
+        ],
+        "shipping_lines": [],
+        "fee_lines": [],
+        "coupon_lines": [],
+        "refunds": [],
     }
 
 
-def test_woocommerce_ping_gets_200_and_nothing_else(client: FlaskClient, container: Container,
-                                                    woo_shop: TestShop) -> None:
-    r = client.post("/webhooks/woocommerce", data=b"webhook_id=42",
-                    headers={"Content-Type": "application/x-www-form-urlencoded",
-                             "X-WC-Webhook-Source": "https://woo.example.com/"})
+def test_woocommerce_ping_gets_200_and_nothing_else(
+    client: FlaskClient, container: Container, woo_shop: ShopHandle
+) -> None:
+    r = client.post(
+        "/webhooks/woocommerce",
+        data=b"webhook_id=42",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-WC-Webhook-Source": "https://woo.example.com/",
+        },
+    )
     assert r.status_code == 200
     assert r.json == {"status": "ping"}
     assert count(container, WebhookReceipt) == 0
 
 
-def test_woocommerce_signed_order_awards_points(client: FlaskClient, container: Container,
-                                                woo_shop: TestShop) -> None:
-    d = sign_woocommerce(woo_order(), topic="order.updated", source=woo_shop.domain,
-                         secret=WOO_SECRET)
+def test_woocommerce_signed_order_awards_points(
+    client: FlaskClient, container: Container, woo_shop: ShopHandle
+) -> None:
+    d = sign_woocommerce(
+        woo_order(), topic="order.updated", source=woo_shop.domain, secret=WOO_SECRET
+    )
     assert post(client, d).json["status"] == "accepted"
     body = client.get("/api/v1/customers/25", headers=woo_shop.auth).json
     assert body["balance"] == 18
@@ -247,22 +323,31 @@ def test_woocommerce_signed_order_awards_points(client: FlaskClient, container: 
 
 
 def test_woocommerce_created_then_updated_then_completed_earns_once(
-    client: FlaskClient, container: Container, woo_shop: TestShop
+    client: FlaskClient, container: Container, woo_shop: ShopHandle
 ) -> None:
-    for topic, status in (("order.created", "processing"), ("order.updated", "processing"),
-                          ("order.updated", "completed")):
-        d = sign_woocommerce(woo_order(status=status), topic=topic, source=woo_shop.domain,
-                             secret=WOO_SECRET)
+    for topic, status in (
+        ("order.created", "processing"),
+        ("order.updated", "processing"),
+        ("order.updated", "completed"),
+    ):
+        d = sign_woocommerce(
+            woo_order(status=status), topic=topic, source=woo_shop.domain, secret=WOO_SECRET
+        )
         assert post(client, d).status_code == 200
     assert client.get("/api/v1/customers/25", headers=woo_shop.auth).json["balance"] == 18
     assert count(container, LedgerEntry) == 1
 
 
 @pytest.mark.parametrize("tamper", ["secret", "source", "missing"])
-def test_woocommerce_rejections(client: FlaskClient, container: Container, woo_shop: TestShop,
-                                tamper: str) -> None:
-    d = sign_woocommerce(woo_order(), topic="order.updated", source=woo_shop.domain,
-                         secret="wrong" if tamper == "secret" else WOO_SECRET)
+def test_woocommerce_rejections(
+    client: FlaskClient, container: Container, woo_shop: ShopHandle, tamper: str
+) -> None:
+    d = sign_woocommerce(
+        woo_order(),
+        topic="order.updated",
+        source=woo_shop.domain,
+        secret="wrong" if tamper == "secret" else WOO_SECRET,
+    )
     headers = dict(d.headers)
     if tamper == "source":
         headers["X-WC-Webhook-Source"] = "https://other.example.com/"
@@ -274,16 +359,22 @@ def test_woocommerce_rejections(client: FlaskClient, container: Container, woo_s
 
 
 def test_woocommerce_ping_lookalike_with_a_signature_is_not_a_ping(
-    client: FlaskClient, container: Container, woo_shop: TestShop
+    client: FlaskClient, container: Container, woo_shop: ShopHandle
 ) -> None:
-    r = client.post("/webhooks/woocommerce", data=b"webhook_id=42",
-                    headers={"X-WC-Webhook-Signature": "forged",
-                             "X-WC-Webhook-Source": "https://woo.example.com/"})
+    r = client.post(
+        "/webhooks/woocommerce",
+        data=b"webhook_id=42",
+        headers={
+            "X-WC-Webhook-Signature": "forged",
+            "X-WC-Webhook-Source": "https://woo.example.com/",
+        },
+    )
     assert r.status_code == 401
 
 
-def test_receipt_body_is_stored_byte_for_byte(client: FlaskClient, container: Container,
-                                              shopify_shop: TestShop) -> None:
+def test_receipt_body_is_stored_byte_for_byte(
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
+) -> None:
     d = paid(shopify_shop)
     post(client, d)
     with container.session_factory() as s:

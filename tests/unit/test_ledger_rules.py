@@ -19,7 +19,9 @@ def totals(subtotal: str, shipping: str = "0", tax: str = "0", **kw: object) -> 
 
 
 def snap(subtotal: str = "100.00", rules: ledger.EarningRules | None = None, **kw: str):  # type: ignore[no-untyped-def]
-    return ledger.plan_earning(totals(subtotal, **kw), rules or ledger.EarningRules(), paid_at=PAID_AT)
+    return ledger.plan_earning(
+        totals(subtotal, **kw), rules or ledger.EarningRules(), paid_at=PAID_AT, now=PAID_AT
+    )
 
 
 def test_earns_one_point_per_unit_on_subtotal_rounded_down() -> None:
@@ -34,9 +36,15 @@ def test_shipping_and_tax_are_excluded_unless_the_shop_includes_them() -> None:
 
 
 def test_tax_inclusive_prices_earn_on_the_net_amount() -> None:
-    t = OrderTotals(currency="EUR", subtotal=D("119.00"), shipping=D("0"), tax=D("19.00"),
-                    total=D("119.00"), taxes_included=True)
-    assert ledger.plan_earning(t, ledger.EarningRules(), paid_at=PAID_AT).points == 100
+    t = OrderTotals(
+        currency="EUR",
+        subtotal=D("119.00"),
+        shipping=D("0"),
+        tax=D("19.00"),
+        total=D("119.00"),
+        taxes_included=True,
+    )
+    assert ledger.plan_earning(t, ledger.EarningRules(), paid_at=PAID_AT, now=PAID_AT).points == 100
 
 
 def test_fractional_rates_are_exact_decimal_arithmetic() -> None:
@@ -52,6 +60,18 @@ def test_zero_total_order_earns_nothing() -> None:
 def test_pending_period_counts_from_payment() -> None:
     s = snap("10.00", ledger.EarningRules(pending_days=14))
     assert s.available_at == PAID_AT + timedelta(days=14)
+
+
+def test_late_delivery_after_the_pending_period_is_spendable_at_once() -> None:
+    late = PAID_AT + timedelta(days=30)
+    rules = ledger.EarningRules(pending_days=14)
+    assert ledger.plan_earning(totals("10"), rules, paid_at=PAID_AT, now=late).available_at == late
+
+
+def test_without_pending_period_points_are_spendable_now_even_if_paid_at_is_ahead() -> None:
+    skewed = PAID_AT + timedelta(minutes=5)  # the platform's clock runs ahead of ours
+    s = ledger.plan_earning(totals("10"), ledger.EarningRules(), paid_at=skewed, now=PAID_AT)
+    assert s.available_at == PAID_AT
 
 
 def line_refund(ref: str, amount: str) -> Refund:
@@ -94,9 +114,16 @@ def test_money_only_refund_uses_the_share_of_the_order_total() -> None:
 
 
 def test_money_refund_in_the_buyers_currency_is_compared_with_the_buyers_total() -> None:
-    t = OrderTotals(currency="USD", subtotal=D("100.00"), shipping=D("0"), tax=D("0"),
-                    total=D("100.00"), presentment_currency="EUR", presentment_total=D("90.00"))
-    s = ledger.plan_earning(t, ledger.EarningRules(), paid_at=PAID_AT)
+    t = OrderTotals(
+        currency="USD",
+        subtotal=D("100.00"),
+        shipping=D("0"),
+        tax=D("0"),
+        total=D("100.00"),
+        presentment_currency="EUR",
+        presentment_total=D("90.00"),
+    )
+    s = ledger.plan_earning(t, ledger.EarningRules(), paid_at=PAID_AT, now=PAID_AT)
     assert ledger.points_to_reverse(s, [money_refund("r", "45.00", "EUR")], voided=False) == 50
 
 

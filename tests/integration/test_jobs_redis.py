@@ -1,0 +1,148 @@
+"""The RQ path against a real Redis: enqueue after commit, a worker drains, retries are safe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal as D
+
+import pytest
+from flask.testing import FlaskClient
+from redis import Redis
+from rq import Queue, SimpleWorker
+from sqlalchemy import func, select
+
+from plugin_server import create_app, jobs
+from plugin_server.bootstrap import Container, bootstrap
+from plugin_server.db.models import LedgerEntry, WebhookReceipt
+from plugin_server.services import order_points
+from plugin_server.settings import Settings
+from plugin_server.simulate import shopify_order, sign_shopify
+from tests.conftest import REDIS_URL, REQUIRE_SERVICES, SHOPIFY_SECRET, ShopHandle, make_shop, post
+
+if not REDIS_URL and not REQUIRE_SERVICES:
+    pytest.skip("LOYALTY_TEST_REDIS_URL is not set", allow_module_level=True)
+
+
+@pytest.fixture
+def redis_conn() -> Iterator[Redis]:
+    assert REDIS_URL, "LOYALTY_TEST_REDIS_URL must point at a real Redis"
+    conn = Redis.from_url(REDIS_URL)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture
+def rq_container(settings: Settings, clock, redis_conn: Redis) -> Iterator[Container]:  # type: ignore[no-untyped-def]
+    c = bootstrap(settings.with_overrides(redis_url=REDIS_URL), redis=redis_conn, clock=clock)
+    jobs.set_worker_container(c)
+    yield c
+    jobs.set_worker_container(None)
+    c.engine.dispose()
+
+
+def drain(c: Container) -> None:
+    assert c.redis is not None
+    queues = [Queue(name, connection=c.redis) for name in jobs.QUEUES]
+    SimpleWorker(queues, connection=c.redis).work(burst=True)
+
+
+def entries(c: Container) -> int:
+    with c.session_factory() as s:
+        return s.scalar(select(func.count()).select_from(LedgerEntry)) or 0
+
+
+def statuses(c: Container) -> list[str]:
+    with c.session_factory() as s:
+        return list(s.scalars(select(WebhookReceipt.status).order_by(WebhookReceipt.id)))
+
+
+def order_delivery(shop: ShopHandle, order_id: int):  # type: ignore[no-untyped-def]
+    payload = shopify_order(
+        order_id=order_id, email="r@example.com", subtotal=D("42.00"), customer_id=7
+    )
+    return sign_shopify(
+        payload, topic="orders/paid", shop_domain=shop.domain, secret=SHOPIFY_SECRET
+    )
+
+
+def test_request_only_enqueues_and_a_worker_applies(rq_container: Container) -> None:
+    shop = make_shop(rq_container, "shopify", "rq-shop.myshopify.com")
+    client: FlaskClient = create_app(container=rq_container).test_client()
+    assert post(client, order_delivery(shop, 1)).json["status"] == "accepted"
+    # Nothing applied in the request: the job waits in Redis.
+    assert statuses(rq_container) == ["pending"]
+    assert entries(rq_container) == 0
+    assert Queue(jobs.QUEUE_WEBHOOKS, connection=rq_container.redis).count == 1
+    drain(rq_container)
+    assert statuses(rq_container) == ["processed"]
+    assert entries(rq_container) == 1
+
+
+def test_a_failing_job_is_retried_without_double_awarding(
+    rq_container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = make_shop(rq_container, "shopify", "rq-shop.myshopify.com")
+    client = create_app(container=rq_container).test_client()
+    real_reverse = order_points._reverse
+    calls = {"n": 0}
+
+    def crash_after_earning(*args, **kwargs):  # type: ignore[no-untyped-def]
+        # The earn entry has been written in this transaction; the crash must roll it back.
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("database connection lost mid-transaction")
+        return real_reverse(*args, **kwargs)
+
+    monkeypatch.setattr(order_points, "_reverse", crash_after_earning)
+    post(client, order_delivery(shop, 2))
+    drain(rq_container)
+    assert calls["n"] == 2  # failed once, retried once
+    assert statuses(rq_container) == ["processed"]
+    assert entries(rq_container) == 1
+    with rq_container.session_factory() as s:
+        receipt = s.scalars(select(WebhookReceipt)).one()
+    assert receipt.attempts == 2
+
+
+def test_a_job_that_keeps_failing_ends_as_a_failed_receipt(
+    rq_container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = make_shop(rq_container, "shopify", "rq-shop.myshopify.com")
+    client = create_app(container=rq_container).test_client()
+
+    def always_fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ConnectionError("still down")
+
+    monkeypatch.setattr(order_points, "apply_order_event", always_fail)
+    post(client, order_delivery(shop, 3))
+    drain(rq_container)
+    assert statuses(rq_container) == ["failed"]
+    assert entries(rq_container) == 0
+
+    monkeypatch.undo()
+    # An operator fixes the cause and replays it.
+    from plugin_server.services import webhook_receipts
+
+    [failed] = webhook_receipts.list_receipts(rq_container.uow(), status="failed")
+    assert "still down" in failed["last_error"]
+    webhook_receipts.reset_for_replay(rq_container.uow(), failed["id"])
+    rq_container.dispatcher.enqueue_receipt(failed["id"])
+    drain(rq_container)
+    assert statuses(rq_container) == ["processed"]
+    assert entries(rq_container) == 1
+
+
+def test_receipts_left_pending_are_requeued(rq_container: Container, clock) -> None:  # type: ignore[no-untyped-def]
+    shop = make_shop(rq_container, "shopify", "rq-shop.myshopify.com")
+    client = create_app(container=rq_container).test_client()
+    post(client, order_delivery(shop, 4))
+    assert rq_container.redis is not None
+    rq_container.redis.flushdb()  # the job is lost (Redis restarted without persistence)
+    assert jobs.requeue_stale_receipts(rq_container) == []  # too recent to call stale
+    clock.advance(minutes=3)
+    assert len(jobs.requeue_stale_receipts(rq_container)) == 1
+    drain(rq_container)
+    assert statuses(rq_container) == ["processed"]
+    assert entries(rq_container) == 1

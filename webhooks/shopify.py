@@ -1,0 +1,234 @@
+"""Shopify webhooks: topic handlers that turn REST-shaped payloads into domain events.
+
+Amounts come from `*_set.shop_money` so points are earned in the shop's currency even when
+the buyer paid in another one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from plugin_server.domain.errors import MalformedPayload
+from plugin_server.domain.orders import (
+    Customer,
+    CustomerEvent,
+    NormalizedEvent,
+    OrderEvent,
+    OrderLine,
+    OrderTotals,
+    Platform,
+    Refund,
+    ShopEvent,
+)
+from webhooks._values import (
+    ZERO,
+    email,
+    items,
+    money,
+    optional_ref,
+    ref,
+    shop_money,
+    text,
+    timestamp,
+)
+
+_SHOP_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]*\.myshopify\.com")
+
+
+def normalize_shop_domain(value: str) -> str | None:
+    """The shop's `NAME.myshopify.com` in lower case, or None if it is anything else."""
+    candidate = (value or "").strip().lower()
+    return candidate if _SHOP_DOMAIN.fullmatch(candidate) else None
+
+
+def _customer(order: Mapping[str, Any]) -> Customer | None:
+    buyer = order.get("customer")
+    address = email(order.get("email")) or email(order.get("contact_email"))
+    if isinstance(buyer, Mapping) and buyer.get("id") is not None:
+        return Customer(
+            customer_ref=ref(buyer, "id", where="customer"),
+            email=address or email(buyer.get("email")),
+            first_name=text(buyer.get("first_name")),
+            last_name=text(buyer.get("last_name")),
+        )
+    if address:
+        return Customer(customer_ref=None, email=address)
+    return None
+
+
+def _totals(order: Mapping[str, Any]) -> OrderTotals:
+    subtotal_set = order.get("subtotal_price_set")
+    shop_currency = None
+    if isinstance(subtotal_set, Mapping) and isinstance(subtotal_set.get("shop_money"), Mapping):
+        shop_currency = subtotal_set["shop_money"].get("currency_code")
+    currency = text(shop_currency) or text(order.get("currency"))
+    if not currency:
+        raise MalformedPayload("order currency is missing")
+    if isinstance(order.get("total_shipping_price_set"), Mapping):
+        shipping = shop_money(order, "total_shipping_price", field="total_shipping_price")
+    else:
+        shipping = sum(
+            (
+                money(line.get("price"), field="shipping_lines.price", default=ZERO)
+                for line in items(order, "shipping_lines")
+            ),
+            ZERO,
+        )
+    total = shop_money(order, "total_price", field="total_price")
+    presentment_currency = presentment_total = None
+    total_set = order.get("total_price_set")
+    if isinstance(total_set, Mapping) and isinstance(total_set.get("presentment_money"), Mapping):
+        pm = total_set["presentment_money"]
+        if pm.get("currency_code") and pm.get("currency_code") != currency:
+            presentment_currency = text(pm.get("currency_code"))
+            presentment_total = money(pm.get("amount"), field="total_price_set.presentment")
+    return OrderTotals(
+        currency=currency.upper(),
+        subtotal=shop_money(order, "subtotal_price", field="subtotal_price"),
+        shipping=shipping,
+        tax=shop_money(order, "total_tax", field="total_tax", default=ZERO),
+        total=total,
+        taxes_included=order.get("taxes_included") is True,
+        presentment_currency=presentment_currency,
+        presentment_total=presentment_total,
+    )
+
+
+def _line(line: Mapping[str, Any]) -> OrderLine:
+    quantity = line.get("quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise MalformedPayload("line_items.quantity is not an integer")
+    price = shop_money(line, "price", field="line_items.price")
+    discount = shop_money(line, "total_discount", field="line_items.total_discount", default=ZERO)
+    allocated = sum(
+        (
+            shop_money(a, "amount", field="discount_allocations.amount")
+            for a in items(line, "discount_allocations", where="line_items")
+        ),
+        ZERO,
+    )
+    # Shopify reports an order-level discount either in total_discount or as allocations,
+    # depending on the API version; never subtract the same discount twice.
+    return OrderLine(
+        line_ref=ref(line, "id", where="line_items"),
+        title=text(line.get("title")) or text(line.get("name")) or "",
+        quantity=quantity,
+        subtotal=price * quantity - max(discount, allocated),
+        product_ref=optional_ref(line.get("product_id")),
+    )
+
+
+def _refund(refund: Mapping[str, Any]) -> Refund:
+    lines = items(refund, "refund_line_items", where="refund")
+    transactions = [
+        t
+        for t in items(refund, "transactions", where="refund")
+        if t.get("kind") == "refund" and t.get("status") == "success"
+    ]
+    currencies = {text(t.get("currency")) for t in transactions} - {None}
+    return Refund(
+        refund_ref=ref(refund, "id", where="refund"),
+        lines_subtotal=sum(
+            (shop_money(line, "subtotal", field="refund_line_items.subtotal") for line in lines),
+            ZERO,
+        ),
+        tax=sum(
+            (
+                shop_money(line, "total_tax", field="refund_line_items.total_tax", default=ZERO)
+                for line in lines
+            ),
+            ZERO,
+        ),
+        shipping=sum(
+            (
+                shop_money(s, "subtotal_amount", field="refund_shipping_lines", default=ZERO)
+                for s in items(refund, "refund_shipping_lines")
+            ),
+            ZERO,
+        ),
+        amount=sum(
+            (money(t.get("amount"), field="transactions.amount") for t in transactions), ZERO
+        ),
+        amount_currency=currencies.pop() if len(currencies) == 1 else None,
+        has_line_items=bool(lines),
+        occurred_at=timestamp(refund.get("processed_at")) or timestamp(refund.get("created_at")),
+    )
+
+
+def _order_event(order: Mapping[str, Any], *, status: str | None, cancelled: bool) -> OrderEvent:
+    codes = tuple(c for c in (text(d.get("code")) for d in items(order, "discount_codes")) if c)
+    return OrderEvent(
+        platform=Platform.SHOPIFY,
+        order_ref=ref(order, "id", where="order"),
+        status=status,
+        customer=_customer(order),
+        totals=_totals(order),
+        lines=tuple(_line(line) for line in items(order, "line_items", where="order")),
+        discount_codes=codes,
+        refunds=tuple(_refund(r) for r in items(order, "refunds", where="order")),
+        cancelled=cancelled,
+        occurred_at=(
+            timestamp(order.get("processed_at"))
+            or timestamp(order.get("updated_at"))
+            or timestamp(order.get("created_at"))
+        ),
+        name=text(order.get("name"), 64),
+    )
+
+
+def _orders_paid(payload: Mapping[str, Any]) -> NormalizedEvent:
+    # The delivery itself is the payment; financial_status may already have moved on
+    # (e.g. partially_refunded) by the time Shopify serialised the order.
+    return _order_event(payload, status="paid", cancelled=payload.get("cancelled_at") is not None)
+
+
+def _orders_cancelled(payload: Mapping[str, Any]) -> NormalizedEvent:
+    return _order_event(payload, status=text(payload.get("financial_status"), 40), cancelled=True)
+
+
+def _refunds_create(payload: Mapping[str, Any]) -> NormalizedEvent:
+    refund = _refund(payload)
+    return OrderEvent(
+        platform=Platform.SHOPIFY,
+        order_ref=ref(payload, "order_id", where="refund"),
+        status=None,
+        refunds=(refund,),
+        occurred_at=refund.occurred_at,
+    )
+
+
+def _customer_event(payload: Mapping[str, Any]) -> NormalizedEvent:
+    return CustomerEvent(
+        platform=Platform.SHOPIFY,
+        customer=Customer(
+            customer_ref=ref(payload, "id", where="customer"),
+            email=email(payload.get("email")),
+            first_name=text(payload.get("first_name")),
+            last_name=text(payload.get("last_name")),
+        ),
+    )
+
+
+def _app_uninstalled(payload: Mapping[str, Any]) -> NormalizedEvent:
+    return ShopEvent(platform=Platform.SHOPIFY, kind="app_uninstalled")
+
+
+TOPIC_HANDLERS: dict[str, Callable[[Mapping[str, Any]], NormalizedEvent]] = {
+    "orders/paid": _orders_paid,
+    "orders/cancelled": _orders_cancelled,
+    "refunds/create": _refunds_create,
+    "customers/create": _customer_event,
+    "customers/update": _customer_event,
+    "app/uninstalled": _app_uninstalled,
+}
+HANDLED_TOPICS = frozenset(TOPIC_HANDLERS)
+
+
+def normalize(topic: str, payload: Mapping[str, Any]) -> NormalizedEvent:
+    """The domain event for a handled topic; MalformedPayload if the payload does not fit."""
+    handler = TOPIC_HANDLERS.get(topic)
+    if handler is None:
+        raise MalformedPayload(f"topic {topic} is not handled")
+    return handler(payload)
