@@ -274,14 +274,16 @@ def demo(port: int, no_serve: bool) -> None:
     else:
         api_key = shop_service.rotate_api_key(c.uow(), shop_id)
     base = f"http://127.0.0.1:{port}"
+    url_opt = "" if port == 5000 else f" --url {base}"
     click.echo(f"""
 Loyalty is set up on the embedded default (SQLite in {settings.instance_path}).
 Demo shop: {DEMO_DOMAIN}   admin API key: {api_key}
 
 Next, in another terminal (same folder):
-  .venv/bin/loyalty simulate order --email ann@example.com --total 59.90
+  .venv/bin/loyalty simulate order --email ann@example.com --total 59.90{url_opt}
   curl -H 'Authorization: Bearer {api_key}' '{base}/api/v1/customers?email=ann@example.com'
-  .venv/bin/loyalty simulate refund --order <order id printed above> --amount 20.00
+  .venv/bin/loyalty simulate refund --order <order_id printed by the first command> \\
+      --amount 20.00 --email ann@example.com{url_opt}
 API description: {base}/openapi.json
 """)
     if not no_serve:

@@ -81,12 +81,13 @@ class Settings:
         if secret_key and len(secret_key) < 16:
             raise SettingsError("LOYALTY_SECRET_KEY must be at least 16 characters")
         if not secret_key:
+            if not (instance / "secret.key").exists():
+                logger.warning(
+                    "LOYALTY_SECRET_KEY is not set: generated a development key, kept in %s. "
+                    "Set LOYALTY_SECRET_KEY for any real deployment.",
+                    instance / "secret.key",
+                )
             secret_key = ensure_instance_secret(instance, "secret.key")
-            logger.warning(
-                "LOYALTY_SECRET_KEY is not set: using a development key kept in %s. "
-                "Set LOYALTY_SECRET_KEY for any real deployment.",
-                instance / "secret.key",
-            )
         if not shopify_secret and development:
             # Lets the embedded demo sign and verify simulated Shopify webhooks.
             shopify_secret = ensure_instance_secret(instance, "shopify-dev-secret")
