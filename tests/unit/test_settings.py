@@ -45,5 +45,10 @@ def test_short_secret_key_is_refused(tmp_path: Path) -> None:
 
 def test_bad_integer_setting_is_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="LOYALTY_MAX_WEBHOOK_BYTES"):
-        Settings.from_env({"LOYALTY_SECRET_KEY": "k" * 32, "LOYALTY_MAX_WEBHOOK_BYTES": "big",
-                           "LOYALTY_INSTANCE_PATH": str(tmp_path)})
+        Settings.from_env(
+            {
+                "LOYALTY_SECRET_KEY": "k" * 32,
+                "LOYALTY_MAX_WEBHOOK_BYTES": "big",
+                "LOYALTY_INSTANCE_PATH": str(tmp_path),
+            }
+        )
