@@ -21,9 +21,13 @@ if TYPE_CHECKING:
 
 
 class Dispatcher(Protocol):
-    """Where work goes after a commit: an RQ queue, or this process when Redis is not set."""
+    """Starts inbox drains: through RQ when Redis is set, in this process otherwise."""
 
-    def enqueue_receipt(self, receipt_id: int) -> None: ...
+    def wake(self) -> None: ...  # new receipts are due
+    def wake_later(self, seconds: float) -> None: ...
+    def add_drain(self) -> None: ...
+    def release_slot(self, slot: int) -> None: ...
+    def hold_slot(self, slot: int) -> None: ...
 
 
 def utc_now() -> datetime:
@@ -77,7 +81,7 @@ def bootstrap(
     )
     if dispatcher is None:
         dispatcher = (
-            jobs.RQDispatcher(redis, retry_intervals=settings.job_retry_intervals)
+            jobs.RQDispatcher(redis, debounce_s=settings.wake_debounce_s)
             if redis is not None
             else jobs.InlineDispatcher(container)
         )

@@ -176,14 +176,24 @@ def receipts_replay(receipt_id: int) -> None:
 
     c = _container()
     try:
-        webhook_receipts.reset_for_replay(c.uow(), receipt_id)
+        webhook_receipts.reset_for_replay(c.uow(), receipt_id, now=c.clock())
     except LoyaltyError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from exc
     if c.redis is not None:
-        c.dispatcher.enqueue_receipt(receipt_id)
+        c.dispatcher.wake()
         _echo_json({"receipt_id": receipt_id, "status": "queued"})
     else:
-        _echo_json({"receipt_id": receipt_id, "status": jobs.run_receipt(c, receipt_id)})
+        jobs.drain(c)
+        [receipt] = [
+            r for r in webhook_receipts.list_receipts(c.uow(), limit=1000) if r["id"] == receipt_id
+        ] or [{"status": "unknown"}]
+        _echo_json(
+            {
+                "receipt_id": receipt_id,
+                "status": receipt["status"],
+                "last_error": receipt.get("last_error"),
+            }
+        )
 
 
 # --- processes ------------------------------------------------------------------------
@@ -196,7 +206,10 @@ def serve(host: str, port: int) -> None:
     """Run the web server in this process (embedded default; use gunicorn in production)."""
     from plugin_server import create_app
 
-    create_app(container=_container()).run(host=host, port=port, threaded=True)
+    c = _container()
+    if c.redis is None:
+        _start_ticker(c)
+    create_app(container=c).run(host=host, port=port, threaded=True)
 
 
 @main.command()
@@ -221,27 +234,43 @@ def worker(burst: bool) -> None:
 
 
 @main.command()
-@click.option("--interval", default=30, show_default=True, help="Seconds between passes.")
+@click.option("--interval", default=10, show_default=True, help="Seconds between passes.")
 def scheduler(interval: int) -> None:
-    """Run due work forever: re-enqueue receipts left pending."""
+    """Run due work forever: retries, receipts of crashed drains, lost wake-ups."""
+    from plugin_server import jobs
+
     c = _container()
     while True:
-        _tick(c)
+        try:
+            jobs.tick(c)
+        except Exception:
+            logging.getLogger(__name__).exception("scheduler tick failed")
         time.sleep(interval)
 
 
 @main.command()
 def tick() -> None:
     """Run due work once (the embedded default's scheduler)."""
-    _tick(_container())
-
-
-def _tick(c: Container) -> None:
     from plugin_server import jobs
 
-    ids = jobs.requeue_stale_receipts(c)
-    if ids:
-        click.echo(f"re-enqueued {len(ids)} pending receipt(s)")
+    _echo_json(jobs.tick(_container()))
+
+
+def _start_ticker(c: Container, interval: float = 30) -> None:
+    """The embedded default has no scheduler process: tick from a thread of the server."""
+    import threading
+
+    from plugin_server import jobs
+
+    def loop() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                jobs.tick(c)
+            except Exception:
+                logging.getLogger(__name__).exception("tick failed")
+
+    threading.Thread(target=loop, name="loyalty-ticker", daemon=True).start()
 
 
 # --- demo -----------------------------------------------------------------------------
@@ -289,6 +318,8 @@ API description: {base}/openapi.json
     if not no_serve:
         from plugin_server import create_app
 
+        if c.redis is None:
+            _start_ticker(c)
         create_app(container=c).run(host="127.0.0.1", port=port, threaded=True)
 
 

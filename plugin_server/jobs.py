@@ -1,12 +1,18 @@
-"""Background jobs. Each takes ids, looks up the container and calls one service.
+"""Background work: draining the webhook inbox.
 
-With REDIS_URL set, work goes to RQ queues and `loyalty worker` runs it; without it (the
-embedded default) it runs in this process right after the commit that created it.
+The request path only stores a receipt and calls `dispatcher.wake()`. With REDIS_URL set,
+that sets a Redis flag and, if no drain is already queued, enqueues one RQ `drain_receipts`
+job; drains claim receipts in batches (SKIP LOCKED on PostgreSQL) so several workers can
+share a backlog. Without Redis (the embedded default) the same drain runs in-process right
+after the commit. Either way the receipt table, not Redis, is the source of truth: a lost
+job or flag only delays work until the scheduler's next tick.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -22,9 +28,12 @@ logger = logging.getLogger(__name__)
 
 QUEUE_WEBHOOKS = "webhooks"
 QUEUES = (QUEUE_WEBHOOKS,)
-# A receipt is tried this many times before it is marked failed for an operator to look at.
-MAX_ATTEMPTS = 5
-STALE_AFTER = timedelta(minutes=2)
+DRAIN_BATCH = 100
+# How many drains may run at once on a backlog (one per worker is the useful maximum).
+MAX_DRAINS = 4
+DRAIN_FLAG_TTL_S = 60
+# A receipt claimed this long ago by a drain that never finished is handed out again.
+STALE_CLAIM = timedelta(minutes=5)
 
 _worker_container: Container | None = None
 
@@ -45,88 +54,188 @@ def worker_container() -> Container:
     return _worker_container
 
 
-def process_receipt(receipt_id: int) -> str:
-    """RQ job: apply one webhook receipt to the ledger."""
-    return run_receipt(worker_container(), receipt_id)
+def drain_receipts(slot: int | None = None) -> int:
+    """RQ job: apply due receipts until none are left; returns how many were handled."""
+    return drain(worker_container(), slot=slot)
+
+
+def drain(container: Container, *, slot: int | None = None) -> int:
+    """Claim and apply due receipts in batches until there are none.
+
+    A drain that owns a slot flag releases it *before* its last look for work, so a receipt
+    stored while it was finishing is either seen by that look or wakes a new drain.
+    """
+    handled = 0
+    dispatcher = container.dispatcher
+    while True:
+        ids = webhook_receipts.claim_receipts(
+            container.uow(), now=container.clock(), limit=DRAIN_BATCH
+        )
+        if not ids and slot is not None:
+            dispatcher.release_slot(slot)
+            ids = webhook_receipts.claim_receipts(
+                container.uow(), now=container.clock(), limit=DRAIN_BATCH
+            )
+            if not ids:
+                return handled
+        if not ids:
+            return handled
+        if slot is not None:
+            dispatcher.hold_slot(slot)
+        if len(ids) == DRAIN_BATCH:
+            dispatcher.add_drain()  # a backlog: ask another worker to help
+        for receipt_id in ids:
+            run_receipt(container, receipt_id)
+            handled += 1
 
 
 def run_receipt(container: Container, receipt_id: int) -> str:
-    """Apply a receipt; on an unexpected error note the attempt and re-raise so RQ retries."""
+    """Apply one receipt; on an unexpected error schedule its next attempt (or fail it)."""
     try:
         return webhook_receipts.apply_receipt(
             container.uow(), receipt_id, now=container.clock()
         ).status
     except ReceiptNotFound:
-        logger.warning("receipt vanished before it was processed", extra={"receipt_id": receipt_id})
+        logger.warning("receipt vanished before it was applied", extra={"receipt_id": receipt_id})
         return "missing"
     except Exception as exc:
+        intervals = container.settings.job_retry_intervals
         final = webhook_receipts.record_failure(
             container.uow(),
             receipt_id,
             f"{type(exc).__name__}: {exc}",
-            max_attempts=MAX_ATTEMPTS,
             now=container.clock(),
+            retry_intervals=intervals,
+        )
+        logger.exception(
+            "receipt attempt failed%s",
+            " for good" if final else "; will retry",
+            extra={"receipt_id": receipt_id},
         )
         if final:
-            logger.exception("receipt failed for good", extra={"receipt_id": receipt_id})
             return webhook_receipts.FAILED
-        raise
+        container.dispatcher.wake_later(intervals[0] if intervals else 0)
+        return webhook_receipts.PENDING
 
 
-def requeue_stale_receipts(container: Container) -> list[int]:
-    """Enqueue receipts left pending (Redis down at enqueue, a worker killed mid-job)."""
-    ids = webhook_receipts.stale_pending_receipts(
-        container.uow(), now=container.clock(), older_than=STALE_AFTER
+def tick(container: Container) -> dict[str, int]:
+    """Periodic duties: re-offer receipts of dead drains, and wake a drain for due work."""
+    released = webhook_receipts.release_stale_claims(
+        container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
-    for receipt_id in ids:
-        container.dispatcher.enqueue_receipt(receipt_id)
-    return ids
+    due = webhook_receipts.has_due_receipts(container.uow(), now=container.clock())
+    if due:
+        container.dispatcher.wake()
+    return {"released_claims": released, "woke": int(due)}
 
 
 class InlineDispatcher:
-    """Runs jobs in this process, after the commit; failures stay on the receipt."""
+    """No Redis: drain in this process right after the commit that stored the receipt."""
 
     def __init__(self, container: Container) -> None:
         self._container = container
 
-    def enqueue_receipt(self, receipt_id: int) -> None:
+    def wake(self) -> None:
         try:
-            run_receipt(self._container, receipt_id)
+            drain(self._container)
         except Exception:
-            # The receipt is stored and keeps its error; `loyalty tick` tries it again.
-            logger.exception("receipt processing failed", extra={"receipt_id": receipt_id})
+            # The receipt is stored; `loyalty tick` (or the demo's ticker) drains it later.
+            logger.exception("in-process drain failed")
+
+    def wake_later(self, seconds: float) -> None:
+        """Nothing to schedule in-process: the next tick picks due retries up."""
+
+    def add_drain(self) -> None:
+        """One process drains everything itself."""
+
+    def release_slot(self, slot: int) -> None:
+        """Slots only exist with Redis."""
+
+    def hold_slot(self, slot: int) -> None:
+        """Slots only exist with Redis."""
 
 
 class RQDispatcher:
-    def __init__(self, redis: Redis, *, retry_intervals: tuple[int, ...]) -> None:
+    def __init__(self, redis: Redis, *, debounce_s: float = 0.0) -> None:
+        """`debounce_s`: after waking a drain, this process skips the Redis round trip for
+        that long. Under load a drain is certainly running; a receipt stored in the window
+        after a drain finished is picked up by the next wake-up or the scheduler's tick."""
         from rq import Queue
 
+        self._redis = redis
         self._queue = Queue(QUEUE_WEBHOOKS, connection=redis)
-        self._retry_intervals = list(retry_intervals)
+        self._debounce_s = debounce_s
+        self._woken_at = float("-inf")
 
     @property
     def queue(self) -> object:
         return self._queue
 
-    def enqueue_receipt(self, receipt_id: int) -> None:
-        from redis.exceptions import RedisError
+    @staticmethod
+    def _flag(slot: int) -> str:
+        return f"loyalty:drain:{slot}"
+
+    def _enqueue(self, slot: int | None, delay_s: float = 0) -> None:
         from rq import Retry
 
-        try:
-            self._queue.enqueue_call(
-                process_receipt,
-                args=(receipt_id,),
-                # One job id per receipt: a re-enqueue replaces rather than duplicates.
-                job_id=f"receipt-{receipt_id}",
-                retry=Retry(max=MAX_ATTEMPTS - 1, interval=self._retry_intervals),
+        options = {
+            "args": (slot,),
+            "job_id": f"drain-{slot if slot is not None else 'x'}-{uuid.uuid4().hex[:12]}",
+            # A drain that crashes (database down) is retried; the receipts it had claimed
+            # come back through release_stale_claims.
+            "retry": Retry(max=3, interval=[5, 30, 120]),
+            "result_ttl": 0,
+            "failure_ttl": 7 * 24 * 3600,
+            "timeout": 3600,
+        }
+        if delay_s > 0:
+            self._queue.enqueue_in(
+                timedelta(seconds=delay_s),
+                drain_receipts,
+                slot,
+                job_id=options["job_id"],
+                retry=options["retry"],
                 result_ttl=0,
-                failure_ttl=7 * 24 * 3600,
-                timeout=60,
+                failure_ttl=options["failure_ttl"],
             )
+        else:
+            self._queue.enqueue_call(drain_receipts, **options)  # type: ignore[arg-type]
+
+    def _start(self, slot: int) -> bool:
+        from redis.exceptions import RedisError
+
+        try:
+            if self._redis.set(self._flag(slot), 1, nx=True, ex=DRAIN_FLAG_TTL_S):
+                self._enqueue(slot)
+                return True
         except RedisError:
-            # The receipt is already durable; the scheduler re-enqueues stale receipts.
-            logger.warning(
-                "could not enqueue receipt; it will be picked up later",
-                extra={"receipt_id": receipt_id},
-                exc_info=True,
-            )
+            # The receipt is durable already; the scheduler wakes a drain for it later.
+            logger.warning("could not wake a drain", exc_info=True)
+        return False
+
+    def wake(self) -> None:
+        """At most one Redis round trip per debounce window per process."""
+        now = time.monotonic()
+        if now - self._woken_at < self._debounce_s:
+            return
+        self._woken_at = now
+        self._start(0)
+
+    def add_drain(self) -> None:
+        for slot in range(1, MAX_DRAINS):
+            if self._start(slot):
+                return
+
+    def wake_later(self, seconds: float) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            self._enqueue(None, delay_s=seconds)
+        except RedisError:
+            logger.warning("could not schedule a retry drain", exc_info=True)
+
+    def release_slot(self, slot: int) -> None:
+        self._redis.delete(self._flag(slot))
+
+    def hold_slot(self, slot: int) -> None:
+        self._redis.set(self._flag(slot), 1, ex=DRAIN_FLAG_TTL_S)

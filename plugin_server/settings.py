@@ -51,6 +51,8 @@ class Settings:
     public_url: str = "http://127.0.0.1:5000"
     # Seconds between an RQ job's attempts after a failure (database down, deadlock...).
     job_retry_intervals: tuple[int, ...] = (5, 30, 120, 600)
+    # Seconds a web process waits before touching Redis again to wake a drain (see jobs).
+    wake_debounce_s: float = 0.25
     development: bool = False
     testing: bool = False
 

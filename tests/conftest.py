@@ -102,6 +102,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         development=True,
         testing=True,
         job_retry_intervals=(0, 0, 0, 0),
+        wake_debounce_s=0,
     )
 
 

@@ -133,10 +133,14 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text()),
         sa.Column("received_at", UTCDateTime(), nullable=False),
         sa.Column("triggered_at", UTCDateTime()),
+        sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+        sa.Column("claimed_at", UTCDateTime()),
         sa.Column("processed_at", UTCDateTime()),
         sa.UniqueConstraint("shop_id", "delivery_id", name="uq_webhook_receipts_delivery"),
     )
-    op.create_index("ix_webhook_receipts_status", "webhook_receipts", ["status", "received_at"])
+    op.create_index(
+        "ix_webhook_receipts_status", "webhook_receipts", ["status", "next_attempt_at", "id"]
+    )
 
     # The ledger is append-only: corrections are new entries. Enforced by the database, so
     # no code path (or hand-run SQL) can quietly rewrite a shopper's history.

@@ -82,13 +82,12 @@ def receive(platform: str) -> tuple[Response, int]:
         failed_reason = "body is not valid JSON"
 
     receipt_id = webhook_receipts.record_receipt(
-        container.uow(),
+        container.engine,
         shop_id=shop.id,
         envelope=envelope,
         body=body,
         now=container.clock(),
         failed_reason=failed_reason,
-        on_recorded=container.dispatcher.enqueue_receipt,
     )
     if failed_reason:
         # Signed but unreadable: kept as a failed receipt (`loyalty receipts list --failed`)
@@ -96,4 +95,5 @@ def receive(platform: str) -> tuple[Response, int]:
         raise ApiError(400, "malformed_payload", failed_reason)
     if receipt_id is None:
         return _reply("duplicate")
+    container.dispatcher.wake()  # after the commit: the receipt is durable
     return _reply("accepted", receipt_id=receipt_id)

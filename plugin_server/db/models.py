@@ -155,7 +155,7 @@ class WebhookReceipt(Base):
     __tablename__ = "webhook_receipts"
     __table_args__ = (
         UniqueConstraint("shop_id", "delivery_id", name="uq_webhook_receipts_delivery"),
-        Index("ix_webhook_receipts_status", "status", "received_at"),
+        Index("ix_webhook_receipts_status", "status", "next_attempt_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -165,9 +165,12 @@ class WebhookReceipt(Base):
     delivery_id: Mapped[str] = mapped_column(String(255))
     event_id: Mapped[str | None] = mapped_column(String(255))
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(16))  # pending, processed, ignored, failed
+    # pending -> processing (claimed by a drain) -> processed | ignored | failed
+    status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

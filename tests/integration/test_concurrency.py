@@ -74,7 +74,7 @@ def test_different_deliveries_of_one_order_applied_concurrently_award_once(
                 {**body.headers, "X-Shopify-Webhook-Id": f"{order_id}-{copy}"}, shopify_shop.domain
             )
             rid = webhook_receipts.record_receipt(
-                container.uow(),
+                container.engine,
                 shop_id=shopify_shop.id,
                 envelope=envelope,
                 body=body.body,
@@ -82,11 +82,16 @@ def test_different_deliveries_of_one_order_applied_concurrently_award_once(
             )
             receipt_ids.append(rid)
 
-    def apply(i: int) -> None:
-        for rid in receipt_ids[i::THREADS]:
-            webhook_receipts.apply_receipt(container.uow(), rid, now=container.clock())
+    def drain(_: int) -> None:
+        # Each thread is a worker claiming batches; claims never overlap.
+        while ids := webhook_receipts.claim_receipts(
+            container.uow(), now=container.clock(), limit=7
+        ):
+            for rid in ids:
+                webhook_receipts.apply_receipt(container.uow(), rid, now=container.clock())
 
-    race(THREADS, apply)
+    race(THREADS, drain)
+    assert len(receipt_ids) == 80
     assert count_where(container, WebhookReceipt, WebhookReceipt.status == "processed") == 80
     assert count_where(container, LedgerEntry, LedgerEntry.kind == "earn_order") == 10
     with container.session_factory() as s:
