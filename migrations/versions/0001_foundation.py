@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("discount_codes", sa.Text()),
         sa.Column("cancelled", sa.Boolean(), nullable=False),
         sa.Column("fully_refunded", sa.Boolean(), nullable=False),
+        sa.Column("refund_count", sa.Integer(), nullable=False),
         sa.Column("earned_points", sa.Integer()),
         sa.Column("earn_skipped_reason", sa.String(100)),
         sa.Column("earning_base", ExactDecimal()),

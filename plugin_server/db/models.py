@@ -86,6 +86,7 @@ class Order(Base):
     discount_codes: Mapped[str | None] = mapped_column(Text)  # newline-separated
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     fully_refunded: Mapped[bool] = mapped_column(Boolean, default=False)
+    refund_count: Mapped[int] = mapped_column(Integer, default=0)
     # Earning snapshot: NULL until the order reached a state that awards points.
     earned_points: Mapped[int | None] = mapped_column(Integer)
     earn_skipped_reason: Mapped[str | None] = mapped_column(String(100))

@@ -13,23 +13,74 @@ from sqlalchemy.orm import Session
 from plugin_server.db.models import Customer, LedgerEntry, Order, OrderRefund, Shop
 from plugin_server.domain.ledger import EARNING_KINDS, Balance, EntryKind
 
+_STATEMENTS: dict[tuple[object, ...], Any] = {}
+
+
+def _insert_for(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
 
 def insert_ignoring_conflict(
     session: Session, model: type[Any], values: Mapping[str, Any], conflict_columns: Sequence[str]
 ) -> int | None:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the id, or None if the row existed.
 
-    A single arbitrated statement, so two concurrent writers can never both insert.
+    A single arbitrated statement, so two concurrent writers can never both insert. The
+    statement is built once per table and executed with parameters: building SQLAlchemy
+    statements per call cost more than running them.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(model)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=list(conflict_columns))
-        .returning(model.id)
+    insert = _insert_for(session)
+    key = ("ignore", model, tuple(conflict_columns), insert)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        table = model.__table__
+        stmt = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=list(conflict_columns))
+            .returning(table.c.id)
+        )
+        _STATEMENTS[key] = stmt
+    return session.connection().execute(stmt, dict(values)).scalar_one_or_none()
+
+
+def upsert_locked(
+    session: Session,
+    model: type[Any],
+    values: Mapping[str, Any],
+    conflict_columns: Sequence[str],
+    keep_existing: Sequence[str] = (),
+) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE ... RETURNING the row, as an ORM object.
+
+    One round trip creates the row if needed, row-locks it for the rest of the transaction
+    (the DO UPDATE takes the lock, as SELECT ... FOR UPDATE would) and loads it. Columns in
+    `keep_existing` keep their stored value unless the stored value is NULL.
+    """
+    insert = _insert_for(session)
+    key = (
+        "upsert",
+        model,
+        tuple(conflict_columns),
+        tuple(keep_existing),
+        insert,
+        tuple(sorted(values)),
     )
-    return session.execute(stmt).scalar_one_or_none()
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        table = model.__table__
+        base = insert(table)
+        updates = {"updated_at": base.excluded.updated_at}
+        for column in keep_existing:
+            # New non-null values win (an email changed at the platform); nulls never erase.
+            updates[column] = func.coalesce(base.excluded[column], table.c[column])
+        stmt = select(model).from_statement(
+            base.on_conflict_do_update(
+                index_elements=list(conflict_columns), set_=updates
+            ).returning(*table.c)
+        )
+        _STATEMENTS[key] = stmt
+    return session.scalars(stmt, dict(values), execution_options={"populate_existing": True}).one()
 
 
 def shop_by_api_key_hash(session: Session, api_key_hash: str) -> Shop | None:
@@ -62,7 +113,7 @@ def lock_order(session: Session, shop_id: int, order_ref: str, now: datetime) ->
     Every change to an order's points happens under this lock, so two workers handling two
     deliveries about the same order apply them one after the other.
     """
-    insert_ignoring_conflict(
+    order: Order = upsert_locked(
         session,
         Order,
         {
@@ -70,17 +121,13 @@ def lock_order(session: Session, shop_id: int, order_ref: str, now: datetime) ->
             "order_ref": order_ref,
             "cancelled": False,
             "fully_refunded": False,
+            "refund_count": 0,
             "created_at": now,
             "updated_at": now,
         },
         ("shop_id", "order_ref"),
     )
-    return session.scalars(
-        select(Order)
-        .where(Order.shop_id == shop_id, Order.order_ref == order_ref)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    return order
 
 
 def order_refunds(session: Session, shop_id: int, order_id: int) -> Sequence[OrderRefund]:

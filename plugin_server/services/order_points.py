@@ -40,7 +40,7 @@ def upsert_customer(
         ref = "guest:" + customer.email
     else:
         return None
-    repositories.insert_ignoring_conflict(
+    member: Customer = repositories.upsert_locked(
         session,
         Customer,
         {
@@ -53,17 +53,8 @@ def upsert_customer(
             "updated_at": now,
         },
         ("shop_id", "customer_ref"),
+        keep_existing=("email", "first_name", "last_name"),
     )
-    member = repositories.customer_by_ref(session, shop_id, ref)
-    assert member is not None
-    changed = False
-    for field in ("email", "first_name", "last_name"):
-        value = getattr(customer, field)
-        if value and getattr(member, field) != value:
-            setattr(member, field, value)
-            changed = True
-    if changed:
-        member.updated_at = now
     return member
 
 
@@ -132,7 +123,7 @@ def apply_order_event(
     order.updated_at = now
 
     for refund in event.refunds:
-        repositories.insert_ignoring_conflict(
+        new_refund = repositories.insert_ignoring_conflict(
             session,
             OrderRefund,
             {
@@ -150,6 +141,8 @@ def apply_order_event(
             },
             ("shop_id", "order_id", "refund_ref"),
         )
+        if new_refund is not None:
+            order.refund_count += 1
 
     new_entries: list[int] = []
     if (
@@ -217,10 +210,12 @@ def _earn(
 
 
 def _reverse(session: Session, shop: Shop, order: Order, *, now: datetime) -> list[int]:
+    voided = order.cancelled or order.fully_refunded
+    if not (voided or order.refund_count):
+        return []  # nothing can have been taken back yet: skip the queries below
     snap = _snapshot(order)
     if snap is None or snap.points == 0 or order.customer_id is None:
         return []
-    voided = order.cancelled or order.fully_refunded
     refunds = [
         domain.Refund(
             refund_ref=r.refund_ref,
