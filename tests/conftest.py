@@ -40,6 +40,17 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("LOYALTY_REQUIRE_SERVICES=1 but LOYALTY_TEST_REDIS_URL is unset")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of PostgreSQL-only behaviour are deselected (not skipped) on the SQLite run."""
+    if PG_URL:
+        return
+    keep = [i for i in items if i.get_closest_marker("postgres_only") is None]
+    dropped = [i for i in items if i.get_closest_marker("postgres_only") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 def pytest_report_header() -> str:
     return f"database: {'postgresql' if PG_URL else 'sqlite'}; redis: {REDIS_URL or 'none'}"
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 import webhooks
 from plugin_server.db.models import Shop, WebhookReceipt
@@ -107,17 +108,24 @@ def _insert_postgresql(engine: Engine, params: dict[str, Any]) -> int | None:
     """The same INSERT straight through psycopg, which prepares it server-side after a few
     runs. SQLAlchemy's per-execution bookkeeping was a third of the request's CPU time; the
     SQLite path above covers the same statement for the embedded default."""
+    import psycopg
+
     conn = engine.raw_connection()
     try:
         with conn.cursor() as cursor:
             cursor.execute(_PG_INSERT, params)
             row = cursor.fetchone()
         conn.commit()
+    except psycopg.OperationalError as exc:
+        # The server went away (restart, failover): drop this connection from the pool and
+        # report it the way SQLAlchemy would, so the caller answers 503.
+        conn.invalidate(exc)
+        raise OperationalError(_PG_INSERT, None, exc) from exc
     except BaseException:
         conn.rollback()
         raise
     finally:
-        conn.close()  # back to the pool
+        conn.close()  # back to the pool (a no-op for an invalidated connection)
     return int(row[0]) if row else None
 
 

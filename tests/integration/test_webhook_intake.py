@@ -381,3 +381,61 @@ def test_receipt_body_is_stored_byte_for_byte(
         body = s.scalar(select(WebhookReceipt.body))
     assert bytes(body) == d.body
     assert json.loads(body)["id"] == 1001
+
+
+@pytest.mark.postgres_only
+def test_database_restart_mid_traffic_answers_503_then_recovers(
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle, settings: Settings
+) -> None:
+    """The shop is cached and a pooled connection is open when the server drops it."""
+    from sqlalchemy import text
+
+    assert post(client, paid(shopify_shop, order_id=1)).status_code == 200
+    with container.engine.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        conn.commit()
+    statuses = [
+        post(client, paid(shopify_shop, order_id=2, delivery_id="d2")).status_code for _ in range(2)
+    ]
+    # Every pooled connection was killed: the first attempt may fail (503, never 2xx without
+    # a stored row); the pool then reconnects and the retry is stored.
+    assert statuses[-1] == 200
+    assert all(s in (200, 503) for s in statuses)
+    assert count(container, WebhookReceipt) == 2
+
+
+@pytest.mark.postgres_only
+def test_a_dead_pooled_connection_on_the_insert_path_becomes_a_503_error(
+    container: Container, shopify_shop: ShopHandle, settings: Settings
+) -> None:
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from webhooks.envelopes import shopify_envelope
+
+    d = paid(shopify_shop, delivery_id="after-restart")
+    envelope = shopify_envelope(d.headers, shopify_shop.domain)
+    raw = container.engine.raw_connection()
+    with raw.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    raw.close()
+    dsn = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as killer:
+        killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    record = lambda: webhook_receipts.record_receipt(  # noqa: E731
+        container.engine,
+        shop_id=shopify_shop.id,
+        envelope=envelope,
+        body=d.body,
+        now=container.clock(),
+    )
+    with pytest.raises(OperationalError):
+        record()
+    assert record() is not None  # the dead connection left the pool; a new one works
+    assert count(container, WebhookReceipt) == 1
