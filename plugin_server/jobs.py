@@ -167,10 +167,6 @@ class RQDispatcher:
         self._debounce_s = debounce_s
         self._woken_at = float("-inf")
 
-    @property
-    def queue(self) -> object:
-        return self._queue
-
     @staticmethod
     def _flag(slot: int) -> str:
         return f"loyalty:drain:{slot}"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from plugin_server.domain.errors import MalformedPayload
 from plugin_server.domain.orders import Platform
+
+T = TypeVar("T")
 
 
 class InvalidSignature(Exception):
@@ -51,6 +53,25 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise MalformedPayload("body is not a JSON object")
     return payload
+
+
+def dispatch(
+    handlers: Mapping[str, Callable[[Mapping[str, Any]], T]], topic: str, payload: Mapping[str, Any]
+) -> T:
+    """Run the topic's handler; MalformedPayload for a topic no handler knows."""
+    handler = handlers.get(topic)
+    if handler is None:
+        raise MalformedPayload(f"topic {topic} is not handled")
+    return handler(payload)
+
+
+def required_headers(headers: Mapping[str, str], *names: str) -> list[str]:
+    """The values of headers the platform always sends; MissingHeaders names absent ones."""
+    values = [header(headers, name) for name in names]
+    missing = [name for name, value in zip(names, values, strict=True) if value is None]
+    if missing:
+        raise MissingHeaders(missing)
+    return [v for v in values if v is not None]
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

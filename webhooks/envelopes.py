@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from plugin_server.domain.orders import Platform
-from webhooks.base import Envelope, MissingHeaders, header
+from webhooks.base import Envelope, header, required_headers
 
 SHOPIFY_SIGNATURE = "X-Shopify-Hmac-Sha256"
 SHOPIFY_SHOP = "X-Shopify-Shop-Domain"
@@ -26,17 +26,7 @@ def _timestamp(value: str | None) -> datetime | None:
 
 def shopify_envelope(headers: Mapping[str, str], shop_domain: str) -> Envelope:
     """Topic and delivery id from Shopify's headers; MissingHeaders names what is absent."""
-    topic = header(headers, "X-Shopify-Topic")
-    delivery_id = header(headers, "X-Shopify-Webhook-Id")
-    missing = [
-        n
-        for n, v in (("X-Shopify-Topic", topic), ("X-Shopify-Webhook-Id", delivery_id))
-        if v is None
-    ]
-    if missing:
-        raise MissingHeaders(missing)
-    assert topic is not None
-    assert delivery_id is not None
+    topic, delivery_id = required_headers(headers, "X-Shopify-Topic", "X-Shopify-Webhook-Id")
     return Envelope(
         platform=Platform.SHOPIFY,
         shop_domain=shop_domain,
@@ -50,17 +40,7 @@ def shopify_envelope(headers: Mapping[str, str], shop_domain: str) -> Envelope:
 
 def woocommerce_envelope(headers: Mapping[str, str], source: str) -> Envelope:
     """Topic and delivery id from WooCommerce's headers; MissingHeaders names what is absent."""
-    topic = header(headers, "X-WC-Webhook-Topic")
-    delivery_id = header(headers, "X-WC-Webhook-Delivery-ID")
-    missing = [
-        n
-        for n, v in (("X-WC-Webhook-Topic", topic), ("X-WC-Webhook-Delivery-ID", delivery_id))
-        if v is None
-    ]
-    if missing:
-        raise MissingHeaders(missing)
-    assert topic is not None
-    assert delivery_id is not None
+    topic, delivery_id = required_headers(headers, "X-WC-Webhook-Topic", "X-WC-Webhook-Delivery-ID")
     return Envelope(
         platform=Platform.WOOCOMMERCE,
         shop_domain=source,

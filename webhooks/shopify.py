@@ -33,6 +33,7 @@ from webhooks._values import (
     text,
     timestamp,
 )
+from webhooks.base import dispatch
 
 _SHOP_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]*\.myshopify\.com")
 
@@ -228,7 +229,4 @@ HANDLED_TOPICS = frozenset(TOPIC_HANDLERS)
 
 def normalize(topic: str, payload: Mapping[str, Any]) -> NormalizedEvent:
     """The domain event for a handled topic; MalformedPayload if the payload does not fit."""
-    handler = TOPIC_HANDLERS.get(topic)
-    if handler is None:
-        raise MalformedPayload(f"topic {topic} is not handled")
-    return handler(payload)
+    return dispatch(TOPIC_HANDLERS, topic, payload)

@@ -24,6 +24,7 @@ from plugin_server.domain.orders import (
     Refund,
 )
 from webhooks._values import ZERO, email, items, money, optional_ref, ref, text, timestamp
+from webhooks.base import dispatch
 
 # Orders WooCommerce has not really placed yet (block checkout keeps a checkout-draft).
 DRAFT_STATUSES = frozenset({"draft", "auto-draft", "new", "checkout-draft"})
@@ -68,7 +69,7 @@ def _customer(order: Mapping[str, Any]) -> Customer | None:
     )
 
 
-def _order(payload: Mapping[str, Any], topic: str) -> NormalizedEvent:
+def _order(payload: Mapping[str, Any]) -> NormalizedEvent:
     status = text(payload.get("status"), 40)
     if status is None:
         raise MalformedPayload("order.status is missing")
@@ -126,7 +127,7 @@ def _order(payload: Mapping[str, Any], topic: str) -> NormalizedEvent:
     )
 
 
-def _order_deleted(payload: Mapping[str, Any], topic: str) -> NormalizedEvent:
+def _order_deleted(payload: Mapping[str, Any]) -> NormalizedEvent:
     # Deleted (trashed) orders carry only {"id": N}; treat them as cancelled.
     return OrderEvent(
         platform=Platform.WOOCOMMERCE,
@@ -136,7 +137,7 @@ def _order_deleted(payload: Mapping[str, Any], topic: str) -> NormalizedEvent:
     )
 
 
-def _customer_created(payload: Mapping[str, Any], topic: str) -> NormalizedEvent:
+def _customer_created(payload: Mapping[str, Any]) -> NormalizedEvent:
     return CustomerEvent(
         platform=Platform.WOOCOMMERCE,
         customer=Customer(
@@ -148,7 +149,7 @@ def _customer_created(payload: Mapping[str, Any], topic: str) -> NormalizedEvent
     )
 
 
-TOPIC_HANDLERS: dict[str, Callable[[Mapping[str, Any], str], NormalizedEvent]] = {
+TOPIC_HANDLERS: dict[str, Callable[[Mapping[str, Any]], NormalizedEvent]] = {
     "order.created": _order,
     "order.updated": _order,
     "order.deleted": _order_deleted,
@@ -159,7 +160,4 @@ HANDLED_TOPICS = frozenset(TOPIC_HANDLERS)
 
 def normalize(topic: str, payload: Mapping[str, Any]) -> NormalizedEvent:
     """The domain event for a handled topic; MalformedPayload if the payload does not fit."""
-    handler = TOPIC_HANDLERS.get(topic)
-    if handler is None:
-        raise MalformedPayload(f"topic {topic} is not handled")
-    return handler(payload, topic)
+    return dispatch(TOPIC_HANDLERS, topic, payload)
