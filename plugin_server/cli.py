@@ -184,16 +184,7 @@ def receipts_replay(receipt_id: int) -> None:
         _echo_json({"receipt_id": receipt_id, "status": "queued"})
     else:
         jobs.drain(c)
-        [receipt] = [
-            r for r in webhook_receipts.list_receipts(c.uow(), limit=1000) if r["id"] == receipt_id
-        ] or [{"status": "unknown"}]
-        _echo_json(
-            {
-                "receipt_id": receipt_id,
-                "status": receipt["status"],
-                "last_error": receipt.get("last_error"),
-            }
-        )
+        _echo_json(webhook_receipts.receipt_summary(c.uow(), receipt_id))
 
 
 # --- processes ------------------------------------------------------------------------

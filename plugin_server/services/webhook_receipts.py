@@ -243,30 +243,40 @@ def record_failure(
     return final
 
 
+def _summary(r: WebhookReceipt) -> dict[str, object]:
+    return {
+        "id": r.id,
+        "shop_id": r.shop_id,
+        "platform": r.platform,
+        "topic": r.topic,
+        "delivery_id": r.delivery_id,
+        "status": r.status,
+        "attempts": r.attempts,
+        "last_error": r.last_error,
+        "received_at": r.received_at.isoformat(),
+        "processed_at": r.processed_at.isoformat() if r.processed_at else None,
+    }
+
+
 def list_receipts(
     uow: UnitOfWork, *, status: str | None = None, shop_id: int | None = None, limit: int = 100
 ) -> list[dict[str, object]]:
+    """Receipts newest first, without their bodies (which hold shoppers' personal data)."""
     with uow:
         stmt = select(WebhookReceipt).order_by(WebhookReceipt.id.desc()).limit(limit)
         if status:
             stmt = stmt.where(WebhookReceipt.status == status)
         if shop_id is not None:
             stmt = stmt.where(WebhookReceipt.shop_id == shop_id)
-        return [
-            {
-                "id": r.id,
-                "shop_id": r.shop_id,
-                "platform": r.platform,
-                "topic": r.topic,
-                "delivery_id": r.delivery_id,
-                "status": r.status,
-                "attempts": r.attempts,
-                "last_error": r.last_error,
-                "received_at": r.received_at.isoformat(),
-                "processed_at": r.processed_at.isoformat() if r.processed_at else None,
-            }
-            for r in uow.session.scalars(stmt)
-        ]
+        return [_summary(r) for r in uow.session.scalars(stmt)]
+
+
+def receipt_summary(uow: UnitOfWork, receipt_id: int) -> dict[str, object]:
+    with uow:
+        receipt = uow.session.get(WebhookReceipt, receipt_id)
+        if receipt is None:
+            raise ReceiptNotFound(f"receipt {receipt_id} does not exist")
+        return _summary(receipt)
 
 
 def reset_for_replay(uow: UnitOfWork, receipt_id: int, *, now: datetime) -> None:
