@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+from typing import Any
+
 from flask import Blueprint, Response, g, jsonify, request
 
 from plugin_server.api.context import current_container
 from plugin_server.api.errors import ApiError
 from plugin_server.crypto import hash_api_key
 from plugin_server.db import repositories
-from plugin_server.services import customers
+from plugin_server.services import adjustments, customers, program, rewards
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
@@ -73,3 +77,76 @@ def list_transactions(customer_id: str) -> Response:
             c.uow(), g.shop_id, customer_id, now=c.clock(), limit=limit, before_id=cursor
         )
     )
+
+
+def _json_body() -> dict[str, Any]:
+    """The request's JSON object, numbers with fractions as Decimal (never float)."""
+    try:
+        body = json.loads(request.get_data() or b"null", parse_float=Decimal)
+    except ValueError:
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    return body
+
+
+@bp.get("/program")
+def get_program() -> Response:
+    return jsonify(program.get_program(current_container().uow(), g.shop_id))
+
+
+@bp.patch("/program")
+def update_program() -> Response:
+    c = current_container()
+    return jsonify(program.update_program(c.uow(), g.shop_id, _json_body()))
+
+
+@bp.get("/rewards")
+def list_rewards() -> Response:
+    status = request.args.get("status", "active")
+    c = current_container()
+    return jsonify(rewards=rewards.list_rewards(c.uow(), g.shop_id, status=status))
+
+
+@bp.post("/rewards")
+def create_reward() -> tuple[Response, int]:
+    c = current_container()
+    return jsonify(rewards.create_reward(c.uow(), g.shop_id, _json_body(), now=c.clock())), 201
+
+
+@bp.get("/rewards/<int:reward_id>")
+def get_reward(reward_id: int) -> Response:
+    return jsonify(rewards.get_reward(current_container().uow(), g.shop_id, reward_id))
+
+
+@bp.patch("/rewards/<int:reward_id>")
+def update_reward(reward_id: int) -> Response:
+    c = current_container()
+    return jsonify(
+        rewards.update_reward(c.uow(), g.shop_id, reward_id, _json_body(), now=c.clock())
+    )
+
+
+@bp.post("/rewards/<int:reward_id>/archive")
+def archive_reward(reward_id: int) -> Response:
+    c = current_container()
+    return jsonify(rewards.archive_reward(c.uow(), g.shop_id, reward_id, now=c.clock()))
+
+
+@bp.post("/customers/<customer_id>/adjustments")
+def adjust_points(customer_id: str) -> tuple[Response, int]:
+    body = _json_body()
+    unknown = sorted(set(body) - {"points", "reason"})
+    if unknown:
+        raise ApiError(400, "validation_failed", f"unknown fields: {', '.join(unknown)}")
+    c = current_container()
+    entry, created = adjustments.adjust_points(
+        c.uow(),
+        g.shop_id,
+        customer_id,
+        points=body.get("points"),
+        reason=body.get("reason"),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        now=c.clock(),
+    )
+    return jsonify(entry), 201 if created else 200

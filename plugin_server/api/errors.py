@@ -20,6 +20,9 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.ShopNotFound: 404,
     errors.ReceiptNotFound: 404,
     errors.ShopAlreadyExists: 409,
+    errors.RewardNotFound: 404,
+    errors.RewardArchived: 409,
+    errors.IdempotencyKeyReused: 409,
 }
 
 

@@ -137,6 +137,147 @@ SCHEMAS: dict[str, Any] = {
         "required": ["status"],
         "properties": {"status": {"type": "string", "enum": ["ok"]}},
     },
+    "Program": {
+        "type": "object",
+        "required": [
+            "platform",
+            "points_per_unit",
+            "include_shipping",
+            "include_tax",
+            "pending_days",
+            "award_statuses",
+            "guests_earn",
+        ],
+        "properties": {
+            "platform": {"type": "string", "enum": ["shopify", "woocommerce"]},
+            "points_per_unit": {
+                "type": "string",
+                "description": "Points per 1.00 of shop "
+                "currency, a decimal string; earnings round down.",
+            },
+            "include_shipping": {"type": "boolean"},
+            "include_tax": {"type": "boolean"},
+            "pending_days": {"type": "integer", "minimum": 0, "maximum": 365},
+            "award_statuses": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Order states that award points.",
+            },
+            "guests_earn": {"type": "boolean"},
+        },
+    },
+    "ProgramChanges": {
+        "type": "object",
+        "minProperties": 1,
+        "additionalProperties": False,
+        "properties": {
+            "points_per_unit": {"type": ["string", "number"]},
+            "include_shipping": {"type": "boolean"},
+            "include_tax": {"type": "boolean"},
+            "pending_days": {"type": "integer", "minimum": 0, "maximum": 365},
+            "award_statuses": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "enum": ["paid", "processing", "completed", "on-hold"]},
+            },
+            "guests_earn": {"type": "boolean"},
+        },
+    },
+    "RewardInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "fixed_amount: points_cost, amount, currency. percentage: points_cost, "
+        "percent. free_shipping: points_cost. points_for_money: "
+        "points_per_step, amount (per step), currency, min_points, max_points.",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "kind": {
+                "type": "string",
+                "enum": ["fixed_amount", "percentage", "free_shipping", "points_for_money"],
+            },
+            "points_cost": {"type": "integer", "minimum": 1},
+            "amount": {"type": ["string", "number"]},
+            "percent": {"type": ["string", "number"]},
+            "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+            "points_per_step": {"type": "integer", "minimum": 1},
+            "min_points": {"type": "integer", "minimum": 1},
+            "max_points": {"type": "integer", "minimum": 1},
+            "min_order_subtotal": {"type": ["string", "number", "null"]},
+            "product_ids": {"type": "array", "items": {"type": ["string", "integer"]}},
+            "collection_ids": {"type": "array", "items": {"type": ["string", "integer"]}},
+            "code_valid_days": {"type": "integer", "minimum": 1, "maximum": 365},
+        },
+    },
+    "Reward": {
+        "type": "object",
+        "required": [
+            "id",
+            "name",
+            "kind",
+            "points_cost",
+            "amount",
+            "percent",
+            "currency",
+            "points_per_step",
+            "min_points",
+            "max_points",
+            "min_order_subtotal",
+            "product_ids",
+            "collection_ids",
+            "code_valid_days",
+            "status",
+            "created_at",
+            "updated_at",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "kind": {
+                "type": "string",
+                "enum": ["fixed_amount", "percentage", "free_shipping", "points_for_money"],
+            },
+            "points_cost": {"type": ["integer", "null"]},
+            "amount": {"type": ["string", "null"], "description": "Money as a string."},
+            "percent": {"type": ["string", "null"]},
+            "currency": {"type": ["string", "null"]},
+            "points_per_step": {"type": ["integer", "null"]},
+            "min_points": {"type": ["integer", "null"]},
+            "max_points": {"type": ["integer", "null"]},
+            "min_order_subtotal": {"type": ["string", "null"]},
+            "product_ids": {"type": "array", "items": {"type": "string"}},
+            "collection_ids": {"type": "array", "items": {"type": "string"}},
+            "code_valid_days": {"type": "integer"},
+            "status": {"type": "string", "enum": ["active", "archived"]},
+            "created_at": DATE_TIME,
+            "updated_at": DATE_TIME,
+        },
+    },
+    "AdjustmentInput": {
+        "type": "object",
+        "required": ["points", "reason"],
+        "additionalProperties": False,
+        "properties": {
+            "points": {
+                "type": "integer",
+                "minimum": -1000000,
+                "maximum": 1000000,
+                "not": {"const": 0},
+            },
+            "reason": {"type": "string", "minLength": 1, "maxLength": 255},
+        },
+    },
+    "Adjustment": {
+        "allOf": [
+            {"$ref": "#/components/schemas/Transaction"},
+            {
+                "type": "object",
+                "required": ["balance"],
+                "properties": {
+                    "balance": {"type": "integer", "description": "Spendable points afterwards."}
+                },
+            },
+        ]
+    },
     "Readiness": {
         "type": "object",
         "required": ["status", "checks"],
@@ -154,6 +295,7 @@ CUSTOMER_ID = {
     "schema": {"type": "string"},
     "description": "The platform's customer id (or guest:<email>).",
 }
+REWARD_ID = {"name": "reward_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 AUTH_ERRORS = {"401": _error("Missing or invalid API key.")}
 
 WEBHOOK_HEADERS = [
@@ -299,6 +441,146 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("TransactionPage"), "A page of entries."),
                 "400": _error("Bad limit or cursor."),
                 "404": _error("No such customer in this shop."),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/v1/customers/{customer_id}/adjustments": {
+        "post": {
+            "summary": "Add or deduct points by hand, with a reason",
+            "tags": ["customers"],
+            "security": [{"apiKey": []}],
+            "parameters": [
+                CUSTOMER_ID,
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 100},
+                    "description": "Repeating a request with the same key returns the first "
+                    "result instead of adjusting twice.",
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("AdjustmentInput")}},
+            },
+            "responses": {
+                "201": _json(_ref("Adjustment"), "Recorded."),
+                "200": _json(_ref("Adjustment"), "Already recorded under this Idempotency-Key."),
+                "400": _error("Invalid points, reason or key."),
+                "404": _error("No such customer in this shop."),
+                "409": _error("The Idempotency-Key was used for a different adjustment."),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/v1/program": {
+        "get": {
+            "summary": "The shop's program settings",
+            "tags": ["program"],
+            "security": [{"apiKey": []}],
+            "responses": {"200": _json(_ref("Program"), "Settings."), **AUTH_ERRORS},
+        },
+        "patch": {
+            "summary": "Change program settings (orders already paid keep their terms)",
+            "tags": ["program"],
+            "security": [{"apiKey": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("ProgramChanges")}},
+            },
+            "responses": {
+                "200": _json(_ref("Program"), "Settings after the change."),
+                "400": _error("Invalid or unknown setting."),
+                **AUTH_ERRORS,
+            },
+        },
+    },
+    "/api/v1/rewards": {
+        "get": {
+            "summary": "The rewards catalog",
+            "tags": ["rewards"],
+            "security": [{"apiKey": []}],
+            "parameters": [
+                {
+                    "name": "status",
+                    "in": "query",
+                    "required": False,
+                    "schema": {
+                        "type": "string",
+                        "enum": ["active", "archived", "all"],
+                        "default": "active",
+                    },
+                }
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["rewards"],
+                        "properties": {"rewards": {"type": "array", "items": _ref("Reward")}},
+                    },
+                    "Rewards.",
+                ),
+                "400": _error("Unknown status."),
+                **AUTH_ERRORS,
+            },
+        },
+        "post": {
+            "summary": "Add a reward",
+            "tags": ["rewards"],
+            "security": [{"apiKey": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("RewardInput")}},
+            },
+            "responses": {
+                "201": _json(_ref("Reward"), "Created."),
+                "400": _error("Invalid reward."),
+                **AUTH_ERRORS,
+            },
+        },
+    },
+    "/api/v1/rewards/{reward_id}": {
+        "get": {
+            "summary": "One reward",
+            "tags": ["rewards"],
+            "security": [{"apiKey": []}],
+            "parameters": [REWARD_ID],
+            "responses": {
+                "200": _json(_ref("Reward"), "The reward."),
+                "404": _error("No such reward in this shop."),
+                **AUTH_ERRORS,
+            },
+        },
+        "patch": {
+            "summary": "Change an active reward (its kind cannot change)",
+            "tags": ["rewards"],
+            "security": [{"apiKey": []}],
+            "parameters": [REWARD_ID],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("RewardInput")}},
+            },
+            "responses": {
+                "200": _json(_ref("Reward"), "The reward after the change."),
+                "400": _error("Invalid change."),
+                "404": _error("No such reward in this shop."),
+                "409": _error("The reward is archived."),
+                **AUTH_ERRORS,
+            },
+        },
+    },
+    "/api/v1/rewards/{reward_id}/archive": {
+        "post": {
+            "summary": "Archive a reward (idempotent); it leaves the catalog, history stays",
+            "tags": ["rewards"],
+            "security": [{"apiKey": []}],
+            "parameters": [REWARD_ID],
+            "responses": {
+                "200": _json(_ref("Reward"), "The archived reward."),
+                "404": _error("No such reward in this shop."),
                 **AUTH_ERRORS,
             },
         }

@@ -175,3 +175,29 @@ class WebhookReceipt(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Reward(Base):
+    """A catalog entry: what a shopper can turn points into. Archived, never deleted."""
+
+    __tablename__ = "rewards"
+    __table_args__ = (Index("ix_rewards_shop", "shop_id", "archived_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))
+    points_cost: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    percent: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    points_per_step: Mapped[int | None] = mapped_column(Integer)
+    min_points: Mapped[int | None] = mapped_column(Integer)
+    max_points: Mapped[int | None] = mapped_column(Integer)
+    min_order_subtotal: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    product_ids: Mapped[str] = mapped_column(Text)  # JSON list
+    collection_ids: Mapped[str] = mapped_column(Text)  # JSON list
+    code_valid_days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -53,3 +53,21 @@ class MalformedPayload(LoyaltyError):
     """The webhook payload could not be understood."""
 
     code = "malformed_payload"
+
+
+class RewardNotFound(LoyaltyError):
+    """No such reward in this shop."""
+
+    code = "reward_not_found"
+
+
+class RewardArchived(LoyaltyError):
+    """The reward is archived and can no longer change."""
+
+    code = "reward_archived"
+
+
+class IdempotencyKeyReused(LoyaltyError):
+    """This Idempotency-Key was already used for a different request."""
+
+    code = "idempotency_key_reused"

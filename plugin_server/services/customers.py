@@ -50,7 +50,7 @@ def customers_by_email(
         return [_summary(uow, shop_id, c, now) for c in found]
 
 
-def _entry(entry: LedgerEntry, now: datetime) -> dict[str, object]:
+def entry_view(entry: LedgerEntry, now: datetime) -> dict[str, object]:
     return {
         "id": entry.id,
         "points": entry.points,
@@ -83,6 +83,6 @@ def transactions(
         page = rows[:limit]
         return {
             "customer_id": customer.customer_ref,
-            "transactions": [_entry(e, now) for e in page],
+            "transactions": [entry_view(e, now) for e in page],
             "next_cursor": str(page[-1].id) if len(rows) > limit else None,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal as D
 from typing import Any
 
@@ -16,7 +17,7 @@ from tests.conftest import SHOPIFY_SECRET, ShopHandle, post
 
 
 def flask_path(rule: str) -> str:
-    return rule.replace("<", "{").replace(">", "}")
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
 
 
 def test_every_route_is_documented_with_its_methods(app: Flask, client: FlaskClient) -> None:
