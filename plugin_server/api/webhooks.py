@@ -7,6 +7,8 @@ broken ledger can never make the platform's delivery time out.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import cast
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -35,7 +37,8 @@ def receive(platform: str) -> tuple[Response, int]:
     except ValueError:
         raise ApiError(404, "unknown_platform", f"no webhook endpoint for {platform!r}") from None
     body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
-    headers = request.headers
+    # Werkzeug's Headers: a case-insensitive mapping, which is what the readers expect.
+    headers = cast(Mapping[str, str], request.headers)
 
     if plat is Platform.WOOCOMMERCE and woocommerce.is_ping(headers, body):
         # WooCommerce's unsigned "webhook created" ping must get exactly 200 and nothing else.
@@ -60,6 +63,7 @@ def receive(platform: str) -> tuple[Response, int]:
         if not signatures_match(hmac_sha256_base64(shop.webhook_secret, body), given):
             raise ApiError(401, "invalid_signature", _UNAUTHORIZED)
 
+    assert domain is not None  # a shop was found for it
     try:
         envelope: Envelope = (
             envelopes.shopify_envelope(headers, domain)

@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from plugin_server.db.models import Customer, LedgerEntry, Order, OrderRefund, Shop
+from plugin_server.db.types import UTCDateTime
 from plugin_server.domain.ledger import EARNING_KINDS, Balance, EntryKind
 
 _STATEMENTS: dict[tuple[object, ...], Any] = {}
@@ -169,14 +170,14 @@ def balance(session: Session, shop_id: int, customer_id: int, now: datetime) -> 
                 ),
                 0,
             ),
-            func.min(case((available, None), else_=LedgerEntry.available_at)),
+            # type_coerce: SQLite hands MIN() back as text unless told it is a time.
+            type_coerce(
+                func.min(case((available, None), else_=LedgerEntry.available_at)),
+                UTCDateTime(),
+            ),
         ).where(LedgerEntry.shop_id == shop_id, LedgerEntry.customer_id == customer_id)
     ).one()
     next_at = row[3]
-    if isinstance(next_at, str):  # SQLite returns MIN() of a CASE as text
-        next_at = LedgerEntry.__table__.c.available_at.type.process_result_value(
-            datetime.fromisoformat(next_at), session.get_bind().dialect
-        )
     return Balance(
         spendable=int(row[0]),
         pending=int(row[1]),

@@ -102,7 +102,7 @@ def validate_reward(
         raise ValidationFailed("the kind of a reward cannot change; archive it and create another")
     merged: dict[str, Any] = {**(current or {}), **data}
     try:
-        kind = RewardKind(merged.get("kind"))
+        kind = RewardKind(str(merged.get("kind")))
     except ValueError:
         raise ValidationFailed(f"kind must be one of {[k.value for k in RewardKind]}") from None
     for field in REQUIRED[kind]:

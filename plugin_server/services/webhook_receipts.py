@@ -11,9 +11,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, Insert, select, update
+from sqlalchemy import Engine, Insert, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -34,7 +34,7 @@ PENDING, PROCESSING, PROCESSED, IGNORED, FAILED = (
     "ignored",
     "failed",
 )
-_receipts = WebhookReceipt.__table__
+_receipts = cast(Table, WebhookReceipt.__table__)
 _INSERTS: dict[str, Insert] = {}
 
 
@@ -112,9 +112,10 @@ def _insert_postgresql(engine: Engine, params: dict[str, Any]) -> int | None:
 
     conn = engine.raw_connection()
     try:
-        with conn.cursor() as cursor:
-            cursor.execute(_PG_INSERT, params)
-            row = cursor.fetchone()
+        cursor = conn.cursor()
+        cursor.execute(_PG_INSERT, params)
+        row = cursor.fetchone()
+        cursor.close()
         conn.commit()
     except psycopg.OperationalError as exc:
         # The server went away (restart, failover): drop this connection from the pool and
