@@ -175,3 +175,33 @@ def test_lost_jobs_and_dead_drains_are_recovered_by_the_scheduler_tick(
     assert statuses(rq_container) == ["processed", "processed"]
     assert entries(rq_container) == 2
     assert claimed
+
+
+def test_the_loyalty_worker_command_drains_in_its_own_process(
+    rq_container: Container, settings: Settings
+) -> None:
+    """The Procfile's worker: a separate process, configured only by the environment."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    shop = make_shop(rq_container, "shopify", "rq-shop.myshopify.com")
+    client = create_app(container=rq_container).test_client()
+    for order_id in (11, 12):
+        post(client, order_delivery(shop, order_id))
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": REDIS_URL or "",
+        "LOYALTY_SECRET_KEY": settings.secret_key,
+        "SHOPIFY_API_SECRET": SHOPIFY_SECRET,
+        "LOYALTY_INSTANCE_PATH": str(settings.instance_path),
+    }
+    loyalty = Path(sys.executable).parent / "loyalty"
+    done = subprocess.run(
+        [str(loyalty), "worker", "--burst"], env=env, timeout=60, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert statuses(rq_container) == ["processed", "processed"]
+    assert entries(rq_container) == 2
