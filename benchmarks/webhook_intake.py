@@ -288,9 +288,11 @@ def main() -> None:
         wrk(base_url + "/healthz", 8, 2)  # warm up both paths
         wrk(base_url, 8, 2, script)
         for c in levels:
+            time.sleep(1)  # requests still in flight when the last wrk run stopped
             stored_before = count("SELECT count(*) FROM webhook_receipts")
             trivial = wrk(base_url + "/healthz", c, args.duration)
             hooks = wrk(base_url, c, args.duration, script)
+            time.sleep(1)
             stored = count("SELECT count(*) FROM webhook_receipts") - stored_before
             accepted = hooks["requests"] - hooks["non_2xx"] - hooks["socket_errors"]
             results["levels"].append(
