@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
 
 from plugin_server.db.engine import make_engine
 from plugin_server.db.models import Base
@@ -33,7 +32,6 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     engine = make_engine(url)
-    engine.pool = pool.NullPool(engine.pool._creator)  # one-shot: no pooled connections left
     with engine.connect() as connection:
         context.configure(
             connection=connection,

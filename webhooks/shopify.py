@@ -19,6 +19,7 @@ from plugin_server.domain.orders import (
     OrderLine,
     OrderTotals,
     Platform,
+    PrivacyEvent,
     Refund,
     ShopEvent,
 )
@@ -216,7 +217,40 @@ def _app_uninstalled(payload: Mapping[str, Any]) -> NormalizedEvent:
     return ShopEvent(platform=Platform.SHOPIFY, kind="app_uninstalled")
 
 
+def _privacy(kind: str, orders_key: str | None) -> Callable[[Mapping[str, Any]], NormalizedEvent]:
+    def handler(payload: Mapping[str, Any]) -> NormalizedEvent:
+        customer = None
+        buyer = payload.get("customer")
+        if isinstance(buyer, Mapping):
+            customer = Customer(
+                customer_ref=optional_ref(buyer.get("id")), email=email(buyer.get("email"))
+            )
+            if customer.customer_ref is None and customer.email is None:
+                raise MalformedPayload("customer has neither id nor email")
+        elif kind != "shop_redact":
+            raise MalformedPayload("customer is missing")
+        orders = payload.get(orders_key) if orders_key else None
+        if orders is not None and not isinstance(orders, list):
+            raise MalformedPayload(f"{orders_key} is not a list")
+        request = payload.get("data_request")
+        return PrivacyEvent(
+            platform=Platform.SHOPIFY,
+            kind=kind,
+            customer=customer,
+            order_refs=tuple(r for r in (optional_ref(o) for o in orders or []) if r),
+            request_ref=optional_ref(request.get("id")) if isinstance(request, Mapping) else None,
+        )
+
+    return handler
+
+
+# Shopify's mandatory privacy topics: accepted even from a shop that uninstalled the app.
+COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
+
 TOPIC_HANDLERS: dict[str, Callable[[Mapping[str, Any]], NormalizedEvent]] = {
+    "customers/data_request": _privacy("data_request", "orders_requested"),
+    "customers/redact": _privacy("customer_redact", "orders_to_redact"),
+    "shop/redact": _privacy("shop_redact", None),
     "orders/paid": _orders_paid,
     "orders/cancelled": _orders_cancelled,
     "refunds/create": _refunds_create,

@@ -12,7 +12,7 @@ from plugin_server.api.context import current_container
 from plugin_server.api.errors import ApiError
 from plugin_server.crypto import hash_api_key
 from plugin_server.db import repositories
-from plugin_server.services import adjustments, customers, program, rewards
+from plugin_server.services import adjustments, customers, privacy, program, rewards
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
@@ -150,3 +150,18 @@ def adjust_points(customer_id: str) -> tuple[Response, int]:
         now=c.clock(),
     )
     return jsonify(entry), 201 if created else 200
+
+
+@bp.get("/data-exports")
+def list_data_exports() -> Response:
+    with current_container().session_factory() as session:
+        return jsonify(data_exports=privacy.list_exports(session, g.shop_id))
+
+
+@bp.get("/data-exports/<int:export_id>")
+def get_data_export(export_id: int) -> Response:
+    with current_container().session_factory() as session:
+        export = privacy.get_export(session, g.shop_id, export_id)
+    if export is None:
+        raise ApiError(404, "data_export_not_found", f"no data export {export_id} in this shop")
+    return jsonify(export)

@@ -278,6 +278,32 @@ SCHEMAS: dict[str, Any] = {
             },
         ]
     },
+    "DataExportSummary": {
+        "type": "object",
+        "required": ["id", "request_id", "customer_id", "created_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "request_id": {"type": "string", "description": "Shopify's data_request id."},
+            "customer_id": {"type": "string"},
+            "created_at": DATE_TIME,
+        },
+    },
+    "DataExport": {
+        "allOf": [
+            {"$ref": "#/components/schemas/DataExportSummary"},
+            {
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "data": {
+                        "type": "object",
+                        "required": ["shop", "generated_at", "customers", "orders", "ledger"],
+                        "description": "Everything held on the customer when the request came.",
+                    }
+                },
+            },
+        ]
+    },
     "Readiness": {
         "type": "object",
         "required": ["status", "checks"],
@@ -581,6 +607,41 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("Reward"), "The archived reward."),
                 "404": _error("No such reward in this shop."),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/v1/data-exports": {
+        "get": {
+            "summary": "Customer data exports made for customers/data_request",
+            "tags": ["privacy"],
+            "security": [{"apiKey": []}],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["data_exports"],
+                        "properties": {
+                            "data_exports": {"type": "array", "items": _ref("DataExportSummary")}
+                        },
+                    },
+                    "Newest first.",
+                ),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/v1/data-exports/{export_id}": {
+        "get": {
+            "summary": "One data export, to hand to the customer",
+            "tags": ["privacy"],
+            "security": [{"apiKey": []}],
+            "parameters": [
+                {"name": "export_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "responses": {
+                "200": _json(_ref("DataExport"), "The export."),
+                "404": _error("No such export in this shop."),
                 **AUTH_ERRORS,
             },
         }

@@ -53,6 +53,10 @@ def receive(platform: str) -> tuple[Response, int]:
         domain = shopify.normalize_shop_domain(header(headers, envelopes.SHOPIFY_SHOP) or "")
         shop = container.shops.get(plat.value, domain) if domain else None
         if shop is None:
+            if domain and header(headers, "X-Shopify-Topic") in shopify.COMPLIANCE_TOPICS:
+                # Signed by Shopify for a shop we hold nothing on (never installed, or already
+                # erased by shop/redact): the duty is done, and Shopify needs a 2xx to know.
+                return _reply("ignored", reason="no data held for this shop")
             raise ApiError(401, "unknown_shop", _UNAUTHORIZED)
     else:
         given = header(headers, envelopes.WOO_SIGNATURE)
@@ -73,7 +77,7 @@ def receive(platform: str) -> tuple[Response, int]:
     except MissingHeaders as exc:
         raise ApiError(400, "missing_headers", str(exc)) from None
 
-    if not shop.active:
+    if not shop.active and envelope.topic not in shopify.COMPLIANCE_TOPICS:
         return _reply("ignored", reason="shop is not active")
     if envelope.topic not in handled_topics(plat):
         return _reply("ignored", reason=f"topic {envelope.topic} is not used")

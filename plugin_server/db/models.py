@@ -157,6 +157,7 @@ class WebhookReceipt(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "delivery_id", name="uq_webhook_receipts_delivery"),
         Index("ix_webhook_receipts_status", "status", "next_attempt_at", "id"),
+        Index("ix_webhook_receipts_subject", "shop_id", "customer_ref"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -175,6 +176,9 @@ class WebhookReceipt(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Whom the delivery was about, noted when applied, so a redaction can find its bodies.
+    order_ref: Mapped[str | None] = mapped_column(String(64))
+    customer_ref: Mapped[str | None] = mapped_column(String(400))
 
 
 class Reward(Base):
@@ -201,3 +205,25 @@ class Reward(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DataExport(Base):
+    """What we held on a customer when the platform asked (customers/data_request)."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (UniqueConstraint("shop_id", "request_ref", name="uq_data_exports_request"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    request_ref: Mapped[str] = mapped_column(String(64))
+    customer_ref: Mapped[str] = mapped_column(String(400))
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerPurge(Base):
+    """Present only inside the transaction that deletes a redacted shop's ledger."""
+
+    __tablename__ = "ledger_purges"
+
+    shop_id: Mapped[int] = mapped_column(BigId, primary_key=True)

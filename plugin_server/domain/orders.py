@@ -109,6 +109,17 @@ class ShopEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PrivacyEvent:
+    """A privacy-law duty: export a customer's data, erase it, or erase the whole shop."""
+
+    platform: Platform
+    kind: str  # "data_request" | "customer_redact" | "shop_redact"
+    customer: Customer | None = None
+    order_refs: tuple[str, ...] = ()
+    request_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class IgnoredEvent:
     """A delivery we understood but that changes nothing (e.g. a draft order)."""
 
@@ -116,4 +127,4 @@ class IgnoredEvent:
     details: dict[str, str] = field(default_factory=dict)
 
 
-NormalizedEvent = OrderEvent | CustomerEvent | ShopEvent | IgnoredEvent
+NormalizedEvent = OrderEvent | CustomerEvent | ShopEvent | PrivacyEvent | IgnoredEvent

@@ -22,7 +22,7 @@ from plugin_server.db.models import Shop, WebhookReceipt
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain import orders as domain
 from plugin_server.domain.errors import MalformedPayload, ReceiptNotFound
-from plugin_server.services import order_points
+from plugin_server.services import order_points, privacy
 from webhooks.base import Envelope
 
 logger = logging.getLogger(__name__)
@@ -200,10 +200,28 @@ def apply_receipt(uow: UnitOfWork, receipt_id: int, *, now: datetime) -> ApplyOu
         status, detail = PROCESSED, None
         if isinstance(event, domain.OrderEvent):
             entry_ids = order_points.apply_order_event(session, shop, event, now=now)
+            receipt.order_ref = event.order_ref
+            receipt.customer_ref = _subject(event.customer)
         elif isinstance(event, domain.CustomerEvent):
             order_points.upsert_customer(
                 session, shop.id, event.customer, guests_earn=False, now=now
             )
+            receipt.customer_ref = _subject(event.customer)
+        elif isinstance(event, domain.PrivacyEvent) and event.kind == "shop_redact":
+            # Deletes this receipt too: nothing is left to mark.
+            privacy.redact_shop(session, shop.id)
+            uow.commit()
+            logger.info("shop data erased", extra={"shop_id": shop.id})
+            return ApplyOutcome(receipt_id, PROCESSED, detail="shop erased")
+        elif isinstance(event, domain.PrivacyEvent) and event.kind == "customer_redact":
+            erased = privacy.redact_customer(session, shop, event)
+            detail = f"erased {erased} customer record(s)"
+            # This receipt's own body names the customer too.
+            receipt.body = b"{}"
+        elif isinstance(event, domain.PrivacyEvent):
+            export_id = privacy.export_customer_data(session, shop, event, now=now)
+            detail = f"data export {export_id}"
+            receipt.body = b"{}"
         elif isinstance(event, domain.ShopEvent) and event.kind == "app_uninstalled":
             shop.active = False
             shop.uninstalled_at = now
@@ -213,6 +231,14 @@ def apply_receipt(uow: UnitOfWork, receipt_id: int, *, now: datetime) -> ApplyOu
         receipt.status, receipt.last_error, receipt.processed_at = status, detail, now
         uow.commit()
     return ApplyOutcome(receipt_id, status, tuple(entry_ids), detail)
+
+
+def _subject(customer: domain.Customer | None) -> str | None:
+    if customer is None:
+        return None
+    if customer.customer_ref:
+        return customer.customer_ref
+    return f"guest:{customer.email}" if customer.email else None
 
 
 def record_failure(

@@ -1,0 +1,219 @@
+"""Privacy-law duties: export what we hold on a customer, erase it, erase a whole shop.
+
+Erasing a customer keeps the ledger (its entries hold no personal data and the shop's totals
+must stay consistent) but removes every personal field and every stored webhook body about
+them. Erasing a shop deletes everything the shop ever sent us, ledger included: the one
+deletion the ledger's trigger allows, and only inside this transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy.orm import Session
+
+from plugin_server.db import repositories
+from plugin_server.db.models import (
+    Customer,
+    DataExport,
+    LedgerEntry,
+    LedgerPurge,
+    Order,
+    OrderRefund,
+    Reward,
+    Shop,
+    WebhookReceipt,
+)
+from plugin_server.domain.orders import PrivacyEvent
+
+# Children before parents, so foreign keys never block the purge.
+_SHOP_TABLES = (LedgerEntry, OrderRefund, Order, Customer, Reward, DataExport, WebhookReceipt)
+
+
+def _members(session: Session, shop_id: int, event: PrivacyEvent) -> list[Customer]:
+    """The customer records the request is about: by platform id, and guests by email."""
+    assert event.customer is not None
+    refs = [r for r in (event.customer.customer_ref,) if r]
+    if event.customer.email:
+        refs.append("guest:" + event.customer.email)
+    conditions: list[ColumnElement[bool]] = [Customer.customer_ref.in_(refs)] if refs else []
+    if event.customer.email:
+        conditions.append(Customer.email == event.customer.email)
+    if not conditions:
+        return []
+    return list(
+        session.scalars(
+            select(Customer)
+            .where(Customer.shop_id == shop_id, or_(*conditions))
+            .order_by(Customer.id)
+        )
+    )
+
+
+def export_customer_data(
+    session: Session, shop: Shop, event: PrivacyEvent, *, now: datetime
+) -> int:
+    """Store everything we hold on the customer for the merchant to hand over; its id.
+
+    Idempotent per data request: a repeated delivery keeps the first export.
+    """
+    members = _members(session, shop.id, event)
+    member_ids = [m.id for m in members]
+    orders = list(
+        session.scalars(
+            select(Order)
+            .where(
+                Order.shop_id == shop.id,
+                or_(Order.customer_id.in_(member_ids), Order.order_ref.in_(event.order_refs)),
+            )
+            .order_by(Order.id)
+        )
+    )
+    entries = list(
+        session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.shop_id == shop.id, LedgerEntry.customer_id.in_(member_ids))
+            .order_by(LedgerEntry.id)
+        )
+    )
+    payload: dict[str, Any] = {
+        "shop": shop.domain,
+        "generated_at": now.isoformat(),
+        "customers": [
+            {
+                "customer_id": m.customer_ref,
+                "email": m.email,
+                "first_name": m.first_name,
+                "last_name": m.last_name,
+                "member_since": m.created_at.isoformat(),
+                "balance": repositories.balance(session, shop.id, m.id, now).spendable,
+            }
+            for m in members
+        ],
+        "orders": [
+            {
+                "order_id": o.order_ref,
+                "name": o.name,
+                "status": o.status,
+                "points_earned": o.earned_points,
+                "cancelled": o.cancelled,
+                "discount_codes": (o.discount_codes or "").split("\n") if o.discount_codes else [],
+            }
+            for o in orders
+        ],
+        "ledger": [
+            {
+                "points": e.points,
+                "kind": e.kind,
+                "reason": e.reason,
+                "created_at": e.created_at.isoformat(),
+                "available_at": e.available_at.isoformat(),
+            }
+            for e in entries
+        ],
+    }
+    customer = event.customer
+    assert customer is not None
+    request_ref = event.request_ref or "unnumbered"
+    repositories.insert_ignoring_conflict(
+        session,
+        DataExport,
+        {
+            "shop_id": shop.id,
+            "request_ref": request_ref,
+            "customer_ref": customer.customer_ref or f"email:{customer.email}",
+            "payload": json.dumps(payload),
+            "created_at": now,
+        },
+        ("shop_id", "request_ref"),
+    )
+    export_id = session.scalar(
+        select(DataExport.id).where(
+            DataExport.shop_id == shop.id, DataExport.request_ref == request_ref
+        )
+    )
+    assert export_id is not None
+    return export_id
+
+
+def redact_customer(session: Session, shop: Shop, event: PrivacyEvent) -> int:
+    """Erase the customer's personal data; their ledger entries and the shop's totals stay.
+
+    Returns how many customer records were erased (0 when already erased: idempotent).
+    """
+    customer = event.customer
+    assert customer is not None
+    members = _members(session, shop.id, event)
+    subject_refs = {r for r in (customer.customer_ref,) if r}
+    subject_refs.update(m.customer_ref for m in members)
+    order_refs = set(event.order_refs)
+    order_refs.update(
+        session.scalars(
+            select(Order.order_ref).where(
+                Order.shop_id == shop.id, Order.customer_id.in_([m.id for m in members])
+            )
+        )
+    )
+    for member in members:
+        digest = hashlib.sha256(f"{shop.id}:{member.customer_ref}".encode()).hexdigest()[:24]
+        member.customer_ref = f"redacted:{digest}"
+        member.email = member.first_name = member.last_name = None
+    # Stored webhook bodies hold names, emails and addresses: remove those about them.
+    session.execute(
+        delete(WebhookReceipt).where(
+            WebhookReceipt.shop_id == shop.id,
+            or_(
+                WebhookReceipt.customer_ref.in_(subject_refs),
+                WebhookReceipt.order_ref.in_(order_refs),
+            ),
+        )
+    )
+    session.execute(
+        delete(DataExport).where(
+            DataExport.shop_id == shop.id, DataExport.customer_ref.in_(subject_refs)
+        )
+    )
+    return len(members)
+
+
+def redact_shop(session: Session, shop_id: int) -> None:
+    """Delete every row the shop owns, the shop itself last."""
+    session.add(LedgerPurge(shop_id=shop_id))
+    session.flush()
+    for model in _SHOP_TABLES:
+        session.execute(delete(model).where(model.shop_id == shop_id))
+    session.execute(delete(LedgerPurge).where(LedgerPurge.shop_id == shop_id))
+    session.execute(delete(Shop).where(Shop.id == shop_id))
+
+
+def list_exports(session: Session, shop_id: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": e.id,
+            "request_id": e.request_ref,
+            "customer_id": e.customer_ref,
+            "created_at": e.created_at.isoformat(),
+        }
+        for e in session.scalars(
+            select(DataExport).where(DataExport.shop_id == shop_id).order_by(DataExport.id.desc())
+        )
+    ]
+
+
+def get_export(session: Session, shop_id: int, export_id: int) -> dict[str, Any] | None:
+    export = session.scalars(
+        select(DataExport).where(DataExport.shop_id == shop_id, DataExport.id == export_id)
+    ).one_or_none()
+    if export is None:
+        return None
+    return {
+        "id": export.id,
+        "request_id": export.request_ref,
+        "customer_id": export.customer_ref,
+        "created_at": export.created_at.isoformat(),
+        "data": json.loads(export.payload),
+    }
