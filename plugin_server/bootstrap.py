@@ -68,8 +68,18 @@ def bootstrap(
     cipher = CredentialCipher(settings.secret_key)
     if redis is None and settings.redis_url:
         from redis import Redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        # Fail fast: a webhook request that wakes a drain must never wait on a dead Redis
+        # (Shopify gives up after 5 s; the receipt is already stored and the scheduler
+        # wakes a drain later). RQ workers raise the socket timeout they need themselves.
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=0.5,
+            socket_timeout=2,
+            retry=Retry(NoBackoff(), 1),
+        )
     container = Container(
         settings=settings,
         engine=engine,

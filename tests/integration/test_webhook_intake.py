@@ -15,7 +15,7 @@ from plugin_server.db.models import LedgerEntry, WebhookReceipt
 from plugin_server.services import webhook_receipts
 from plugin_server.settings import Settings
 from plugin_server.simulate import shopify_order, sign_shopify, sign_woocommerce
-from tests.conftest import SHOPIFY_SECRET, WOO_SECRET, ShopHandle, post
+from tests.conftest import SHOPIFY_SECRET, WOO_SECRET, ShopHandle, make_shop, post
 
 
 def count(container: Container, model: type) -> int:
@@ -439,3 +439,20 @@ def test_a_dead_pooled_connection_on_the_insert_path_becomes_a_503_error(
         record()
     assert record() is not None  # the dead connection left the pool; a new one works
     assert count(container, WebhookReceipt) == 1
+
+
+def test_redis_down_still_stores_and_acknowledges(settings: Settings, clock) -> None:  # type: ignore[no-untyped-def]
+    """The receipt in the database is what counts; the scheduler wakes a drain later."""
+    import time
+
+    down = bootstrap(settings.with_overrides(redis_url="redis://127.0.0.1:1/0"), clock=clock)
+    shop = make_shop(down, "shopify", "redis-down.myshopify.com")
+    client = create_app(container=down).test_client()
+    started = time.monotonic()
+    r = post(client, paid(shop))
+    assert (r.status_code, r.json["status"]) == (200, "accepted")
+    # Well inside Shopify's 5-second limit even though Redis never answered.
+    assert time.monotonic() - started < 3
+    assert count(down, WebhookReceipt) == 1
+    assert client.get("/readyz").status_code == 503
+    down.close()
