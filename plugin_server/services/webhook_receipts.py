@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Insert, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 import webhooks
 from plugin_server.db.models import Shop, WebhookReceipt
@@ -178,58 +179,92 @@ def apply_receipt(uow: UnitOfWork, receipt_id: int, *, now: datetime) -> ApplyOu
         receipt = session.get(WebhookReceipt, receipt_id, with_for_update=True)
         if receipt is None:
             raise ReceiptNotFound(f"receipt {receipt_id} does not exist")
-        if receipt.status in (PROCESSED, IGNORED, FAILED):
-            return ApplyOutcome(receipt_id, receipt.status, detail="already settled")
         shop = session.get(Shop, receipt.shop_id)
         assert shop is not None
-        receipt.attempts += 1
-        try:
-            event = webhooks.normalize(
-                domain.Platform(receipt.platform), receipt.topic, receipt.body
-            )
-        except MalformedPayload as exc:
-            receipt.status, receipt.last_error, receipt.processed_at = FAILED, str(exc), now
-            uow.commit()
-            logger.warning(
-                "webhook payload not understood",
-                extra={"receipt_id": receipt_id, "shop_id": shop.id},
-            )
-            return ApplyOutcome(receipt_id, FAILED, detail=str(exc))
-
-        entry_ids: list[int] = []
-        status, detail = PROCESSED, None
-        if isinstance(event, domain.OrderEvent):
-            entry_ids = order_points.apply_order_event(session, shop, event, now=now)
-            receipt.order_ref = event.order_ref
-            receipt.customer_ref = _subject(event.customer)
-        elif isinstance(event, domain.CustomerEvent):
-            order_points.upsert_customer(
-                session, shop.id, event.customer, guests_earn=False, now=now
-            )
-            receipt.customer_ref = _subject(event.customer)
-        elif isinstance(event, domain.PrivacyEvent) and event.kind == "shop_redact":
-            # Deletes this receipt too: nothing is left to mark.
-            privacy.redact_shop(session, shop.id)
-            uow.commit()
-            logger.info("shop data erased", extra={"shop_id": shop.id})
-            return ApplyOutcome(receipt_id, PROCESSED, detail="shop erased")
-        elif isinstance(event, domain.PrivacyEvent) and event.kind == "customer_redact":
-            erased = privacy.redact_customer(session, shop, event)
-            detail = f"erased {erased} customer record(s)"
-            # This receipt's own body names the customer too.
-            receipt.body = b"{}"
-        elif isinstance(event, domain.PrivacyEvent):
-            export_id = privacy.export_customer_data(session, shop, event, now=now)
-            detail = f"data export {export_id}"
-            receipt.body = b"{}"
-        elif isinstance(event, domain.ShopEvent) and event.kind == "app_uninstalled":
-            shop.active = False
-            shop.uninstalled_at = now
-        else:
-            status = IGNORED
-            detail = event.reason if isinstance(event, domain.IgnoredEvent) else "nothing to do"
-        receipt.status, receipt.last_error, receipt.processed_at = status, detail, now
+        outcome = _apply(session, receipt, shop, now=now)
         uow.commit()
+    return outcome
+
+
+# Topics whose effects reach beyond one order or customer; always applied on their own.
+_SOLO_TOPICS = frozenset(
+    {"app/uninstalled", "customers/redact", "customers/data_request", "shop/redact"}
+)
+
+
+def apply_receipts(uow: UnitOfWork, receipt_ids: Sequence[int], *, now: datetime) -> list[int]:
+    """Apply several claimed receipts in one transaction: one commit instead of one each.
+
+    Returns the ids it applied. Receipts with shop-wide effects are left out, and if any
+    receipt raises, the whole batch rolls back and nothing is returned: the caller then
+    applies them one at a time, so a bad receipt only ever fails itself.
+    """
+    with uow:
+        session = uow.session
+        receipts = session.scalars(
+            select(WebhookReceipt)
+            .where(WebhookReceipt.id.in_(receipt_ids), WebhookReceipt.topic.not_in(_SOLO_TOPICS))
+            .order_by(WebhookReceipt.id)
+            .with_for_update()
+        ).all()
+        shops = {
+            s.id: s
+            for s in session.scalars(select(Shop).where(Shop.id.in_({r.shop_id for r in receipts})))
+        }
+        try:
+            for receipt in receipts:
+                _apply(session, receipt, shops[receipt.shop_id], now=now)
+        except Exception:
+            logger.info("batch apply failed; applying one by one", exc_info=True)
+            return []
+        uow.commit()
+    return [r.id for r in receipts]
+
+
+def _apply(session: Session, receipt: WebhookReceipt, shop: Shop, *, now: datetime) -> ApplyOutcome:
+    """Apply one receipt inside the caller's transaction (the caller commits)."""
+    receipt_id = receipt.id
+    if receipt.status in (PROCESSED, IGNORED, FAILED):
+        return ApplyOutcome(receipt_id, receipt.status, detail="already settled")
+    receipt.attempts += 1
+    try:
+        event = webhooks.normalize(domain.Platform(receipt.platform), receipt.topic, receipt.body)
+    except MalformedPayload as exc:
+        receipt.status, receipt.last_error, receipt.processed_at = FAILED, str(exc), now
+        logger.warning(
+            "webhook payload not understood", extra={"receipt_id": receipt_id, "shop_id": shop.id}
+        )
+        return ApplyOutcome(receipt_id, FAILED, detail=str(exc))
+
+    entry_ids: list[int] = []
+    status, detail = PROCESSED, None
+    if isinstance(event, domain.OrderEvent):
+        entry_ids = order_points.apply_order_event(session, shop, event, now=now)
+        receipt.order_ref = event.order_ref
+        receipt.customer_ref = _subject(event.customer)
+    elif isinstance(event, domain.CustomerEvent):
+        order_points.upsert_customer(session, shop.id, event.customer, guests_earn=False, now=now)
+        receipt.customer_ref = _subject(event.customer)
+    elif isinstance(event, domain.PrivacyEvent) and event.kind == "shop_redact":
+        # Deletes this receipt too: nothing is left to mark.
+        privacy.redact_shop(session, shop.id)
+        logger.info("shop data erased", extra={"shop_id": shop.id})
+        return ApplyOutcome(receipt_id, PROCESSED, detail="shop erased")
+    elif isinstance(event, domain.PrivacyEvent) and event.kind == "customer_redact":
+        erased = privacy.redact_customer(session, shop, event)
+        detail = f"erased {erased} customer record(s)"
+        receipt.body = b"{}"  # this receipt's own body names the customer too
+    elif isinstance(event, domain.PrivacyEvent):
+        export_id = privacy.export_customer_data(session, shop, event, now=now)
+        detail = f"data export {export_id}"
+        receipt.body = b"{}"
+    elif isinstance(event, domain.ShopEvent) and event.kind == "app_uninstalled":
+        shop.active = False
+        shop.uninstalled_at = now
+    else:
+        status = IGNORED
+        detail = event.reason if isinstance(event, domain.IgnoredEvent) else "nothing to do"
+    receipt.status, receipt.last_error, receipt.processed_at = status, detail, now
     return ApplyOutcome(receipt_id, status, tuple(entry_ids), detail)
 
 
