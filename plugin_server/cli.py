@@ -264,6 +264,29 @@ def _start_ticker(c: Container, interval: float = 30) -> None:
     threading.Thread(target=loop, name="loyalty-ticker", daemon=True).start()
 
 
+@main.command()
+@click.option("--port", default=8787, show_default=True)
+@click.option(
+    "--shopify-shop",
+    "shops",
+    multiple=True,
+    metavar="DOMAIN=TOKEN",
+    help="Serve this shop's Admin API, accepting this access token (repeatable).",
+)
+def sandbox(port: int, shops: tuple[str, ...]) -> None:
+    """Run the local platform sandbox on 127.0.0.1 (development and tests only)."""
+    from plugin_server.sandbox.server import Sandbox, create_sandbox_app
+
+    state = Sandbox()
+    for spec in shops:
+        domain, _, token = spec.partition("=")
+        if not domain or not token:
+            raise click.BadParameter("use DOMAIN=TOKEN", param_hint="--shopify-shop")
+        state.shopify_shop(domain, access_token=token)
+    click.echo(f"sandbox on http://127.0.0.1:{port} (shops: {', '.join(state.shopify) or 'none'})")
+    create_sandbox_app(state).run(host="127.0.0.1", port=port, threaded=True)
+
+
 # --- demo -----------------------------------------------------------------------------
 
 
