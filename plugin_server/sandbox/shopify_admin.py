@@ -35,7 +35,7 @@ def schema() -> GraphQLSchema:
 class Fault:
     """One scripted failure: the next matching request gets it instead of an answer."""
 
-    kind: str  # "http_429", "http_500", "throttled", "slow"
+    kind: str  # "http_429", "http_500", "http_503", "throttled", "slow"
     retry_after_s: float = 1.0
     delay_s: float = 0.0
 
@@ -91,6 +91,8 @@ class ShopifyAdmin:
                 )
             if fault.kind == "http_500":
                 return 500, {"errors": "Internal Server Error"}, {}
+            if fault.kind == "http_503":
+                return 503, {"errors": "Service Unavailable"}, {}
             if fault.kind == "throttled":
                 return (
                     200,

@@ -1,0 +1,1 @@
+"""Outbound platform clients behind one interface; credentials are passed on every call."""
