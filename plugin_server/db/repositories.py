@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, type_coerce
+from sqlalchemy import and_, case, func, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from plugin_server.db.models import Customer, LedgerEntry, Order, OrderRefund, Shop
 from plugin_server.db.types import UTCDateTime
-from plugin_server.domain.ledger import EARNING_KINDS, Balance, EntryKind
+from plugin_server.domain.ledger import EARNING_KINDS, IMMEDIATE_DEBIT_KINDS, Balance, EntryKind
 
 _STATEMENTS: dict[tuple[object, ...], Any] = {}
 
@@ -153,7 +153,13 @@ def order_reversals(session: Session, shop_id: int, order_id: int) -> tuple[int,
 
 def balance(session: Session, shop_id: int, customer_id: int, now: datetime) -> Balance:
     """Spendable, pending and lifetime points, summed from the ledger entries themselves."""
-    available = LedgerEntry.available_at <= now
+    available = or_(
+        LedgerEntry.available_at <= now,
+        and_(
+            LedgerEntry.points < 0,
+            LedgerEntry.kind.in_([k.value for k in IMMEDIATE_DEBIT_KINDS]),
+        ),
+    )
     row = session.execute(
         select(
             func.coalesce(func.sum(case((available, LedgerEntry.points), else_=0)), 0),

@@ -32,6 +32,11 @@ EARNING_KINDS = frozenset(
     {EntryKind.EARN_ORDER, EntryKind.REVERSE_ORDER, EntryKind.ADJUSTMENT, EntryKind.REFERRAL_BONUS}
 )
 
+# Debits that take effect the moment they are written. Counting them as spent even when
+# their timestamp is a hair ahead of the reader's clock (another process or host) keeps two
+# concurrent spends from both seeing the balance as it was before the other.
+IMMEDIATE_DEBIT_KINDS = frozenset({EntryKind.ADJUSTMENT, EntryKind.REDEEM, EntryKind.EXPIRY})
+
 DEFAULT_AWARD_STATUSES = {
     "shopify": frozenset({"paid"}),
     "woocommerce": frozenset({"processing", "completed"}),

@@ -8,6 +8,7 @@ from plugin_server.db import repositories
 from plugin_server.db.models import Customer, LedgerEntry
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.errors import CustomerNotFound
+from plugin_server.domain.ledger import IMMEDIATE_DEBIT_KINDS
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -50,6 +51,12 @@ def customers_by_email(
         return [_summary(uow, shop_id, c, now) for c in found]
 
 
+def _counts_now(entry: LedgerEntry, now: datetime) -> bool:
+    # The same rule `repositories.balance` sums by.
+    immediate_debit = entry.points < 0 and entry.kind in IMMEDIATE_DEBIT_KINDS
+    return entry.available_at <= now or immediate_debit
+
+
 def entry_view(entry: LedgerEntry, now: datetime) -> dict[str, object]:
     return {
         "id": entry.id,
@@ -57,7 +64,7 @@ def entry_view(entry: LedgerEntry, now: datetime) -> dict[str, object]:
         "kind": entry.kind,
         "reason": entry.reason,
         "source": {"type": entry.source_type, "ref": entry.source_ref},
-        "status": "available" if entry.available_at <= now else "pending",
+        "status": "available" if _counts_now(entry, now) else "pending",
         "created_at": _iso(entry.created_at),
         "available_at": _iso(entry.available_at),
     }
