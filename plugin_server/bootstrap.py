@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from plugin_server.crypto import CredentialCipher
 from plugin_server.db.engine import make_engine, make_session_factory
 from plugin_server.db.unit_of_work import UnitOfWork
+from plugin_server.platforms.base import ShopPlatform
+from plugin_server.platforms.shopify import ShopifyClient
 from plugin_server.services.shops import ShopDirectory
 from plugin_server.settings import Settings
 
@@ -24,6 +26,10 @@ class Dispatcher(Protocol):
     """Starts inbox drains: through RQ when Redis is set, in this process otherwise."""
 
     def wake(self) -> None: ...  # new receipts are due
+    # A redemption still needs its code: soon, off the request (after a quick attempt
+    # failed), and from the scheduler's tick (which may run it right there).
+    def issue_later(self, redemption_id: int) -> None: ...
+    def retry_issue(self, redemption_id: int) -> None: ...
     def wake_later(self, seconds: float) -> None: ...
     def add_drain(self) -> None: ...
     def release_slot(self, slot: int) -> None: ...
@@ -44,9 +50,17 @@ class Container:
     redis: Redis | None
     clock: Callable[[], datetime] = utc_now
     dispatcher: Dispatcher = field(init=False)
+    # Platform clients by platform name: patient ones for jobs, and ones that give up after
+    # ~2 s for the attempt made while the shopper waits (a slow platform leaves the
+    # redemption pending for a job to finish).
+    platforms: Mapping[str, ShopPlatform] = field(default_factory=dict)
+    quick_platforms: Mapping[str, ShopPlatform] = field(default_factory=dict)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    def platform_clients(self, *, quick: bool = False) -> Mapping[str, ShopPlatform]:
+        return self.quick_platforms if quick else self.platforms
 
     def close(self) -> None:
         self.engine.dispose()
@@ -88,6 +102,10 @@ def bootstrap(
         shops=ShopDirectory(session_factory, cipher, settings.shop_cache_seconds),
         redis=redis,
         clock=clock or utc_now,
+        platforms={"shopify": ShopifyClient()},
+        quick_platforms={
+            "shopify": ShopifyClient(timeout_s=2.0, max_retries=0, max_throttle_waits=0)
+        },
     )
     if dispatcher is None:
         dispatcher = (

@@ -11,13 +11,14 @@ job or flag only delays work until the scheduler's next tick.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from plugin_server.domain.errors import ReceiptNotFound
-from plugin_server.services import webhook_receipts
+from plugin_server.services import redemptions, webhook_receipts
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -27,7 +28,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 QUEUE_WEBHOOKS = "webhooks"
-QUEUES = (QUEUE_WEBHOOKS,)
+# A shopper may be waiting on a redemption: workers take these before webhook drains.
+QUEUE_REDEMPTIONS = "redemptions"
+QUEUES = (QUEUE_REDEMPTIONS, QUEUE_WEBHOOKS)
 DRAIN_BATCH = 100
 # Receipts applied per transaction: one commit for many, while row locks stay short-lived.
 APPLY_BATCH = 25
@@ -36,6 +39,10 @@ MAX_DRAINS = 4
 DRAIN_FLAG_TTL_S = 60
 # A receipt claimed this long ago by a drain that never finished is handed out again.
 STALE_CLAIM = timedelta(minutes=5)
+STALE_REDEMPTION = timedelta(minutes=1)
+# Codes expire this long after their end date, so an order placed just before it whose
+# webhook is still on its way marks the code used instead of finding it expired.
+EXPIRY_GRACE = timedelta(hours=1)
 
 _worker_container: Container | None = None
 
@@ -126,15 +133,43 @@ def run_receipt(container: Container, receipt_id: int) -> str:
         return webhook_receipts.PENDING
 
 
+def issue_redemption(redemption_id: int) -> str:
+    """RQ job: get a redemption's code created at the platform (retried by RQ on errors)."""
+    return run_issue(worker_container(), redemption_id)
+
+
+def run_issue(container: Container, redemption_id: int, *, quick: bool = False) -> str:
+    """Issue one redemption's code; `quick` is the attempt made inside the HTTP request."""
+    return redemptions.issue(
+        container.uow,
+        container.cipher,
+        container.platform_clients(quick=quick),
+        redemption_id,
+        now=container.clock,
+    )
+
+
 def tick(container: Container) -> dict[str, int]:
-    """Periodic duties: re-offer receipts of dead drains, and wake a drain for due work."""
+    """Periodic duties: re-offer receipts of dead drains, wake a drain for due work, retry
+    redemptions whose code the platform has not confirmed yet, and expire unused codes."""
     released = webhook_receipts.release_stale_claims(
         container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
     due = webhook_receipts.has_due_receipts(container.uow(), now=container.clock())
     if due:
         container.dispatcher.wake()
-    return {"released_claims": released, "woke": int(due)}
+    pending = redemptions.stale_pending(
+        container.uow(), now=container.clock(), older_than=STALE_REDEMPTION
+    )
+    for redemption_id in pending:
+        container.dispatcher.retry_issue(redemption_id)
+    expired = redemptions.expire_due(container.uow, now=container.clock(), grace=EXPIRY_GRACE)
+    return {
+        "released_claims": released,
+        "woke": int(due),
+        "redemptions_retried": len(pending),
+        "redemptions_expired": expired,
+    }
 
 
 class InlineDispatcher:
@@ -152,6 +187,21 @@ class InlineDispatcher:
 
     def wake_later(self, seconds: float) -> None:
         """Nothing to schedule in-process: the next tick picks due retries up."""
+
+    def issue_later(self, redemption_id: int) -> None:
+        """Off the request thread, so the shopper is answered 'pending' at once."""
+        threading.Thread(
+            target=self.retry_issue, args=(redemption_id,), name="loyalty-issue", daemon=True
+        ).start()
+
+    def retry_issue(self, redemption_id: int) -> None:
+        try:
+            run_issue(self._container, redemption_id)
+        except Exception:
+            # Still pending: the next tick tries again (the code is looked up first).
+            logger.warning(
+                "redemption not issued yet", extra={"redemption_id": redemption_id}, exc_info=True
+            )
 
     def add_drain(self) -> None:
         """One process drains everything itself."""
@@ -172,6 +222,7 @@ class RQDispatcher:
 
         self._redis = redis
         self._queue = Queue(QUEUE_WEBHOOKS, connection=redis)
+        self._redemptions = Queue(QUEUE_REDEMPTIONS, connection=redis)
         self._debounce_s = debounce_s
         self._woken_at = float("-inf")
 
@@ -237,6 +288,30 @@ class RQDispatcher:
             self._enqueue(None, delay_s=seconds)
         except RedisError:
             logger.warning("could not schedule a retry drain", exc_info=True)
+
+    def issue_later(self, redemption_id: int) -> None:
+        from redis.exceptions import RedisError
+        from rq import Retry
+
+        try:
+            self._redemptions.enqueue_call(
+                issue_redemption,
+                args=(redemption_id,),
+                job_id=f"issue-{redemption_id}",
+                retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+                result_ttl=0,
+                failure_ttl=7 * 24 * 3600,
+                timeout=120,
+            )
+        except RedisError:
+            logger.warning(
+                "could not enqueue redemption; the scheduler retries it",
+                extra={"redemption_id": redemption_id},
+                exc_info=True,
+            )
+
+    def retry_issue(self, redemption_id: int) -> None:
+        self.issue_later(redemption_id)
 
     def release_slot(self, slot: int) -> None:
         self._redis.delete(self._flag(slot))

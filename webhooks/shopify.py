@@ -186,6 +186,16 @@ def _orders_paid(payload: Mapping[str, Any]) -> NormalizedEvent:
     return _order_event(payload, status="paid", cancelled=payload.get("cancelled_at") is not None)
 
 
+def _orders_create(payload: Mapping[str, Any]) -> NormalizedEvent:
+    # Subscribed for the discount codes an order carries (a redeemed code is used the
+    # moment the order is placed); it earns only if the order is already paid.
+    return _order_event(
+        payload,
+        status=text(payload.get("financial_status"), 40),
+        cancelled=payload.get("cancelled_at") is not None,
+    )
+
+
 def _orders_cancelled(payload: Mapping[str, Any]) -> NormalizedEvent:
     return _order_event(payload, status=text(payload.get("financial_status"), 40), cancelled=True)
 
@@ -251,6 +261,7 @@ TOPIC_HANDLERS: dict[str, Callable[[Mapping[str, Any]], NormalizedEvent]] = {
     "customers/data_request": _privacy("data_request", "orders_requested"),
     "customers/redact": _privacy("customer_redact", "orders_to_redact"),
     "shop/redact": _privacy("shop_redact", None),
+    "orders/create": _orders_create,
     "orders/paid": _orders_paid,
     "orders/cancelled": _orders_cancelled,
     "refunds/create": _refunds_create,

@@ -8,11 +8,12 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from plugin_server import redemption_flow
 from plugin_server.api.context import current_container
 from plugin_server.api.errors import ApiError
 from plugin_server.crypto import hash_api_key
 from plugin_server.db import repositories
-from plugin_server.services import adjustments, customers, privacy, program, rewards
+from plugin_server.services import adjustments, customers, privacy, program, redemptions, rewards
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
@@ -165,3 +166,37 @@ def get_data_export(export_id: int) -> Response:
     if export is None:
         raise ApiError(404, "data_export_not_found", f"no data export {export_id} in this shop")
     return jsonify(export)
+
+
+@bp.post("/customers/<customer_id>/redemptions")
+def redeem_points(customer_id: str) -> tuple[Response, int]:
+    body = _json_body()
+    unknown = sorted(set(body) - {"reward_id", "points"})
+    if unknown:
+        raise ApiError(400, "validation_failed", f"unknown fields: {', '.join(unknown)}")
+    c = current_container()
+    out, created = redemption_flow.redeem_and_issue(
+        c,
+        g.shop_id,
+        customer_id,
+        reward_id=body.get("reward_id"),
+        points=body.get("points"),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
+    return jsonify(out), 201 if created else 200
+
+
+@bp.get("/redemptions/<int:redemption_id>")
+def get_redemption(redemption_id: int) -> Response:
+    return jsonify(redemptions.get_redemption(current_container().uow(), g.shop_id, redemption_id))
+
+
+@bp.get("/customers/<customer_id>/redemptions")
+def list_customer_redemptions(customer_id: str) -> Response:
+    limit = _int_arg("limit", 25, low=1, high=MAX_PAGE)
+    assert limit is not None
+    return jsonify(
+        redemptions=redemptions.list_redemptions(
+            current_container().uow(), g.shop_id, customer_id, limit=limit
+        )
+    )

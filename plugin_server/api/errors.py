@@ -23,6 +23,10 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.RewardNotFound: 404,
     errors.RewardArchived: 409,
     errors.IdempotencyKeyReused: 409,
+    errors.InsufficientPoints: 409,
+    errors.RedemptionNotFound: 404,
+    errors.PlatformNotSupported: 422,
+    errors.ShopInactive: 409,
 }
 
 

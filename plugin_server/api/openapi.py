@@ -147,6 +147,7 @@ SCHEMAS: dict[str, Any] = {
             "pending_days",
             "award_statuses",
             "guests_earn",
+            "return_points_on_expiry",
         ],
         "properties": {
             "platform": {"type": "string", "enum": ["shopify", "woocommerce"]},
@@ -164,6 +165,10 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Order states that award points.",
             },
             "guests_earn": {"type": "boolean"},
+            "return_points_on_expiry": {
+                "type": "boolean",
+                "description": "A redeemed code that expires unused gives its points back.",
+            },
         },
     },
     "ProgramChanges": {
@@ -181,6 +186,7 @@ SCHEMAS: dict[str, Any] = {
                 "items": {"type": "string", "enum": ["paid", "processing", "completed", "on-hold"]},
             },
             "guests_earn": {"type": "boolean"},
+            "return_points_on_expiry": {"type": "boolean"},
         },
     },
     "RewardInput": {
@@ -277,6 +283,77 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
         ]
+    },
+    "RedemptionInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "description": "reward_id, or points alone for the shop's points-for-money reward "
+        "(a multiple of its step, within its minimum and maximum).",
+        "properties": {
+            "reward_id": {"type": "integer"},
+            "points": {"type": "integer", "minimum": 1},
+        },
+    },
+    "Redemption": {
+        "type": "object",
+        "required": [
+            "id",
+            "customer_id",
+            "reward_id",
+            "points",
+            "status",
+            "code",
+            "discount",
+            "expires_at",
+            "failure_reason",
+            "created_at",
+            "issued_at",
+            "used_at",
+            "used_order_id",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "customer_id": {"type": "string"},
+            "reward_id": {"type": ["integer", "null"]},
+            "points": {"type": "integer", "description": "Points taken."},
+            "status": {
+                "type": "string",
+                "enum": ["pending", "issued", "used", "expired", "failed", "cancelled"],
+                "description": "pending: points taken, the store has not confirmed the code "
+                "yet (poll this resource). failed: the store refused; the points came back.",
+            },
+            "code": {
+                "type": ["string", "null"],
+                "description": "The discount code, once the store has created it.",
+            },
+            "discount": {
+                "type": "object",
+                "required": ["kind", "title", "amount", "currency", "percent", "min_subtotal"],
+                "properties": {
+                    "kind": {
+                        "type": "string",
+                        "enum": ["fixed_amount", "percentage", "free_shipping"],
+                    },
+                    "title": {"type": "string"},
+                    "amount": {"type": ["string", "null"], "description": "Money as a string."},
+                    "currency": {"type": ["string", "null"]},
+                    "percent": {"type": ["string", "null"]},
+                    "min_subtotal": {"type": ["string", "null"]},
+                    "product_ids": {"type": "array", "items": {"type": "string"}},
+                    "collection_ids": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "expires_at": DATE_TIME,
+            "failure_reason": {"type": ["string", "null"]},
+            "created_at": DATE_TIME,
+            "issued_at": {"type": ["string", "null"], "format": "date-time"},
+            "used_at": {"type": ["string", "null"], "format": "date-time"},
+            "used_order_id": {
+                "type": ["string", "null"],
+                "description": "The platform's id of the order that used the code.",
+            },
+        },
     },
     "DataExportSummary": {
         "type": "object",
@@ -497,6 +574,89 @@ PATHS: dict[str, Any] = {
                 "400": _error("Invalid points, reason or key."),
                 "404": _error("No such customer in this shop."),
                 "409": _error("The Idempotency-Key was used for a different adjustment."),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/v1/customers/{customer_id}/redemptions": {
+        "post": {
+            "summary": "Spend points on a reward: a single-use discount code for this customer",
+            "description": "Takes the points at once, then asks the store for the code. "
+            "If the store answers within about two seconds the code is in the response "
+            "(status issued); otherwise the status is pending and a job finishes it.",
+            "tags": ["redemptions"],
+            "security": [{"apiKey": []}],
+            "parameters": [
+                CUSTOMER_ID,
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 100},
+                    "description": "Repeating a request with the same key returns the same "
+                    "redemption instead of spending twice.",
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("RedemptionInput")}},
+            },
+            "responses": {
+                "201": _json(_ref("Redemption"), "Points taken; the code or pending."),
+                "200": _json(_ref("Redemption"), "Already redeemed under this Idempotency-Key."),
+                "400": _error("Invalid reward_id, points or key."),
+                "404": _error("No such customer or active reward in this shop."),
+                "409": _error("insufficient_points, idempotency_key_reused, or shop_inactive."),
+                "422": _error("Redemptions are not available for this shop's platform."),
+                **AUTH_ERRORS,
+            },
+        },
+        "get": {
+            "summary": "A customer's redemptions, newest first",
+            "tags": ["redemptions"],
+            "security": [{"apiKey": []}],
+            "parameters": [
+                CUSTOMER_ID,
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25},
+                },
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["redemptions"],
+                        "properties": {
+                            "redemptions": {"type": "array", "items": _ref("Redemption")}
+                        },
+                    },
+                    "Redemptions.",
+                ),
+                "400": _error("Bad limit."),
+                "404": _error("No such customer in this shop."),
+                **AUTH_ERRORS,
+            },
+        },
+    },
+    "/api/v1/redemptions/{redemption_id}": {
+        "get": {
+            "summary": "One redemption: poll it until the code is issued",
+            "tags": ["redemptions"],
+            "security": [{"apiKey": []}],
+            "parameters": [
+                {
+                    "name": "redemption_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer"},
+                }
+            ],
+            "responses": {
+                "200": _json(_ref("Redemption"), "The redemption."),
+                "404": _error("No such redemption in this shop."),
                 **AUTH_ERRORS,
             },
         }

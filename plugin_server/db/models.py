@@ -49,6 +49,8 @@ class Shop(Base):
     pending_days: Mapped[int] = mapped_column(Integer, default=0)
     award_statuses: Mapped[str] = mapped_column(String(200))  # comma-separated
     guests_earn: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A redeemed code that expires unused gives its points back.
+    return_points_on_expiry: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -227,3 +229,39 @@ class LedgerPurge(Base):
     __tablename__ = "ledger_purges"
 
     shop_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+
+
+class Redemption(Base):
+    """Points turned into a single-use discount code at the platform.
+
+    pending (points taken, code not yet confirmed by the platform) -> issued -> used |
+    expired; or pending -> failed (the platform refused: the points came back).
+    """
+
+    __tablename__ = "redemptions"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "code", name="uq_redemptions_code"),
+        UniqueConstraint("shop_id", "idempotency_key", name="uq_redemptions_idempotency"),
+        Index("ix_redemptions_customer", "shop_id", "customer_id"),
+        Index("ix_redemptions_status", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    reward_id: Mapped[int | None] = mapped_column(ForeignKey("rewards.id"))
+    points: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    discount: Mapped[str] = mapped_column(Text)  # JSON: what the code gives, fixed at redemption
+    platform_ref: Mapped[str | None] = mapped_column(String(255))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_order_ref: Mapped[str | None] = mapped_column(String(64))

@@ -71,3 +71,27 @@ class IdempotencyKeyReused(LoyaltyError):
     """This Idempotency-Key was already used for a different request."""
 
     code = "idempotency_key_reused"
+
+
+class InsufficientPoints(LoyaltyError):
+    """Not enough spendable points for this redemption."""
+
+    code = "insufficient_points"
+
+
+class RedemptionNotFound(LoyaltyError):
+    """No such redemption in this shop."""
+
+    code = "redemption_not_found"
+
+
+class PlatformNotSupported(LoyaltyError):
+    """Redemption is not available for this shop's platform yet."""
+
+    code = "platform_not_supported"
+
+
+class ShopInactive(LoyaltyError):
+    """The shop uninstalled the app: nothing new can happen there."""
+
+    code = "shop_inactive"

@@ -14,7 +14,7 @@ KNOWN_STATUSES = {
 }
 MAX_RATE = Decimal("1000")
 MAX_PENDING_DAYS = 365
-_BOOLEANS = ("include_shipping", "include_tax", "guests_earn")
+_BOOLEANS = ("include_shipping", "include_tax", "guests_earn", "return_points_on_expiry")
 
 
 def parse_decimal(value: Any, field: str) -> Decimal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -161,3 +162,58 @@ def validate_reward(
         raise ValidationFailed("code_valid_days must be a whole number from 1 to 365")
     out["code_valid_days"] = days
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDiscount:
+    """What one redemption costs and what its code gives, fixed at the moment of redeeming."""
+
+    points: int
+    kind: str  # fixed_amount | percentage | free_shipping
+    title: str
+    valid_days: int
+    amount: Decimal | None = None
+    currency: str | None = None
+    percent: Decimal | None = None
+    min_subtotal: Decimal | None = None
+    product_ids: tuple[str, ...] = ()
+    collection_ids: tuple[str, ...] = ()
+
+
+def plan_discount(reward: Mapping[str, Any], *, points: int | None) -> PlannedDiscount:
+    """The discount a reward gives for `points` (required only for points-for-money).
+
+    Raises ValidationFailed for points a reward cannot take.
+    """
+    kind = RewardKind(reward["kind"])
+    common = {
+        "title": f"Loyalty reward: {reward['name']}"[:255],
+        "valid_days": reward["code_valid_days"],
+        "min_subtotal": reward.get("min_order_subtotal"),
+        "product_ids": tuple(reward.get("product_ids") or ()),
+        "collection_ids": tuple(reward.get("collection_ids") or ()),
+    }
+    if kind is RewardKind.POINTS_FOR_MONEY:
+        step, low, high = reward["points_per_step"], reward["min_points"], reward["max_points"]
+        if isinstance(points, bool) or not isinstance(points, int):
+            raise ValidationFailed("points is required for a points-for-money reward")
+        if points % step or not low <= points <= high:
+            raise ValidationFailed(f"points must be a multiple of {step} from {low} to {high}")
+        return PlannedDiscount(
+            points=points,
+            kind=RewardKind.FIXED_AMOUNT.value,
+            amount=reward["amount"] * (points // step),
+            currency=reward["currency"],
+            **common,
+        )
+    cost = reward["points_cost"]
+    if points is not None and points != cost:
+        raise ValidationFailed(f"this reward costs {cost} points")
+    return PlannedDiscount(
+        points=cost,
+        kind=kind.value,
+        amount=reward.get("amount"),
+        currency=reward.get("currency"),
+        percent=reward.get("percent"),
+        **common,
+    )

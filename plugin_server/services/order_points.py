@@ -18,6 +18,7 @@ from plugin_server.db.models import Customer, LedgerEntry, Order, OrderRefund, S
 from plugin_server.domain import ledger
 from plugin_server.domain import orders as domain
 from plugin_server.domain.ledger import EntryKind
+from plugin_server.services import redemptions
 from plugin_server.services.shops import earning_rules
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def apply_order_event(
         order.status = event.status
     if event.discount_codes:
         order.discount_codes = "\n".join(event.discount_codes)
+        redemptions.mark_used(session, shop.id, event.discount_codes, event.order_ref, now=now)
     # Cancellation and full refund are one-way: a stale "processing" payload delivered
     # after a cancellation must not bring the order's points back.
     order.cancelled = order.cancelled or event.cancelled

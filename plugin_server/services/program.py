@@ -20,6 +20,7 @@ def _view(shop: Shop) -> dict[str, Any]:
         "pending_days": shop.pending_days,
         "award_statuses": [s for s in shop.award_statuses.split(",") if s],
         "guests_earn": shop.guests_earn,
+        "return_points_on_expiry": shop.return_points_on_expiry,
     }
 
 

@@ -17,7 +17,7 @@ from plugin_server.domain.rewards import validate_reward
 _MONEY_FIELDS = ("amount", "percent", "min_order_subtotal")
 
 
-def _definition(reward: Reward) -> dict[str, Any]:
+def definition(reward: Reward) -> dict[str, Any]:
     """The stored reward in the shape `validate_reward` takes."""
     return {
         "name": reward.name,
@@ -37,7 +37,7 @@ def _definition(reward: Reward) -> dict[str, Any]:
 
 
 def view(reward: Reward) -> dict[str, Any]:
-    out = _definition(reward)
+    out = definition(reward)
     for field in _MONEY_FIELDS:  # money leaves as strings: JSON numbers are floats to clients
         if out[field] is not None:
             out[field] = f"{out[field]:.2f}"
@@ -106,7 +106,7 @@ def update_reward(
         reward = _get(uow, shop_id, reward_id, lock=True)
         if reward.archived_at is not None:
             raise RewardArchived()
-        _store(reward, validate_reward(changes, current=_definition(reward)))
+        _store(reward, validate_reward(changes, current=definition(reward)))
         reward.updated_at = now
         out = view(reward)
         uow.commit()

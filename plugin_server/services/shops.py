@@ -101,6 +101,7 @@ def create_shop(
             pending_days=0,
             award_statuses=",".join(sorted(DEFAULT_AWARD_STATUSES[plat.value])),
             guests_earn=False,
+            return_points_on_expiry=True,
             created_at=now,
         )
         uow.session.add(shop)

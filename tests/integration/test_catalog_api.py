@@ -37,6 +37,7 @@ def test_program_defaults_and_changes(client: FlaskClient, shopify_shop: ShopHan
         "pending_days": 0,
         "award_statuses": ["paid"],
         "guests_earn": False,
+        "return_points_on_expiry": True,
     }
     conforms(client, "Program", r.json)
     r = client.patch(

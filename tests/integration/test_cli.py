@@ -65,7 +65,12 @@ def test_failed_receipts_are_listed_and_replayed(
 def test_tick_reports_what_it_did(runner: CliRunner, container: Container) -> None:
     result = runner.invoke(cli.main, ["tick"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"released_claims": 0, "woke": 0}
+    assert json.loads(result.output) == {
+        "released_claims": 0,
+        "woke": 0,
+        "redemptions_retried": 0,
+        "redemptions_expired": 0,
+    }
 
 
 def test_simulate_without_a_server_says_how_to_start_one(runner: CliRunner) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from plugin_server import create_app, jobs
 from plugin_server.bootstrap import Container, bootstrap
 from plugin_server.db.models import LedgerEntry, WebhookReceipt
+from plugin_server.sandbox.shopify_admin import Fault
 from plugin_server.services import order_points
 from plugin_server.settings import Settings
 from plugin_server.simulate import shopify_order, sign_shopify
@@ -168,11 +169,16 @@ def test_lost_jobs_and_dead_drains_are_recovered_by_the_scheduler_tick(
     rq_container.redis.flushdb()  # Redis restarted empty: the drain job and its flag are gone
     # A drain claimed one receipt and was killed before applying it.
     [claimed] = webhook_receipts.claim_receipts(rq_container.uow(), now=clock(), limit=1)
-    assert jobs.tick(rq_container) == {"released_claims": 0, "woke": 1}
+    assert jobs.tick(rq_container) == {
+        "released_claims": 0,
+        "woke": 1,
+        "redemptions_retried": 0,
+        "redemptions_expired": 0,
+    }
     drain(rq_container)
     assert statuses(rq_container) == ["processing", "processed"]
     clock.advance(minutes=6)
-    assert jobs.tick(rq_container) == {"released_claims": 1, "woke": 1}
+    assert jobs.tick(rq_container)["released_claims"] == 1
     drain(rq_container)
     assert statuses(rq_container) == ["processed", "processed"]
     assert entries(rq_container) == 2
@@ -207,3 +213,50 @@ def test_the_loyalty_worker_command_drains_in_its_own_process(
     assert done.returncode == 0, done.stderr
     assert statuses(rq_container) == ["processed", "processed"]
     assert entries(rq_container) == 2
+
+
+def test_a_pending_redemption_is_finished_by_an_rq_job(rq_container: Container) -> None:
+    """The platform was down while the shopper waited: a job issues the code later."""
+    from plugin_server.sandbox.server import RunningSandbox, Sandbox
+    from plugin_server.services import adjustments, redemptions
+
+    state = Sandbox()
+    admin = state.shopify_shop("rq-redeem.myshopify.com", access_token="shpat_rq")
+    with RunningSandbox(state) as sandbox:
+        shop = make_shop(
+            rq_container,
+            "shopify",
+            "rq-redeem.myshopify.com",
+            access_token="shpat_rq",
+            api_base_url=sandbox.url,
+        )
+        client = create_app(container=rq_container).test_client()
+        post(client, order_delivery(shop, 1))
+        drain(rq_container)
+        adjustments.adjust_points(
+            rq_container.uow(),
+            shop.id,
+            "7",
+            points=500,
+            reason="gift",
+            idempotency_key=None,
+            now=rq_container.clock(),
+        )
+        reward = client.post(
+            "/api/v1/rewards",
+            headers=shop.auth,
+            json={"name": "Ship", "kind": "free_shipping", "points_cost": 300},
+        ).json
+        admin.faults.extend([Fault(kind="http_503")])
+        r = client.post(
+            "/api/v1/customers/7/redemptions",
+            headers=shop.auth,
+            json={"reward_id": reward["id"]},
+        )
+        assert r.json["status"] == "pending"
+        assert rq_container.redis is not None
+        assert Queue(jobs.QUEUE_REDEMPTIONS, connection=rq_container.redis).count == 1
+        drain(rq_container)
+        got = redemptions.get_redemption(rq_container.uow(), shop.id, r.json["id"])
+        assert got["status"] == "issued"
+        assert list(admin.discounts) == [got["code"].lower()]
