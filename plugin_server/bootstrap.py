@@ -15,6 +15,7 @@ from plugin_server.db.engine import make_engine, make_session_factory
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.platforms.base import ShopPlatform
 from plugin_server.platforms.shopify import ShopifyClient
+from plugin_server.platforms.woocommerce import WooCommerceClient
 from plugin_server.services.shops import ShopDirectory
 from plugin_server.settings import Settings
 
@@ -102,9 +103,10 @@ def bootstrap(
         shops=ShopDirectory(session_factory, cipher, settings.shop_cache_seconds),
         redis=redis,
         clock=clock or utc_now,
-        platforms={"shopify": ShopifyClient()},
+        platforms={"shopify": ShopifyClient(), "woocommerce": WooCommerceClient()},
         quick_platforms={
-            "shopify": ShopifyClient(timeout_s=2.0, max_retries=0, max_throttle_waits=0)
+            "shopify": ShopifyClient(timeout_s=2.0, max_retries=0, max_throttle_waits=0),
+            "woocommerce": WooCommerceClient(timeout_s=2.0, max_retries=0, max_retry_after_s=0),
         },
     )
     if dispatcher is None:

@@ -5,18 +5,26 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Response as BaseResponse
 
 from plugin_server.sandbox.shopify_admin import Fault, ShopifyAdmin
+from plugin_server.sandbox.woocommerce_store import WooStore
 
 
 @dataclass
 class Sandbox:
-    """All sandbox state: one Shopify Admin API per shop domain."""
+    """All sandbox state: one Shopify Admin API per shop domain, one WooCommerce store per
+    host (served under /woo/<host>, which is the store URL the app is given)."""
 
     shopify: dict[str, ShopifyAdmin] = field(default_factory=dict)
+    woocommerce: dict[str, WooStore] = field(default_factory=dict)
+
+    def woo_store(self, host: str) -> WooStore:
+        return self.woocommerce.setdefault(host, WooStore())
 
     def shopify_shop(self, domain: str, *, access_token: str | None = None) -> ShopifyAdmin:
         shop = self.shopify.setdefault(domain, ShopifyAdmin())
@@ -45,6 +53,8 @@ def create_sandbox_app(sandbox: Sandbox) -> Flask:
         )
         return jsonify(body), status, headers
 
+    register_woocommerce(app, sandbox)
+
     @app.post("/_sandbox/shopify/<domain>/faults")
     def script_faults(domain: str) -> tuple[Response, int]:
         """Test hook: queue failures for the next requests to this shop."""
@@ -67,6 +77,143 @@ def create_sandbox_app(sandbox: Sandbox) -> Flask:
         )
 
     return app
+
+
+def register_woocommerce(app: Flask, sandbox: Sandbox) -> None:
+    """WooCommerce's REST API and app-authorization endpoint, per store host."""
+
+    def store_or_404(host: str) -> WooStore | None:
+        return sandbox.woocommerce.get(host)
+
+    def answer(result: tuple[int, Any, dict[str, str]]) -> tuple[Response, int, dict[str, str]]:
+        status, body, headers = result
+        return jsonify(body), status, headers
+
+    @app.route(
+        "/woo/<host>/wp-json/wc/v3/<path:endpoint>", methods=["GET", "POST", "PUT", "DELETE"]
+    )
+    def woo_rest(host: str, endpoint: str) -> tuple[Response, int, dict[str, str]]:
+        store = store_or_404(host)
+        if store is None:
+            return answer((404, {"code": "rest_no_route", "message": "No route."}, {}))
+        query = {k: v for k, v in request.args.items()}
+        basic = (
+            (request.authorization.username or "", request.authorization.password or "")
+            if request.authorization
+            else None
+        )
+        denied = store.authenticate(
+            method=request.method,
+            base_url=request.base_url,
+            is_https=request.is_secure,
+            query=query,
+            basic=basic,
+        )
+        if denied:
+            return answer(denied)
+        fault = store.take_fault()
+        if fault:
+            return answer(fault)
+        body = request.get_json(silent=True)
+        if endpoint == "coupons" and request.method == "POST":
+            return answer(store.create_coupon(body))
+        if endpoint == "coupons" and request.method == "GET":
+            return answer(store.list_coupons(query))
+        if endpoint.startswith("coupons/") and endpoint[8:].isdigit():
+            coupon_id = int(endpoint[8:])
+            if request.method == "PUT":
+                return answer(store.update_coupon(coupon_id, body))
+            if request.method == "DELETE":
+                return answer(store.delete_coupon(coupon_id, query.get("force") == "true"))
+            coupon = store.coupons.get(coupon_id)
+            if coupon is None:
+                return answer((404, {"code": "woocommerce_rest_shop_coupon_invalid_id"}, {}))
+            return answer((200, coupon, {}))
+        if endpoint == "webhooks" and request.method == "POST":
+            return answer(store.create_webhook(body))
+        if endpoint == "webhooks" and request.method == "GET":
+            return answer((200, [dict(w, secret="") for w in store.webhooks.values()], {}))
+        if endpoint == "system_status" and request.method == "GET":
+            return answer((200, {"environment": {"home_url": f"https://{host}"}}, {}))
+        return answer(
+            (
+                404,
+                {
+                    "code": "rest_no_route",
+                    "message": "No route was found.",
+                    "data": {"status": 404},
+                },
+                {},
+            )
+        )
+
+    @app.get("/woo/<host>/wc-auth/v1/authorize")
+    def woo_authorize(host: str) -> BaseResponse | tuple[Response, int]:
+        """The merchant's approval screen, approved at once (or denied with ?deny=1): keys are
+        created and POSTed to callback_url, then the browser goes back to return_url."""
+
+        import requests as http
+
+        store = sandbox.woo_store(host)
+        args = request.args
+        missing = [
+            k
+            for k in ("app_name", "scope", "user_id", "return_url", "callback_url")
+            if not args.get(k)
+        ]
+        if missing:
+            return jsonify(error=f"Missing parameter {missing[0]}"), 400
+        if args["scope"] not in ("read", "write", "read_write"):
+            return jsonify(error="Invalid scope"), 400
+        callback = args["callback_url"]
+        # Real stores insist on https; the sandbox also lets a local app on http call back.
+        loopback = urlsplit(callback).hostname in ("127.0.0.1", "localhost")
+        if not callback.startswith("https://") and not loopback:
+            return jsonify(error="The callback_url needs to be over SSL"), 400
+        back = args["return_url"] + ("&" if "?" in args["return_url"] else "?")
+        if args.get("deny") == "1":
+            return redirect(back + urlencode({"success": 0, "user_id": args["user_id"]}))
+        key, secret = store.add_key()
+        try:
+            sent = http.post(
+                callback,
+                json={
+                    "key_id": len(store.keys),
+                    "user_id": args["user_id"],
+                    "consumer_key": key,
+                    "consumer_secret": secret,
+                    "key_permissions": args["scope"],
+                },
+                timeout=60,
+            )
+            accepted = sent.status_code == 200
+        except http.RequestException:
+            accepted = False
+        if not accepted:
+            del store.keys[key]  # as WooCommerce does when the callback does not answer 200
+            return jsonify(
+                error="An error occurred in the request and at the time were unable to send "
+                "the consumer data"
+            ), 400
+        return redirect(back + urlencode({"success": 1, "user_id": args["user_id"]}))
+
+    @app.post("/_sandbox/woo/<host>/faults")
+    def woo_faults(host: str) -> tuple[Response, int]:
+        store = sandbox.woo_store(host)
+        for spec in (request.get_json(silent=True) or {}).get("faults", []):
+            store.faults.append(
+                Fault(
+                    kind=spec["kind"],
+                    retry_after_s=float(spec.get("retry_after_s", 1)),
+                    delay_s=float(spec.get("delay_s", 0)),
+                )
+            )
+        return jsonify(queued=len(store.faults)), 200
+
+    @app.get("/_sandbox/woo/<host>/coupons")
+    def woo_list_coupons(host: str) -> Response:
+        store = sandbox.woo_store(host)
+        return jsonify(coupons=list(store.coupons.values()), requests=store.requests)
 
 
 def _public(discount: dict[str, Any]) -> dict[str, Any]:

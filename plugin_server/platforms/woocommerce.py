@@ -1,0 +1,227 @@
+"""WooCommerce REST (wc/v3) client for coupons, webhooks and key checks.
+
+Requests go through WooCommerce's own `woocommerce` package, which signs them the way the
+store expects (Basic auth over HTTPS, OAuth 1.0a over plain HTTP). It returns raw
+`requests` responses and never raises on status, so this module adds the rest: timeouts,
+retries with backoff for 5xx and network errors, `Retry-After` on 429, and WooCommerce's
+error codes mapped to the exceptions the services understand.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC
+from decimal import Decimal
+from typing import Any
+
+import requests
+from woocommerce import API
+
+from plugin_server.platforms.base import (
+    CallLog,
+    CodeTaken,
+    DiscountSpec,
+    IssuedDiscount,
+    PlatformRateLimited,
+    PlatformRejected,
+    PlatformUnavailable,
+    ShopCredentials,
+)
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "wc/v3"
+USER_AGENT = "loyalty-app/1 (+https://github.com/)"
+DUPLICATE_CODE = "woocommerce_rest_coupon_code_already_exists"
+
+
+def _money(value: Decimal | None) -> str:
+    return "0" if value is None else f"{value:.2f}"
+
+
+def _ids(values: tuple[str, ...], what: str) -> list[int]:
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        raise PlatformRejected(
+            f"WooCommerce {what} must be numeric ids", code="invalid_ids"
+        ) from None
+
+
+class WooCommerceClient:
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 10.0,
+        max_retries: int = 2,
+        backoff_s: float = 0.5,
+        max_retry_after_s: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self.max_retry_after_s = max_retry_after_s
+        self._sleep = sleep
+        self.log = CallLog()
+
+    def _api(self, creds: ShopCredentials) -> API:
+        if not creds.consumer_key or not creds.consumer_secret:
+            raise PlatformRejected("the store has no REST API keys", code="unauthorized")
+        return API(
+            url=creds.api_base_url or creds.domain,
+            consumer_key=creds.consumer_key,
+            consumer_secret=creds.consumer_secret,
+            version=API_VERSION,
+            timeout=self.timeout_s,
+            user_agent=USER_AGENT,
+        )
+
+    def _call(
+        self,
+        creds: ShopCredentials,
+        method: str,
+        endpoint: str,
+        data: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        api = self._api(creds)
+        for attempt in range(self.max_retries + 1):
+            self.log.attempts += 1
+            last_try = attempt == self.max_retries
+            try:
+                kwargs: dict[str, Any] = {"params": dict(params or {})}
+                if method in ("post", "put"):
+                    response = getattr(api, method)(endpoint, data, **kwargs)
+                else:
+                    response = getattr(api, method)(endpoint, **kwargs)
+            except requests.Timeout:
+                error: Exception = PlatformUnavailable("WooCommerce timed out", code="timeout")
+            except requests.RequestException as exc:
+                error = PlatformUnavailable(
+                    f"WooCommerce unreachable ({type(exc).__name__})", code="network_error"
+                )
+            else:
+                status = response.status_code
+                if status < 400:
+                    return response.json()
+                body = _json_or_empty(response)
+                code = str(body.get("code") or f"http_{status}")
+                message = str(body.get("message") or f"HTTP {status}")
+                if status == 429:
+                    wait = _retry_after(response, default=self.backoff_s * 2**attempt)
+                    if last_try or wait > self.max_retry_after_s:
+                        raise PlatformRateLimited("WooCommerce rate limit", retry_after_s=wait)
+                    self.log.sleeps.append(wait)
+                    self._sleep(wait)
+                    continue
+                if status >= 500:
+                    error = PlatformUnavailable(
+                        f"WooCommerce answered {status}: {message}", code=code
+                    )
+                elif code == DUPLICATE_CODE:
+                    raise CodeTaken(message, code="TAKEN")
+                elif status in (401, 403):
+                    raise PlatformRejected(
+                        f"WooCommerce refused the keys: {message}", code="unauthorized"
+                    )
+                else:
+                    raise PlatformRejected(f"WooCommerce refused the request: {message}", code=code)
+            if last_try:
+                raise error
+            wait = self.backoff_s * 2**attempt
+            self.log.sleeps.append(wait)
+            self._sleep(wait)
+        raise AssertionError("unreachable")
+
+    # --- discounts ---------------------------------------------------------------------
+
+    @staticmethod
+    def coupon(spec: DiscountSpec) -> dict[str, Any]:
+        """The coupon body for one single-use code restricted to one shopper's email."""
+        if not spec.customer_email:
+            # Without an email WooCommerce cannot tie the coupon to the shopper.
+            raise PlatformRejected("the customer has no email address", code="no_email")
+        body: dict[str, Any] = {
+            "code": spec.code,
+            "description": spec.title,
+            "usage_limit": 1,
+            "usage_limit_per_user": 1,
+            "individual_use": False,
+            "email_restrictions": [spec.customer_email],
+            # WooCommerce reads *_gmt in UTC, without an offset.
+            "date_expires_gmt": spec.ends_at.astimezone(UTC)
+            .replace(tzinfo=None)
+            .isoformat(timespec="seconds"),
+            "meta_data": [{"key": "_loyalty_redemption_code", "value": spec.code}],
+        }
+        if spec.kind == "percentage":
+            body["discount_type"], body["amount"] = "percent", _money(spec.percent)
+        elif spec.kind == "free_shipping":
+            body["discount_type"], body["amount"], body["free_shipping"] = "fixed_cart", "0", True
+        else:
+            body["discount_type"], body["amount"] = "fixed_cart", _money(spec.amount)
+        if spec.min_subtotal is not None:
+            body["minimum_amount"] = _money(spec.min_subtotal)
+        if spec.product_ids:
+            body["product_ids"] = _ids(spec.product_ids, "product ids")
+        if spec.collection_ids:
+            body["product_categories"] = _ids(spec.collection_ids, "category ids")
+        return body
+
+    def create_discount_code(self, creds: ShopCredentials, spec: DiscountSpec) -> IssuedDiscount:
+        created = self._call(creds, "post", "coupons", data=self.coupon(spec))
+        return IssuedDiscount(code=spec.code, platform_ref=str(created["id"]))
+
+    def find_discount_code(self, creds: ShopCredentials, code: str) -> IssuedDiscount | None:
+        found = self._call(creds, "get", "coupons", params={"code": code, "per_page": 10})
+        for coupon in found if isinstance(found, list) else []:
+            # WooCommerce stores codes lower-cased and compares them case-insensitively.
+            if str(coupon.get("code", "")).lower() == code.lower():
+                return IssuedDiscount(
+                    code=code, platform_ref=str(coupon["id"]), status=str(coupon.get("status"))
+                )
+        return None
+
+    def deactivate_discount(self, creds: ShopCredentials, platform_ref: str) -> None:
+        self._call(creds, "put", f"coupons/{int(platform_ref)}", data={"status": "draft"})
+
+    # --- install -------------------------------------------------------------------------
+
+    def verify_keys(self, creds: ShopCredentials) -> None:
+        """One authenticated read: raises unless the keys work against this store."""
+        self._call(creds, "get", "system_status")
+
+    def create_webhook(
+        self, creds: ShopCredentials, *, topic: str, delivery_url: str, secret: str
+    ) -> str:
+        created = self._call(
+            creds,
+            "post",
+            "webhooks",
+            data={
+                "name": f"Loyalty: {topic}",
+                "topic": topic,
+                "delivery_url": delivery_url,
+                "secret": secret,
+                "status": "active",
+            },
+        )
+        return str(created["id"])
+
+
+def _json_or_empty(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _retry_after(response: requests.Response, *, default: float) -> float:
+    try:
+        return max(float(response.headers.get("Retry-After", "")), 0.0)
+    except ValueError:
+        return default

@@ -1,0 +1,342 @@
+"""A WooCommerce store's REST API (wc/v3), in memory: coupons, webhooks, key checks.
+
+Authenticates the way WooCommerce does: HTTP Basic or query-string keys over HTTPS, and
+OAuth 1.0a one-legged signatures over plain HTTP (HMAC-SHA256 over the method, URL and
+sorted, percent-encoded query; timestamps older than 15 minutes and reused nonces are
+refused). Answers errors with WooCommerce's own `{"code", "message", "data": {"status"}}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote, unquote
+
+from plugin_server.sandbox.shopify_admin import Fault
+
+OAUTH_WINDOW_S = 15 * 60
+DISCOUNT_TYPES = ("percent", "fixed_cart", "fixed_product")
+WEBHOOK_TOPICS = re.compile(r"(coupon|customer|order|product)\.(created|updated|deleted|restored)")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+Answer = tuple[int, Any, dict[str, str]]
+
+
+def _error(status: int, code: str, message: str) -> Answer:
+    return status, {"code": code, "message": message, "data": {"status": status}}, {}
+
+
+def _rawurlencode(value: str) -> str:
+    # PHP's rawurlencode: everything but unreserved characters is escaped.
+    return quote(value, safe="-_.~")
+
+
+def oauth_signature(method: str, base_url: str, params: dict[str, str], secret: str) -> str:
+    """The signature WooCommerce expects for a request (as the server recomputes it)."""
+    pairs = sorted(
+        (
+            _rawurlencode(unquote(k)).replace("%", "%25"),
+            _rawurlencode(unquote(v)).replace("%", "%25"),
+        )
+        for k, v in params.items()
+        if k != "oauth_signature"
+    )
+    query = "%26".join(f"{k}%3D{v}" for k, v in pairs)
+    to_sign = f"{method.upper()}&{_rawurlencode(base_url)}&{query}"
+    digest = hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+@dataclass
+class WooStore:
+    """The state of one sandbox WooCommerce store."""
+
+    keys: dict[str, str] = field(default_factory=dict)  # consumer_key -> consumer_secret
+    coupons: dict[int, dict[str, Any]] = field(default_factory=dict)
+    webhooks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    faults: deque[Fault] = field(default_factory=deque)
+    requests: int = 0
+    _seen_nonces: dict[str, float] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(701))
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def add_key(
+        self, consumer_key: str | None = None, consumer_secret: str | None = None
+    ) -> tuple[str, str]:
+        key = consumer_key or "ck_" + secrets.token_hex(20)
+        secret = consumer_secret or "cs_" + secrets.token_hex(20)
+        self.keys[key] = secret
+        return key, secret
+
+    # --- authentication -----------------------------------------------------------------
+
+    def authenticate(
+        self,
+        *,
+        method: str,
+        base_url: str,
+        is_https: bool,
+        query: dict[str, str],
+        basic: tuple[str, str] | None,
+    ) -> Answer | None:
+        """None when the request carries valid keys, else WooCommerce's 401."""
+        if is_https:
+            key, secret = basic or (query.get("consumer_key", ""), query.get("consumer_secret", ""))
+            known = self.keys.get(key)
+            if not key:
+                return _error(
+                    401, "woocommerce_rest_authentication_error", "Consumer key is missing."
+                )
+            if known is None or not hmac.compare_digest(known, secret):
+                return _error(
+                    401, "woocommerce_rest_authentication_error", "Consumer secret is invalid."
+                )
+            return None
+        key = query.get("oauth_consumer_key", "")
+        known = self.keys.get(key)
+        if known is None:
+            return _error(401, "woocommerce_rest_authentication_error", "Consumer key is invalid.")
+        for required in (
+            "oauth_signature",
+            "oauth_signature_method",
+            "oauth_nonce",
+            "oauth_timestamp",
+        ):
+            if required not in query:
+                return _error(
+                    401,
+                    "woocommerce_rest_authentication_error",
+                    f"{required} parameter is missing.",
+                )
+        if query["oauth_signature_method"] not in ("HMAC-SHA1", "HMAC-SHA256"):
+            return _error(401, "woocommerce_rest_authentication_error", "Invalid signature method.")
+        if query["oauth_signature_method"] != "HMAC-SHA256":
+            return _error(
+                401,
+                "woocommerce_rest_authentication_error",
+                "Invalid signature - provided signature does not match.",
+            )
+        expected = oauth_signature(method, base_url, query, known)
+        if not hmac.compare_digest(expected, query["oauth_signature"]):
+            return _error(
+                401,
+                "woocommerce_rest_authentication_error",
+                "Invalid signature - provided signature does not match.",
+            )
+        try:
+            stamp = int(query["oauth_timestamp"])
+        except ValueError:
+            return _error(401, "woocommerce_rest_authentication_error", "Invalid timestamp.")
+        now = time.time()
+        if abs(now - stamp) > OAUTH_WINDOW_S:
+            return _error(401, "woocommerce_rest_authentication_error", "Invalid timestamp.")
+        with self._lock:
+            for nonce, seen in list(self._seen_nonces.items()):
+                if now - seen > OAUTH_WINDOW_S:
+                    del self._seen_nonces[nonce]
+            nonce_key = f"{key}:{query['oauth_nonce']}"
+            if nonce_key in self._seen_nonces:
+                return _error(
+                    401,
+                    "woocommerce_rest_authentication_error",
+                    "Invalid nonce - nonce has already been used.",
+                )
+            self._seen_nonces[nonce_key] = now
+        return None
+
+    def take_fault(self) -> Answer | None:
+        with self._lock:
+            self.requests += 1
+            fault = self.faults.popleft() if self.faults else None
+        if fault is None:
+            return None
+        if fault.kind == "http_429":
+            status, body, _ = _error(429, "too_many_requests", "Too many requests.")
+            return status, body, {"Retry-After": f"{fault.retry_after_s:g}"}
+        if fault.kind in ("http_500", "http_503"):
+            status = int(fault.kind[-3:])
+            return _error(
+                status, "internal_server_error", "There has been a critical error on this website."
+            )
+        if fault.kind == "slow":
+            time.sleep(fault.delay_s)
+        return None
+
+    # --- coupons ---------------------------------------------------------------------------
+
+    def create_coupon(self, body: Any) -> Answer:
+        if not isinstance(body, dict):
+            return _error(400, "rest_invalid_json", "Invalid JSON body passed.")
+        code = str(body.get("code") or "").strip().lower()
+        if not code:
+            return _error(
+                400, "woocommerce_rest_empty_coupon_code", "The coupon code cannot be empty."
+            )
+        problem = self._invalid_fields(body)
+        if problem:
+            return problem
+        with self._lock:
+            if any(c["code"] == code for c in self.coupons.values()):
+                return _error(
+                    400,
+                    "woocommerce_rest_coupon_code_already_exists",
+                    "The coupon code already exists",
+                )
+            coupon_id = next(self._ids)
+            now = datetime.now(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+            coupon = {
+                "id": coupon_id,
+                "code": code,
+                "amount": f"{Decimal(str(body.get('amount') or '0')):.2f}",
+                "status": body.get("status", "publish"),
+                "date_created": now,
+                "date_created_gmt": now,
+                "discount_type": body.get("discount_type", "fixed_cart"),
+                "description": body.get("description", ""),
+                "date_expires": body.get("date_expires") or body.get("date_expires_gmt"),
+                "date_expires_gmt": body.get("date_expires_gmt") or body.get("date_expires"),
+                "usage_count": 0,
+                "individual_use": bool(body.get("individual_use", False)),
+                "product_ids": list(body.get("product_ids") or []),
+                "usage_limit": body.get("usage_limit"),
+                "usage_limit_per_user": body.get("usage_limit_per_user"),
+                "free_shipping": bool(body.get("free_shipping", False)),
+                "product_categories": list(body.get("product_categories") or []),
+                "minimum_amount": f"{Decimal(str(body.get('minimum_amount') or '0')):.2f}",
+                "email_restrictions": list(body.get("email_restrictions") or []),
+                "used_by": [],
+                "meta_data": list(body.get("meta_data") or []),
+            }
+            self.coupons[coupon_id] = coupon
+        return 201, coupon, {}
+
+    @staticmethod
+    def _invalid_fields(body: dict[str, Any]) -> Answer | None:
+        def invalid(name: str, why: str) -> Answer:
+            status, out, headers = _error(
+                400, "rest_invalid_param", f"Invalid parameter(s): {name}"
+            )
+            out["data"]["params"] = {name: why}
+            return status, out, headers
+
+        if body.get("discount_type", "fixed_cart") not in DISCOUNT_TYPES:
+            return invalid(
+                "discount_type", f"discount_type is not one of {', '.join(DISCOUNT_TYPES)}."
+            )
+        for money in ("amount", "minimum_amount", "maximum_amount"):
+            if money in body:
+                if not isinstance(body[money], str):
+                    return invalid(money, f"{money} is not of type string.")
+                try:
+                    Decimal(body[money] or "0")
+                except InvalidOperation:
+                    return invalid(money, f"{money} is not numeric.")
+        for number in ("usage_limit", "usage_limit_per_user"):
+            value = body.get(number)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                return invalid(number, f"{number} is not of type integer,null.")
+        emails = body.get("email_restrictions", [])
+        if not isinstance(emails, list) or not all(
+            isinstance(e, str) and _EMAIL.fullmatch(e) for e in emails
+        ):
+            return invalid("email_restrictions", "email_restrictions must be a list of emails.")
+        for ids in ("product_ids", "product_categories"):
+            value = body.get(ids, [])
+            if not isinstance(value, list) or not all(
+                isinstance(i, int) and not isinstance(i, bool) for i in value
+            ):
+                return invalid(ids, f"{ids}[0] is not of type integer.")
+        for when in ("date_expires", "date_expires_gmt"):
+            if body.get(when) is not None:
+                try:
+                    datetime.fromisoformat(str(body[when]))
+                except ValueError:
+                    return invalid(when, "Invalid date.")
+        return None
+
+    def list_coupons(self, query: dict[str, str]) -> Answer:
+        code = query.get("code", "").strip().lower()
+        with self._lock:
+            found = [c for c in self.coupons.values() if not code or c["code"] == code]
+        total = len(found)
+        per_page = min(int(query.get("per_page", "10") or 10), 100)
+        return 200, found[:per_page], {"X-WP-Total": str(total), "X-WP-TotalPages": "1"}
+
+    def update_coupon(self, coupon_id: int, body: Any) -> Answer:
+        with self._lock:
+            coupon = self.coupons.get(coupon_id)
+            if coupon is None:
+                return _error(404, "woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.")
+            if not isinstance(body, dict):
+                return _error(400, "rest_invalid_json", "Invalid JSON body passed.")
+            for key in ("status", "date_expires", "date_expires_gmt", "usage_count"):
+                if key in body:
+                    coupon[key] = body[key]
+            return 200, coupon, {}
+
+    def delete_coupon(self, coupon_id: int, force: bool) -> Answer:
+        with self._lock:
+            coupon = self.coupons.get(coupon_id)
+            if coupon is None:
+                return _error(404, "woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.")
+            if not force:
+                return _error(
+                    501, "woocommerce_rest_trash_not_supported", "Coupons do not support trashing."
+                )
+            del self.coupons[coupon_id]
+            return 200, coupon, {}
+
+    def use_coupon(self, code: str, email: str) -> dict[str, Any]:
+        """Sandbox hook: a checkout applied the code (as WooCommerce counts usage)."""
+        with self._lock:
+            [coupon] = [c for c in self.coupons.values() if c["code"] == code.lower()]
+            coupon["usage_count"] += 1
+            coupon["used_by"].append(email)
+            return coupon
+
+    # --- webhooks --------------------------------------------------------------------------
+
+    def create_webhook(self, body: Any) -> Answer:
+        if not isinstance(body, dict):
+            return _error(400, "rest_invalid_json", "Invalid JSON body passed.")
+        topic = str(body.get("topic") or "")
+        if not WEBHOOK_TOPICS.fullmatch(topic):
+            return _error(400, "rest_invalid_param", "Invalid parameter(s): topic")
+        url = str(body.get("delivery_url") or "")
+        if not url.startswith(("http://", "https://")):
+            return _error(400, "rest_invalid_param", "Invalid parameter(s): delivery_url")
+        with self._lock:
+            webhook_id = next(self._ids)
+            webhook = {
+                "id": webhook_id,
+                "name": body.get("name") or topic,
+                "status": body.get("status", "active"),
+                "topic": topic,
+                "delivery_url": url,
+                "secret": body.get("secret") or "",
+            }
+            self.webhooks[webhook_id] = webhook
+        public = {k: v for k, v in webhook.items() if k != "secret"}
+        return 201, public, {}
+
+
+@dataclass
+class PendingAuthorization:
+    """A merchant's visit to /wc-auth/v1/authorize, waiting for Approve."""
+
+    app_name: str
+    scope: str
+    user_id: str
+    return_url: str
+    callback_url: str
