@@ -9,7 +9,7 @@ from plugin_server.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Flask:
-    from plugin_server.api import admin, errors, health, openapi, webhooks
+    from plugin_server.api import admin, errors, health, install, openapi, webhooks
 
     if container is None:
         container = bootstrap(settings or Settings.from_env())
@@ -17,7 +17,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.config["MAX_CONTENT_LENGTH"] = container.settings.max_webhook_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["loyalty"] = container
-    for blueprint in (webhooks.bp, admin.bp, health.bp, openapi.bp):
+    for blueprint in (webhooks.bp, admin.bp, health.bp, openapi.bp, install.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     return app

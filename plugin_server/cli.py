@@ -273,7 +273,23 @@ def _start_ticker(c: Container, interval: float = 30) -> None:
     metavar="DOMAIN=TOKEN",
     help="Serve this shop's Admin API, accepting this access token (repeatable).",
 )
-def sandbox(port: int, shops: tuple[str, ...]) -> None:
+@click.option(
+    "--shopify-app",
+    "apps",
+    multiple=True,
+    metavar="CLIENT_ID=SECRET",
+    help="Accept OAuth for this app (repeatable); defaults to SHOPIFY_API_KEY/SECRET.",
+)
+@click.option(
+    "--woo-store",
+    "woo_stores",
+    multiple=True,
+    metavar="HOST=CONSUMER_KEY:SECRET",
+    help="Serve a WooCommerce store at /woo/HOST accepting these REST keys (repeatable).",
+)
+def sandbox(
+    port: int, shops: tuple[str, ...], apps: tuple[str, ...], woo_stores: tuple[str, ...]
+) -> None:
     """Run the local platform sandbox on 127.0.0.1 (development and tests only)."""
     from plugin_server.sandbox.server import Sandbox, create_sandbox_app
 
@@ -283,8 +299,41 @@ def sandbox(port: int, shops: tuple[str, ...]) -> None:
         if not domain or not token:
             raise click.BadParameter("use DOMAIN=TOKEN", param_hint="--shopify-shop")
         state.shopify_shop(domain, access_token=token)
-    click.echo(f"sandbox on http://127.0.0.1:{port} (shops: {', '.join(state.shopify) or 'none'})")
+    for spec in apps:
+        client_id, _, secret = spec.partition("=")
+        if not client_id or not secret:
+            raise click.BadParameter("use CLIENT_ID=SECRET", param_hint="--shopify-app")
+        state.shopify_apps[client_id] = secret
+    settings = _settings()
+    if not apps and settings.shopify_api_key and settings.shopify_api_secret:
+        state.shopify_apps[settings.shopify_api_key] = settings.shopify_api_secret
+    for spec in woo_stores:
+        host, _, keys = spec.partition("=")
+        key, _, secret = keys.partition(":")
+        if not host or not key or not secret:
+            raise click.BadParameter("use HOST=CONSUMER_KEY:SECRET", param_hint="--woo-store")
+        state.woo_store(host).add_key(key, secret)
+    base = f"http://127.0.0.1:{port}"
+    click.echo(f"sandbox on {base}")
+    for domain in state.shopify:
+        click.echo(f"  Shopify shop {domain}: --api-base-url {base}")
+    for host in state.woocommerce:
+        click.echo(f"  WooCommerce store: {base}/woo/{host}")
     create_sandbox_app(state).run(host="127.0.0.1", port=port, threaded=True)
+
+
+@main.command("shopify-config")
+@click.option(
+    "--app-url", required=True, help="Where this app is served, e.g. https://loyalty.example.com"
+)
+@click.option("--client-id", envvar="SHOPIFY_API_KEY", required=True, help="The app's client id.")
+def shopify_config(app_url: str, client_id: str) -> None:
+    """Print shopify.app.toml for this deployment (app proxy, webhooks, privacy topics)."""
+    from plugin_server.platforms.templates import render_shopify_app_toml
+
+    if not app_url.startswith("https://"):
+        raise click.BadParameter("Shopify requires an https app URL", param_hint="--app-url")
+    click.echo(render_shopify_app_toml(app_url=app_url, client_id=client_id), nl=False)
 
 
 # --- demo -----------------------------------------------------------------------------

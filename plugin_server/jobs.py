@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from redis import Redis
 
     from plugin_server.bootstrap import Container
+    from plugin_server.db.models import Shop
+    from plugin_server.platforms.base import ShopCredentials
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +148,31 @@ def run_issue(container: Container, redemption_id: int, *, quick: bool = False) 
         container.platform_clients(quick=quick),
         redemption_id,
         now=container.clock,
+        credentials=lambda shop_id: shop_credentials(container, shop_id),
+    )
+
+
+def shop_credentials(container: Container, shop_id: int) -> ShopCredentials:
+    """A shop's credentials for an API call, its Shopify token refreshed if about to expire."""
+    from plugin_server.platforms import shopify_auth
+    from plugin_server.services import install
+
+    def refresh(shop: Shop, refresh_token: str) -> shopify_auth.ShopToken:
+        s = container.settings
+        from shopify_app import ShopifyApp
+
+        app = ShopifyApp(s.shopify_api_key or "-", s.shopify_api_secret or "-")
+        return shopify_auth.refresh(
+            app,
+            shop.domain,
+            refresh_token=refresh_token,
+            expires_at=shop.access_token_expires_at,
+            refresh_token_expires_at=shop.refresh_token_expires_at,
+            api_base_url=shop.api_base_url,
+        )
+
+    return install.fresh_credentials(
+        container.uow, container.cipher, shop_id, refresh=refresh, now=container.clock
     )
 
 

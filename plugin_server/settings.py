@@ -55,6 +55,11 @@ class Settings:
     wake_debounce_s: float = 0.25
     development: bool = False
     testing: bool = False
+    # Scopes asked for at install (Shopify's authorization-code grant).
+    shopify_scopes: str = "write_discounts,read_orders,read_customers"
+    # Development only: send Shopify OAuth and Admin API calls for installed shops to this
+    # local sandbox (`loyalty sandbox`) instead of NAME.myshopify.com.
+    sandbox_url: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -107,6 +112,8 @@ class Settings:
             instance_path=instance,
             max_webhook_bytes=max_bytes,
             public_url=env.get("LOYALTY_PUBLIC_URL") or "http://127.0.0.1:5000",
+            shopify_scopes=env.get("SHOPIFY_SCOPES") or Settings.shopify_scopes,
+            sandbox_url=(env.get("LOYALTY_SANDBOX_URL") or None) if development else None,
             development=development,
         )
 

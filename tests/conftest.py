@@ -30,7 +30,7 @@ from plugin_server.simulate import SignedDelivery
 PG_URL = os.environ.get("LOYALTY_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("LOYALTY_TEST_REDIS_URL")
 REQUIRE_SERVICES = os.environ.get("LOYALTY_REQUIRE_SERVICES") == "1"
-SHOPIFY_SECRET = "test_shopify_app_secret"
+SHOPIFY_SECRET = "test_shopify_app_secret_0123456789"
 WOO_SECRET = "wooSecret0123456789abcdefABCDEF"
 FIXTURES = Path(__file__).parent / "fixtures"
 

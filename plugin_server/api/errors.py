@@ -10,6 +10,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from plugin_server.domain import errors
+from plugin_server.platforms.base import PlatformError
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.RedemptionNotFound: 404,
     errors.PlatformNotSupported: 422,
     errors.ShopInactive: 409,
+    errors.InstallRejected: 403,
+    errors.StoreUrlNotAllowed: 400,
 }
 
 
@@ -50,6 +53,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(errors.LoyaltyError)
     def _domain_error(exc: errors.LoyaltyError) -> tuple[Response, int]:
         return error_response(STATUS_FOR.get(type(exc), 422), exc.code, exc.message)
+
+    @app.errorhandler(PlatformError)
+    def _platform_error(exc: PlatformError) -> tuple[Response, int]:
+        # The store's own API failed us: 503 (try again) or 502 (it refused).
+        if exc.retryable:
+            response, status = error_response(503, "platform_unavailable", str(exc))
+            response.headers["Retry-After"] = "5"
+            return response, status
+        return error_response(502, "platform_rejected", f"{exc.code}: {exc}")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:

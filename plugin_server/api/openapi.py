@@ -355,6 +355,62 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "Installed": {
+        "type": "object",
+        "required": [
+            "status",
+            "platform",
+            "shop",
+            "shop_id",
+            "api_key",
+            "token_expires_at",
+            "webhooks_subscribed",
+            "webhook_error",
+        ],
+        "properties": {
+            "status": {"type": "string", "enum": ["installed"]},
+            "platform": {"type": "string", "enum": ["shopify"]},
+            "shop": {"type": "string"},
+            "shop_id": {"type": "integer"},
+            "api_key": {
+                "type": ["string", "null"],
+                "description": "The admin API key, shown once when the shop is new; null on "
+                "a reinstall (the existing key stays valid).",
+            },
+            "token_expires_at": {"type": ["string", "null"], "format": "date-time"},
+            "webhooks_subscribed": {"type": "integer"},
+            "webhook_error": {"type": ["string", "null"]},
+        },
+    },
+    "WooKeys": {
+        "type": "object",
+        "required": ["user_id", "consumer_key", "consumer_secret", "key_permissions"],
+        "description": "What WooCommerce POSTs after the merchant approves (unsigned).",
+        "properties": {
+            "key_id": {"type": "integer"},
+            "user_id": {"type": "string", "description": "Our single-use nonce."},
+            "consumer_key": {"type": "string"},
+            "consumer_secret": {"type": "string"},
+            "key_permissions": {"type": "string", "enum": ["read_write"]},
+        },
+    },
+    "WooConnected": {
+        "type": "object",
+        "required": ["status", "shop_id", "webhooks_created"],
+        "properties": {
+            "status": {"type": "string", "enum": ["connected"]},
+            "shop_id": {"type": "integer"},
+            "webhooks_created": {"type": "integer"},
+        },
+    },
+    "WooReturn": {
+        "type": "object",
+        "required": ["status", "next"],
+        "properties": {
+            "status": {"type": "string", "enum": ["connected", "not_connected"]},
+            "next": {"type": "string"},
+        },
+    },
     "DataExportSummary": {
         "type": "object",
         "required": ["id", "request_id", "customer_id", "created_at"],
@@ -804,6 +860,177 @@ PATHS: dict[str, Any] = {
                 "404": _error("No such export in this shop."),
                 **AUTH_ERRORS,
             },
+        }
+    },
+    "/auth/shopify": {
+        "get": {
+            "summary": "Shopify install link (the app URL): redirects to the grant screen",
+            "tags": ["install"],
+            "parameters": [
+                {
+                    "name": "shop",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "NAME.myshopify.com",
+                },
+                {
+                    "name": "timestamp",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "Unix seconds; refused when over an hour old.",
+                },
+                {
+                    "name": "hmac",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "Shopify's HMAC of the query.",
+                },
+            ],
+            "responses": {
+                "302": {"description": "To Shopify's grant screen, with a single-use state."},
+                "400": _error("invalid_shop or invalid_timestamp."),
+                "401": _error("invalid_hmac or stale_request."),
+                "503": _error("The app's Shopify credentials are not configured."),
+            },
+        }
+    },
+    "/auth/shopify/callback": {
+        "get": {
+            "summary": "Shopify OAuth callback: checks, code exchange, webhook subscriptions",
+            "tags": ["install"],
+            "parameters": [
+                {
+                    "name": "shop",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "NAME.myshopify.com",
+                },
+                {
+                    "name": "code",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "Authorization code.",
+                },
+                {
+                    "name": "state",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "Our nonce; must match the browser's cookie.",
+                },
+                {
+                    "name": "timestamp",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "Unix seconds.",
+                },
+                {
+                    "name": "hmac",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "Shopify's HMAC of the query.",
+                },
+                {
+                    "name": "host",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "Base64 admin host.",
+                },
+            ],
+            "responses": {
+                "200": _json(_ref("Installed"), "Installed; an expiring offline token stored."),
+                "400": _error("invalid_shop, invalid_timestamp or missing_code."),
+                "401": _error("invalid_hmac or stale_request."),
+                "403": _error("invalid_state: unknown, used, expired, other shop or browser."),
+                "502": _error("Shopify refused the code."),
+                "503": _error("Shopify unreachable, or the app is not configured."),
+            },
+        }
+    },
+    "/auth/shopify/token-exchange": {
+        "post": {
+            "summary": "Embedded app: exchange a session token for an expiring offline token",
+            "tags": ["install"],
+            "parameters": [
+                {
+                    "name": "Authorization",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "Bearer <session token from App Bridge>.",
+                }
+            ],
+            "responses": {
+                "200": _json(_ref("Installed"), "Token stored."),
+                "401": _error("The session token is invalid, expired or for another app."),
+                "503": _error("Shopify unreachable, or the app is not configured."),
+            },
+        }
+    },
+    "/auth/woocommerce": {
+        "get": {
+            "summary": "Connect a WooCommerce store: redirects to its /wc-auth approval screen",
+            "tags": ["install"],
+            "parameters": [
+                {
+                    "name": "store_url",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "https store URL; private addresses refused in production.",
+                },
+            ],
+            "responses": {
+                "302": {"description": "To the store's approval screen, with a single-use nonce."},
+                "400": _error("store_url_not_allowed."),
+            },
+        }
+    },
+    "/auth/woocommerce/callback": {
+        "post": {
+            "summary": "WooCommerce key callback (unsigned): nonce checked, keys tested, "
+            "webhooks created",
+            "tags": ["install"],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("WooKeys")}},
+            },
+            "responses": {
+                "200": _json(_ref("WooConnected"), "Keys stored encrypted; webhooks created."),
+                "400": _error("Malformed body, wrong permissions, or keys_rejected by the store."),
+                "403": _error("invalid_state: the nonce is unknown, used or expired."),
+            },
+        }
+    },
+    "/auth/woocommerce/return": {
+        "get": {
+            "summary": "Where WooCommerce sends the merchant back",
+            "tags": ["install"],
+            "parameters": [
+                {
+                    "name": "success",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "1 if approved.",
+                },
+                {
+                    "name": "user_id",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "Our nonce.",
+                },
+            ],
+            "responses": {"200": _json(_ref("WooReturn"), "Whether the store is connected.")},
         }
     },
     "/healthz": {

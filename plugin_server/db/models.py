@@ -37,6 +37,11 @@ class Shop(Base):
     domain: Mapped[str] = mapped_column(String(255))
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     access_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Expiring offline tokens (Shopify): refreshed shortly before they run out.
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     webhook_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     consumer_key_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     consumer_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -265,3 +270,17 @@ class Redemption(Base):
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_order_ref: Mapped[str | None] = mapped_column(String(64))
+
+
+class InstallState(Base):
+    """A single-use nonce for one install attempt (Shopify `state`, WooCommerce `user_id`)."""
+
+    __tablename__ = "install_states"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    shop_domain: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -95,3 +95,15 @@ class ShopInactive(LoyaltyError):
     """The shop uninstalled the app: nothing new can happen there."""
 
     code = "shop_inactive"
+
+
+class InstallRejected(LoyaltyError):
+    """The install or connect request failed a check (state, shop, keys)."""
+
+    code = "install_rejected"
+
+
+class StoreUrlNotAllowed(LoyaltyError):
+    """The store URL is not one we will call (not https, or a private address)."""
+
+    code = "store_url_not_allowed"

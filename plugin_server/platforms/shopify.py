@@ -214,6 +214,12 @@ class ShopifyClient:
         data["customerGets"] = {"value": value, "items": items}
         return data
 
+    def graphql(
+        self, creds: ShopCredentials, query: str, variables: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Any Admin GraphQL call, with the same retries, throttling and error mapping."""
+        return self._call(creds, query, variables)
+
     def create_discount_code(self, creds: ShopCredentials, spec: DiscountSpec) -> IssuedDiscount:
         """Create a single-use code for one customer; CodeTaken if the code exists already."""
         free = spec.kind == "free_shipping"

@@ -11,6 +11,7 @@ from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Response as BaseResponse
 
+from plugin_server.sandbox import shopify_oauth
 from plugin_server.sandbox.shopify_admin import Fault, ShopifyAdmin
 from plugin_server.sandbox.woocommerce_store import WooStore
 
@@ -22,6 +23,7 @@ class Sandbox:
 
     shopify: dict[str, ShopifyAdmin] = field(default_factory=dict)
     woocommerce: dict[str, WooStore] = field(default_factory=dict)
+    shopify_apps: dict[str, str] = field(default_factory=dict)  # client_id -> client secret
 
     def woo_store(self, host: str) -> WooStore:
         return self.woocommerce.setdefault(host, WooStore())
@@ -54,6 +56,26 @@ def create_sandbox_app(sandbox: Sandbox) -> Flask:
         return jsonify(body), status, headers
 
     register_woocommerce(app, sandbox)
+
+    def shop_domain() -> str:
+        return request.args.get("shop") or (request.host.split(":")[0])
+
+    @app.get("/admin/oauth/authorize")
+    def shopify_authorize() -> BaseResponse | tuple[str, int]:
+        domain = shop_domain()
+        status, where = shopify_oauth.authorize_redirect(
+            sandbox.shopify_shop(domain), domain, dict(request.args), sandbox.shopify_apps
+        )
+        return redirect(where) if status == 302 else (where, status)
+
+    @app.post("/admin/oauth/access_token")
+    def shopify_access_token() -> tuple[Response, int]:
+        domain = shop_domain()
+        body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+        status, out = shopify_oauth.access_token(
+            sandbox.shopify_shop(domain), domain, body or {}, sandbox.shopify_apps
+        )
+        return jsonify(out), status
 
     @app.post("/_sandbox/shopify/<domain>/faults")
     def script_faults(domain: str) -> tuple[Response, int]:

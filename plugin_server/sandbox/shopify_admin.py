@@ -56,6 +56,9 @@ class ShopifyAdmin:
     """The state of one sandbox shop's Admin API."""
 
     access_tokens: set[str] = field(default_factory=set)
+    token_expiry: dict[str, float] = field(default_factory=dict)  # expiring tokens only
+    oauth_codes: dict[str, str] = field(default_factory=dict)  # code -> client_id
+    refresh_tokens: dict[str, float] = field(default_factory=dict)  # token -> expires (epoch)
     discounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by lower-cased code
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: deque[Fault] = field(default_factory=deque)
@@ -70,7 +73,8 @@ class ShopifyAdmin:
         with self._lock:
             self.requests += 1
             fault = self.faults.popleft() if self.faults else None
-        if self.access_tokens and token not in self.access_tokens:
+        expired = token in self.token_expiry and self.token_expiry[token] < time.time()
+        if (self.access_tokens and token not in self.access_tokens) or expired:
             return (
                 401,
                 {

@@ -234,8 +234,12 @@ def issue(
     redemption_id: int,
     *,
     now: Callable[[], datetime],
+    credentials: Callable[[int], ShopCredentials] | None = None,
 ) -> str:
     """Get the redemption's code created at the platform; its status afterwards.
+
+    `credentials(shop_id)`, when given, supplies fresh credentials (refreshing an expiring
+    token first); otherwise the stored ones are used as they are.
 
     Looks the code up first, so repeating this after a crash or timeout never creates a
     second code. A definitive refusal fails the redemption and gives the points back;
@@ -275,11 +279,14 @@ def issue(
             collection_ids=tuple(d["collection_ids"]),
         )
         code = redemption.code
+        shop_id = shop.id
     if not shop_active:
         # An uninstalled shop gets no further API calls: the points go back.
         _fail(uow_factory, redemption_id, "shop_inactive: the shop uninstalled the app", now=now())
         return FAILED
     try:
+        if credentials is not None:
+            creds = credentials(shop_id)
         issued = platform.find_discount_code(creds, code)
         if issued is None:
             try:

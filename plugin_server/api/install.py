@@ -1,0 +1,292 @@
+"""Connecting stores: Shopify's install/OAuth and token exchange, WooCommerce's /wc-auth.
+
+Every inbound request is checked before anything is stored: Shopify's signed query (HMAC,
+constant-time), a single-use `state` bound to the shop and to the browser (cookie), the
+shop domain's form, and the timestamp; WooCommerce's unsigned key callback only counts if
+it carries a nonce we issued and the keys work against that store.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, jsonify, redirect, request
+from shopify_app import ShopifyApp
+from werkzeug.wrappers import Response as BaseResponse
+
+from plugin_server.api.context import current_container
+from plugin_server.api.errors import ApiError
+from plugin_server.bootstrap import Container
+from plugin_server.domain.errors import InstallRejected
+from plugin_server.platforms import shopify_auth
+from plugin_server.platforms.base import PlatformError, ShopCredentials
+from plugin_server.platforms.shopify import ShopifyClient
+from plugin_server.platforms.woocommerce import WooCommerceClient
+from plugin_server.services import install
+from webhooks.shopify import normalize_shop_domain
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("install", __name__, url_prefix="/auth")
+
+STATE_COOKIE = "loyalty_shopify_state"
+# Signed install links and callbacks older than this are refused (replays).
+MAX_QUERY_AGE_S = 3600
+WOO_TOPICS = ("order.created", "order.updated", "order.deleted", "customer.created")
+
+
+def shopify_app(container: Container) -> ShopifyApp:
+    s = container.settings
+    if not s.shopify_api_key or not s.shopify_api_secret:
+        raise ApiError(503, "not_configured", "SHOPIFY_API_KEY and SHOPIFY_API_SECRET are not set.")
+    return ShopifyApp(s.shopify_api_key, s.shopify_api_secret, s.shopify_old_api_secret)
+
+
+def _verified_shop(container: Container) -> str:
+    """The shop of a request Shopify signed (install link or OAuth callback)."""
+    s = container.settings
+    secrets_ = (s.shopify_api_secret, s.shopify_old_api_secret or "")
+    if not shopify_auth.query_hmac_valid(request.query_string.decode(), secrets_):
+        raise ApiError(401, "invalid_hmac", "The request is not signed by Shopify.")
+    domain = normalize_shop_domain(request.args.get("shop", ""))
+    if domain is None:
+        raise ApiError(400, "invalid_shop", "shop must be a NAME.myshopify.com domain.")
+    try:
+        age = time.time() - int(request.args.get("timestamp", ""))
+    except ValueError:
+        raise ApiError(400, "invalid_timestamp", "timestamp is missing or not a number.") from None
+    if abs(age) > MAX_QUERY_AGE_S:
+        raise ApiError(401, "stale_request", "The signed request is too old; start again.")
+    return domain
+
+
+def _installed(body: dict[str, Any]) -> Response:
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"  # it may carry the shop's new API key
+    return response
+
+
+@bp.get("/shopify")
+def shopify_install() -> BaseResponse:
+    """Shopify's install link (the app URL): off to the grant screen with a fresh state."""
+    c = current_container()
+    domain = _verified_shop(c)
+    app = shopify_app(c)
+    state = install.new_state(c.uow(), platform="shopify", shop_domain=domain, now=c.clock())
+    params = {
+        "client_id": app.config["client_id"],
+        "scope": c.settings.shopify_scopes,
+        "redirect_uri": f"{c.settings.public_url}/auth/shopify/callback",
+        "state": state,
+    }
+    base = c.settings.sandbox_url or f"https://{domain}"
+    if c.settings.sandbox_url:
+        params["shop"] = domain
+    response = redirect(f"{base}/admin/oauth/authorize?{urlencode(params)}")
+    response.set_cookie(
+        STATE_COOKIE,
+        state,
+        max_age=int(install.STATE_TTL.total_seconds()),
+        httponly=True,
+        secure=not c.settings.development,
+        samesite="Lax",
+        path="/auth/shopify/callback",
+    )
+    return response
+
+
+@bp.get("/shopify/callback")
+def shopify_callback() -> Response:
+    c = current_container()
+    domain = _verified_shop(c)
+    state = request.args.get("state", "")
+    cookie = request.cookies.get(STATE_COOKIE, "")
+    if not state or not hmac.compare_digest(state.encode(), cookie.encode()):
+        raise ApiError(403, "invalid_state", "The state does not match this browser's install.")
+    try:
+        install.consume_state(
+            c.uow(), platform="shopify", nonce=state, shop_domain=domain, now=c.clock()
+        )
+    except InstallRejected as exc:
+        raise ApiError(403, "invalid_state", exc.message) from None
+    app = shopify_app(c)
+    code = request.args.get("code", "")
+    if not code:
+        raise ApiError(400, "missing_code", "The callback has no authorization code.")
+    token = shopify_auth.exchange_code(
+        domain,
+        code,
+        client_id=app.config["client_id"],
+        client_secret=app.config["client_secret"],
+        api_base_url=c.settings.sandbox_url,
+    )
+    response = _installed(_finish_shopify(c, domain, token))
+    response.delete_cookie(STATE_COOKIE, path="/auth/shopify/callback")
+    return response
+
+
+@bp.post("/shopify/token-exchange")
+def shopify_token_exchange() -> Response:
+    """An embedded app's session token (Authorization: Bearer) for an offline token."""
+    c = current_container()
+    app = shopify_app(c)
+    try:
+        domain, token = shopify_auth.exchange_id_token(
+            app,
+            {
+                "method": request.method,
+                "headers": dict(request.headers),
+                "url": request.url,
+                "body": request.get_data(as_text=True),
+            },
+            api_base_url=c.settings.sandbox_url,
+        )
+    except PlatformError as exc:
+        if exc.retryable:
+            raise ApiError(503, "platform_unavailable", str(exc)) from None
+        raise ApiError(401, exc.code, str(exc)) from None
+    return _installed(_finish_shopify(c, domain, token))
+
+
+def _finish_shopify(c: Container, domain: str, token: shopify_auth.ShopToken) -> dict[str, Any]:
+    shop_id, api_key = install.save_shopify_install(
+        c.uow,
+        c.cipher,
+        domain=domain,
+        token=token,
+        api_base_url=c.settings.sandbox_url,
+        now=c.clock(),
+    )
+    creds = ShopCredentials(
+        domain=domain, access_token=token.access_token, api_base_url=c.settings.sandbox_url
+    )
+    client = c.platforms.get("shopify")
+    try:
+        subscribed = len(
+            shopify_auth.subscribe_webhooks(
+                client if isinstance(client, ShopifyClient) else ShopifyClient(),
+                creds,
+                f"{c.settings.public_url}/webhooks/shopify",
+            )
+        )
+        webhook_error = None
+    except PlatformError as exc:
+        # The install stands; re-running it (or `loyalty shops`) subscribes again.
+        logger.warning("webhook subscription failed for %s: %s", domain, exc.code)
+        subscribed, webhook_error = 0, str(exc)
+    return {
+        "status": "installed",
+        "platform": "shopify",
+        "shop": domain,
+        "shop_id": shop_id,
+        "api_key": api_key,
+        "token_expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        "webhooks_subscribed": subscribed,
+        "webhook_error": webhook_error,
+    }
+
+
+# --- WooCommerce -----------------------------------------------------------------------
+
+
+@bp.get("/woocommerce")
+def woocommerce_connect() -> BaseResponse:
+    """The merchant typed their store URL: off to the store's own approval screen."""
+    c = current_container()
+    store_url = install.check_store_url(
+        request.args.get("store_url", ""), allow_private=c.settings.development
+    )
+    nonce = install.new_state(c.uow(), platform="woocommerce", shop_domain=store_url, now=c.clock())
+    params = {
+        "app_name": "Loyalty",
+        "scope": "read_write",
+        "user_id": nonce,
+        "return_url": f"{c.settings.public_url}/auth/woocommerce/return",
+        "callback_url": f"{c.settings.public_url}/auth/woocommerce/callback",
+    }
+    return redirect(f"{store_url}/wc-auth/v1/authorize?{urlencode(params)}")
+
+
+@bp.post("/woocommerce/callback")
+def woocommerce_callback() -> tuple[Response, int]:
+    """The store POSTs the new keys here, unsigned: they count only with our nonce, and only
+    once a call with them succeeds. Anything but 200 makes WooCommerce revoke the keys."""
+    c = current_container()
+    body = request.get_json(silent=True, force=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    fields = {k: body.get(k) for k in ("user_id", "consumer_key", "consumer_secret")}
+    if not all(isinstance(v, str) and 0 < len(v) <= 200 for v in fields.values()):
+        raise ApiError(
+            400, "validation_failed", "user_id, consumer_key and consumer_secret are required."
+        )
+    if body.get("key_permissions") != "read_write":
+        raise ApiError(400, "validation_failed", "key_permissions must be read_write.")
+    try:
+        store_url = install.consume_state(
+            c.uow(),
+            platform="woocommerce",
+            nonce=str(fields["user_id"]),
+            shop_domain=None,
+            now=c.clock(),
+        )
+    except InstallRejected as exc:
+        raise ApiError(403, "invalid_state", exc.message) from None
+    # Checked again at the moment of calling: DNS may have changed since the merchant began.
+    install.check_store_url(store_url, allow_private=c.settings.development)
+    creds = ShopCredentials(
+        domain=store_url,
+        consumer_key=str(fields["consumer_key"]),
+        consumer_secret=str(fields["consumer_secret"]),
+    )
+    client = WooCommerceClient(timeout_s=10.0, max_retries=1)
+    try:
+        client.verify_keys(creds)
+    except PlatformError as exc:
+        raise ApiError(400, "keys_rejected", f"The store did not accept the keys: {exc}") from None
+    webhook_secret = secrets.token_urlsafe(32)
+    shop_id, _ = install.save_woocommerce_install(
+        c.uow,
+        c.cipher,
+        store_url=store_url,
+        consumer_key=str(fields["consumer_key"]),
+        consumer_secret=str(fields["consumer_secret"]),
+        webhook_secret=webhook_secret,
+        now=c.clock(),
+    )
+    created = 0
+    for topic in WOO_TOPICS:
+        try:
+            client.create_webhook(
+                creds,
+                topic=topic,
+                delivery_url=f"{c.settings.public_url}/webhooks/woocommerce",
+                secret=webhook_secret,
+            )
+            created += 1
+        except PlatformError as exc:
+            logger.warning("webhook %s not created for %s: %s", topic, store_url, exc.code)
+    return jsonify(status="connected", shop_id=shop_id, webhooks_created=created), 200
+
+
+@bp.get("/woocommerce/return")
+def woocommerce_return() -> Response:
+    """Where the store sends the merchant's browser afterwards. `success=1` alone proves
+    nothing (anyone can type it): connected means our callback used this nonce."""
+    c = current_container()
+    connected = request.args.get("success") == "1" and install.state_was_used(
+        c.uow(), platform="woocommerce", nonce=request.args.get("user_id", "")
+    )
+    return jsonify(
+        status="connected" if connected else "not_connected",
+        next=(
+            "Points now follow this store's orders. Get an API key for the admin API with "
+            "`loyalty shops rotate-key <shop id>`."
+            if connected
+            else "The store was not connected; start again from the app."
+        ),
+    )
