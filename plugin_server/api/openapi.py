@@ -430,7 +430,14 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "data": {
                         "type": "object",
-                        "required": ["shop", "generated_at", "customers", "orders", "ledger"],
+                        "required": [
+                            "shop",
+                            "generated_at",
+                            "customers",
+                            "orders",
+                            "ledger",
+                            "redemptions",
+                        ],
                         "description": "Everything held on the customer when the request came.",
                     }
                 },

@@ -20,10 +20,12 @@ from plugin_server.db import repositories
 from plugin_server.db.models import (
     Customer,
     DataExport,
+    InstallState,
     LedgerEntry,
     LedgerPurge,
     Order,
     OrderRefund,
+    Redemption,
     Reward,
     Shop,
     WebhookReceipt,
@@ -31,7 +33,16 @@ from plugin_server.db.models import (
 from plugin_server.domain.orders import PrivacyEvent
 
 # Children before parents, so foreign keys never block the purge.
-_SHOP_TABLES = (LedgerEntry, OrderRefund, Order, Customer, Reward, DataExport, WebhookReceipt)
+_SHOP_TABLES = (
+    LedgerEntry,
+    OrderRefund,
+    Order,
+    Redemption,
+    Customer,
+    Reward,
+    DataExport,
+    WebhookReceipt,
+)
 
 
 def _members(session: Session, shop_id: int, event: PrivacyEvent) -> list[Customer]:
@@ -80,6 +91,13 @@ def export_customer_data(
             .order_by(LedgerEntry.id)
         )
     )
+    redeemed = list(
+        session.scalars(
+            select(Redemption)
+            .where(Redemption.shop_id == shop.id, Redemption.customer_id.in_(member_ids))
+            .order_by(Redemption.id)
+        )
+    )
     payload: dict[str, Any] = {
         "shop": shop.domain,
         "generated_at": now.isoformat(),
@@ -114,6 +132,18 @@ def export_customer_data(
                 "available_at": e.available_at.isoformat(),
             }
             for e in entries
+        ],
+        "redemptions": [
+            {
+                "points": r.points,
+                "status": r.status,
+                "code": r.code,
+                "discount": json.loads(r.discount),
+                "created_at": r.created_at.isoformat(),
+                "expires_at": r.expires_at.isoformat(),
+                "used_order_id": r.used_order_ref,
+            }
+            for r in redeemed
         ],
     }
     customer = event.customer
@@ -187,6 +217,13 @@ def redact_shop(session: Session, shop_id: int) -> None:
     for model in _SHOP_TABLES:
         session.execute(delete(model).where(model.shop_id == shop_id))
     session.execute(delete(LedgerPurge).where(LedgerPurge.shop_id == shop_id))
+    shop = session.get(Shop, shop_id)
+    if shop is not None:
+        session.execute(
+            delete(InstallState).where(
+                InstallState.platform == shop.platform, InstallState.shop_domain == shop.domain
+            )
+        )
     session.execute(delete(Shop).where(Shop.id == shop_id))
 
 

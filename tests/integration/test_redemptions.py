@@ -698,3 +698,47 @@ def test_a_code_never_confirmed_before_its_end_date_fails_with_points_back(
     got = redemptions.get_redemption(container.uow(), shop.id, created["id"])
     assert got["status"] == "failed"
     assert spendable(client, shop) == 1200
+
+
+# --- privacy -------------------------------------------------------------------------------------
+
+
+def test_privacy_export_lists_redemptions_and_shop_redact_removes_them(
+    container: Container, client: FlaskClient, shop: ShopHandle, member: str
+) -> None:
+    rid = reward(client, shop)
+    issued = redeem(client, shop, {"reward_id": rid}).json
+    request_body = {
+        "shop_id": 1,
+        "shop_domain": shop.domain,
+        "orders_requested": [],
+        "customer": {"id": 9, "email": "m@example.com", "phone": None},
+        "data_request": {"id": 4321},
+    }
+    post(
+        client,
+        sign_shopify(
+            request_body,
+            topic="customers/data_request",
+            shop_domain=shop.domain,
+            secret=SHOPIFY_SECRET,
+        ),
+    )
+    [summary] = client.get("/api/v1/data-exports", headers=shop.auth).json["data_exports"]
+    export = client.get(f"/api/v1/data-exports/{summary['id']}", headers=shop.auth).json
+    [held] = export["data"]["redemptions"]
+    assert held["code"] == issued["code"]
+    assert held["points"] == 500
+
+    post(
+        client,
+        sign_shopify(
+            {"shop_id": 1, "shop_domain": shop.domain},
+            topic="shop/redact",
+            shop_domain=shop.domain,
+            secret=SHOPIFY_SECRET,
+        ),
+    )
+    with container.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Redemption)) == 0
+        assert s.scalar(select(func.count()).select_from(LedgerEntry)) == 0
