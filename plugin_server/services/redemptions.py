@@ -241,8 +241,8 @@ def issue(
     `credentials(shop_id)`, when given, supplies fresh credentials (refreshing an expiring
     token first); otherwise the stored ones are used as they are.
 
-    Looks the code up first, so repeating this after a crash or timeout never creates a
-    second code. A definitive refusal fails the redemption and gives the points back;
+    Retries look the code up first, and a TAKEN answer means an earlier attempt of ours
+    created it, so repeating this after a crash or timeout never creates a second code. A definitive refusal fails the redemption and gives the points back;
     retryable platform errors propagate (the caller retries later).
     """
     with uow_factory() as uow:
@@ -280,6 +280,10 @@ def issue(
         )
         code = redemption.code
         shop_id = shop.id
+        # A first attempt goes straight to create (one round trip less while the shopper
+        # waits): if an earlier attempt died mid-call, the code exists and TAKEN below
+        # sends us to look it up. Every retry looks first.
+        look_first = redemption.attempts > 0
     if not shop_active:
         # An uninstalled shop gets no further API calls: the points go back.
         _fail(uow_factory, redemption_id, "shop_inactive: the shop uninstalled the app", now=now())
@@ -287,7 +291,7 @@ def issue(
     try:
         if credentials is not None:
             creds = credentials(shop_id)
-        issued = platform.find_discount_code(creds, code)
+        issued = platform.find_discount_code(creds, code) if look_first else None
         if issued is None:
             try:
                 issued = platform.create_discount_code(creds, spec)
