@@ -342,10 +342,13 @@ def shopify_config(app_url: str, client_id: str) -> None:
 @main.command()
 @click.option("--port", default=5000, show_default=True)
 @click.option("--no-serve", is_flag=True, help="Set up only; do not start the server.")
-def demo(port: int, no_serve: bool) -> None:
-    """Set up the embedded default with a demo shop, print what to try, and serve."""
+@click.option("--sandbox-port", default=8787, show_default=True, help="The platform sandbox.")
+def demo(port: int, no_serve: bool, sandbox_port: int) -> None:
+    """Set up the embedded default with a demo shop, print what to try, and serve (with the
+    platform sandbox standing in for the shop's Shopify Admin API)."""
     from plugin_server.db import migrate
     from plugin_server.db.repositories import shop_by_domain
+    from plugin_server.services import rewards
     from plugin_server.services import shops as shop_service
 
     settings = _settings()
@@ -355,35 +358,61 @@ def demo(port: int, no_serve: bool) -> None:
         existing = shop_by_domain(session, "shopify", DEMO_DOMAIN)
         shop_id = existing.id if existing else None
     if shop_id is None:
-        api_key = shop_service.create_shop(
+        created = shop_service.create_shop(
+            c.uow(), c.cipher, platform="shopify", domain=DEMO_DOMAIN, now=c.clock()
+        )
+        shop_id, api_key = created.id, created.api_key
+        rewards.create_reward(
             c.uow(),
-            c.cipher,
-            platform="shopify",
-            domain=DEMO_DOMAIN,
+            shop_id,
+            {
+                "name": "$5 off",
+                "kind": "fixed_amount",
+                "points_cost": 50,
+                "amount": "5.00",
+                "currency": "USD",
+                "code_valid_days": 30,
+            },
             now=c.clock(),
-            access_token="demo-" + secrets.token_hex(8),
-        ).api_key
+        )
     else:
         api_key = shop_service.rotate_api_key(c.uow(), shop_id)
+    # The sandbox lives in memory: each run gives the demo shop a fresh token for it.
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    token = "shpat_demo_" + secrets.token_hex(8)
+    shop_service.set_api_access(
+        c.uow(), c.cipher, shop_id, access_token=token, api_base_url=sandbox_url
+    )
+    reward_id = rewards.list_rewards(c.uow(), shop_id, status="active")[0]["id"]
     base = f"http://127.0.0.1:{port}"
     url_opt = "" if port == 5000 else f" --url {base}"
+    auth = f"-H 'Authorization: Bearer {api_key}'"
     click.echo(f"""
 Loyalty is set up on the embedded default (SQLite in {settings.instance_path}).
 Demo shop: {DEMO_DOMAIN}   admin API key: {api_key}
+Its Shopify Admin API is the local sandbox at {sandbox_url}.
 
 Next, in another terminal (same folder):
   .venv/bin/loyalty simulate order --email ann@example.com --total 59.90{url_opt}
-  curl -H 'Authorization: Bearer {api_key}' '{base}/api/v1/customers?email=ann@example.com'
+  curl {auth} '{base}/api/v1/customers?email=ann@example.com'
+  # spend 50 of Ann's points on a $5 code (use the customer_id printed above):
+  curl {auth} -H 'Content-Type: application/json' -d '{{"reward_id": {reward_id}}}' \\
+      {base}/api/v1/customers/<customer_id>/redemptions
+  curl {sandbox_url}/_sandbox/shopify/{DEMO_DOMAIN}/discounts   # the code, as the store has it
   .venv/bin/loyalty simulate refund --order <order_id printed by the first command> \\
       --amount 20.00 --email ann@example.com{url_opt}
 API description: {base}/openapi.json
 """)
     if not no_serve:
         from plugin_server import create_app
+        from plugin_server.sandbox.server import RunningSandbox, Sandbox
 
-        if c.redis is None:
-            _start_ticker(c)
-        create_app(container=c).run(host="127.0.0.1", port=port, threaded=True)
+        state = Sandbox()
+        state.shopify_shop(DEMO_DOMAIN, access_token=token)
+        with RunningSandbox(state, port=sandbox_port):
+            if c.redis is None:
+                _start_ticker(c)
+            create_app(container=c).run(host="127.0.0.1", port=port, threaded=True)
 
 
 @main.group()

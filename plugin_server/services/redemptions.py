@@ -242,8 +242,9 @@ def issue(
     token first); otherwise the stored ones are used as they are.
 
     Retries look the code up first, and a TAKEN answer means an earlier attempt of ours
-    created it, so repeating this after a crash or timeout never creates a second code. A definitive refusal fails the redemption and gives the points back;
-    retryable platform errors propagate (the caller retries later).
+    created it, so repeating this after a crash or timeout never creates a second code.
+    A definitive refusal fails the redemption and gives the points back; retryable
+    platform errors propagate (the caller retries later).
     """
     with uow_factory() as uow:
         row = uow.session.execute(

@@ -125,6 +125,26 @@ def rotate_api_key(uow: UnitOfWork, shop_id: int) -> str:
     return api_key
 
 
+def set_api_access(
+    uow: UnitOfWork,
+    cipher: CredentialCipher,
+    shop_id: int,
+    *,
+    access_token: str,
+    api_base_url: str | None,
+) -> None:
+    """Replace a shop's Admin API token (non-expiring) and where its calls go."""
+    with uow:
+        shop = uow.session.get(Shop, shop_id, with_for_update=True)
+        if shop is None:
+            raise ShopNotFound()
+        shop.access_token_enc = cipher.encrypt(access_token)
+        shop.access_token_expires_at = None
+        shop.refresh_token_enc = shop.refresh_token_expires_at = None
+        shop.api_base_url = api_base_url
+        uow.commit()
+
+
 def list_shops(uow: UnitOfWork) -> list[dict[str, object]]:
     with uow:
         shops = uow.session.scalars(select(Shop).order_by(Shop.id)).all()
