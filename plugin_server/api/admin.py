@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from plugin_server import redemption_flow
+from plugin_server import jobs, redemption_flow
 from plugin_server.api.context import current_container
 from plugin_server.api.errors import ApiError
 from plugin_server.crypto import hash_api_key
@@ -189,6 +189,21 @@ def redeem_points(customer_id: str) -> tuple[Response, int]:
 @bp.get("/redemptions/<int:redemption_id>")
 def get_redemption(redemption_id: int) -> Response:
     return jsonify(redemptions.get_redemption(current_container().uow(), g.shop_id, redemption_id))
+
+
+@bp.post("/redemptions/<int:redemption_id>/cancel")
+def cancel_redemption(redemption_id: int) -> Response:
+    c = current_container()
+    return jsonify(
+        redemptions.cancel(
+            c.uow,
+            c.platforms,
+            g.shop_id,
+            redemption_id,
+            credentials=lambda shop_id: jobs.shop_credentials(c, shop_id),
+            now=c.clock,
+        )
+    )
 
 
 @bp.get("/customers/<customer_id>/redemptions")

@@ -29,6 +29,7 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.PlatformNotSupported: 422,
     errors.ShopInactive: 409,
     errors.InstallRejected: 403,
+    errors.RedemptionNotCancellable: 409,
     errors.StoreUrlNotAllowed: 400,
 }
 

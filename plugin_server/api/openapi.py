@@ -325,7 +325,8 @@ SCHEMAS: dict[str, Any] = {
             },
             "code": {
                 "type": ["string", "null"],
-                "description": "The discount code, once the store has created it.",
+                "description": "The discount code, once the store has created it (hidden "
+                "again once failed or cancelled).",
             },
             "discount": {
                 "type": "object",
@@ -720,6 +721,32 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("Redemption"), "The redemption."),
                 "404": _error("No such redemption in this shop."),
+                **AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/v1/redemptions/{redemption_id}/cancel": {
+        "post": {
+            "summary": "Withdraw an issued, unused code at the store and give the points back",
+            "tags": ["redemptions"],
+            "security": [{"apiKey": []}],
+            "parameters": [
+                {
+                    "name": "redemption_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer"},
+                }
+            ],
+            "responses": {
+                "200": _json(
+                    _ref("Redemption"),
+                    "Cancelled (or used, if an order used the code at the same moment).",
+                ),
+                "404": _error("No such redemption in this shop."),
+                "409": _error("redemption_not_cancellable: not an issued code."),
+                "502": _error("The store refused to deactivate the code."),
+                "503": _error("The store is unreachable; nothing changed."),
                 **AUTH_ERRORS,
             },
         }

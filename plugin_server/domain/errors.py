@@ -107,3 +107,9 @@ class StoreUrlNotAllowed(LoyaltyError):
     """The store URL is not one we will call (not https, or a private address)."""
 
     code = "store_url_not_allowed"
+
+
+class RedemptionNotCancellable(LoyaltyError):
+    """Only an issued, unused code can be cancelled."""
+
+    code = "redemption_not_cancellable"

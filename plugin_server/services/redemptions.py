@@ -33,6 +33,7 @@ from plugin_server.domain.errors import (
     IdempotencyKeyReused,
     InsufficientPoints,
     PlatformNotSupported,
+    RedemptionNotCancellable,
     RedemptionNotFound,
     RewardNotFound,
     ShopInactive,
@@ -532,3 +533,61 @@ def expire_due(uow_factory: Callable[[], UnitOfWork], *, now: datetime, grace: t
             uow.commit()
             expired += 1
     return expired
+
+
+def cancel(
+    uow_factory: Callable[[], UnitOfWork],
+    platforms: Mapping[str, ShopPlatform],
+    shop_id: int,
+    redemption_id: int,
+    *,
+    credentials: Callable[[int], ShopCredentials],
+    now: Callable[[], datetime],
+) -> dict[str, Any]:
+    """Withdraw an issued, unused code and give its points back.
+
+    The store deactivates the code first, so it can no longer be used by the time the
+    points come back; if an order used it meanwhile, the redemption stays used and keeps
+    its points. Platform errors propagate and change nothing here.
+    """
+    with uow_factory() as uow:
+        row = uow.session.execute(
+            select(Redemption, Shop.platform)
+            .join(Shop, Shop.id == Redemption.shop_id)
+            .where(Redemption.shop_id == shop_id, Redemption.id == redemption_id)
+        ).one_or_none()
+        if row is None:
+            raise RedemptionNotFound(f"no redemption {redemption_id} in this shop")
+        redemption, platform_name = row
+        if redemption.status != ISSUED or redemption.platform_ref is None:
+            raise RedemptionNotCancellable(
+                f"a {redemption.status} redemption cannot be cancelled; only issued codes can"
+            )
+        platform_ref = redemption.platform_ref
+    platforms[platform_name].deactivate_discount(credentials(shop_id), platform_ref)
+    with uow_factory() as uow:
+        session = uow.session
+        locked = session.get(Redemption, redemption_id, with_for_update=True)
+        assert locked is not None
+        redemption = locked
+        if redemption.status == ISSUED:
+            redemption.status, redemption.updated_at = CANCELLED, now()
+            repositories.insert_ignoring_conflict(
+                session,
+                LedgerEntry,
+                _entry(
+                    redemption,
+                    points=redemption.points,
+                    kind=EntryKind.REDEEM_REFUND,
+                    suffix="cancel",
+                    reason="Points returned: the discount code was cancelled",
+                    now=now(),
+                ),
+                ("shop_id", "idempotency_key"),
+            )
+        customer_ref = session.scalar(
+            select(Customer.customer_ref).where(Customer.id == redemption.customer_id)
+        )
+        out = view(redemption, customer_ref or "")
+        uow.commit()
+    return out

@@ -742,3 +742,47 @@ def test_privacy_export_lists_redemptions_and_shop_redact_removes_them(
     with container.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Redemption)) == 0
         assert s.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+
+
+# --- cancelling ----------------------------------------------------------------------------------
+
+
+def test_cancelling_deactivates_the_code_and_returns_the_points(
+    container: Container,
+    client: FlaskClient,
+    shop: ShopHandle,
+    member: str,
+    sandbox: RunningSandbox,
+) -> None:
+    rid = reward(client, shop)
+    issued = redeem(client, shop, {"reward_id": rid}).json
+    r = client.post(f"/api/v1/redemptions/{issued['id']}/cancel", headers=shop.auth)
+    assert r.status_code == 200
+    conforms(client, "Redemption", r.json)
+    assert r.json["status"] == "cancelled"
+    assert r.json["code"] is None
+    [made] = sandbox_discounts(sandbox)
+    assert made["status"] == "EXPIRED"  # deactivated at the store
+    assert spendable(client, shop) == 1200
+    again = client.post(f"/api/v1/redemptions/{issued['id']}/cancel", headers=shop.auth)
+    assert again.status_code == 409
+    assert again.json["error"]["code"] == "redemption_not_cancellable"
+    assert ledger_kinds(container) == [("redeem", -500), ("redeem_refund", 500)]
+
+
+def test_a_cancel_the_store_cannot_do_changes_nothing(
+    client: FlaskClient, shop: ShopHandle, member: str, sandbox: RunningSandbox
+) -> None:
+    rid = reward(client, shop)
+    issued = redeem(client, shop, {"reward_id": rid}).json
+    faults(sandbox, *[{"kind": "http_503"}] * 3)
+    r = client.post(f"/api/v1/redemptions/{issued['id']}/cancel", headers=shop.auth)
+    assert r.status_code == 503
+    assert r.json["error"]["code"] == "platform_unavailable"
+    assert (
+        client.get(f"/api/v1/redemptions/{issued['id']}", headers=shop.auth).json["status"]
+        == "issued"
+    )
+    assert spendable(client, shop) == 700
+    used = client.post("/api/v1/redemptions/999/cancel", headers=shop.auth)
+    assert used.status_code == 404
