@@ -17,7 +17,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.config["MAX_CONTENT_LENGTH"] = container.settings.max_webhook_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["loyalty"] = container
-    for blueprint in (webhooks.bp, admin.bp, health.bp, openapi.bp, install.bp):
+    from storefront_widget import api as storefront_api
+
+    for blueprint in (webhooks.bp, admin.bp, health.bp, openapi.bp, install.bp, storefront_api.bp):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     return app

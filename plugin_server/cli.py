@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import sys
 import time
 from decimal import Decimal, InvalidOperation
@@ -344,71 +343,49 @@ def shopify_config(app_url: str, client_id: str) -> None:
 @click.option("--no-serve", is_flag=True, help="Set up only; do not start the server.")
 @click.option("--sandbox-port", default=8787, show_default=True, help="The platform sandbox.")
 def demo(port: int, no_serve: bool, sandbox_port: int) -> None:
-    """Set up the embedded default with a demo shop, print what to try, and serve (with the
-    platform sandbox standing in for the shop's Shopify Admin API)."""
+    """Set up the embedded default with a demo shop and shopper, print what to try, and
+    serve, with the platform sandbox as the shop's Shopify (Admin API and storefront)."""
+    from plugin_server import demo as demo_shop
     from plugin_server.db import migrate
-    from plugin_server.db.repositories import shop_by_domain
-    from plugin_server.services import rewards
-    from plugin_server.services import shops as shop_service
 
     settings = _settings()
     migrate.upgrade(settings.database_url)
     c = bootstrap(settings)
-    with c.session_factory() as session:
-        existing = shop_by_domain(session, "shopify", DEMO_DOMAIN)
-        shop_id = existing.id if existing else None
-    if shop_id is None:
-        created = shop_service.create_shop(
-            c.uow(), c.cipher, platform="shopify", domain=DEMO_DOMAIN, now=c.clock()
-        )
-        shop_id, api_key = created.id, created.api_key
-        rewards.create_reward(
-            c.uow(),
-            shop_id,
-            {
-                "name": "$5 off",
-                "kind": "fixed_amount",
-                "points_cost": 50,
-                "amount": "5.00",
-                "currency": "USD",
-                "code_valid_days": 30,
-            },
-            now=c.clock(),
-        )
-    else:
-        api_key = shop_service.rotate_api_key(c.uow(), shop_id)
-    # The sandbox lives in memory: each run gives the demo shop a fresh token for it.
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    token = "shpat_demo_" + secrets.token_hex(8)
-    shop_service.set_api_access(
-        c.uow(), c.cipher, shop_id, access_token=token, api_base_url=sandbox_url
-    )
-    reward_id = rewards.list_rewards(c.uow(), shop_id, status="active")[0]["id"]
+    shop = demo_shop.set_up(c, sandbox_url=sandbox_url)
     base = f"http://127.0.0.1:{port}"
     url_opt = "" if port == 5000 else f" --url {base}"
-    auth = f"-H 'Authorization: Bearer {api_key}'"
+    auth = f"-H 'Authorization: Bearer {shop.api_key}'"
     click.echo(f"""
 Loyalty is set up on the embedded default (SQLite in {settings.instance_path}).
-Demo shop: {DEMO_DOMAIN}   admin API key: {api_key}
-Its Shopify Admin API is the local sandbox at {sandbox_url}.
+Demo shop: {demo_shop.DEMO_DOMAIN}   admin API key: {shop.api_key}
 
-Next, in another terminal (same folder):
+Open the demo storefront: {sandbox_url}/
+  You are signed in as Ann, who has 179 points. Open "Rewards" at the bottom right, redeem
+  a reward, copy the code or apply it. Sign out to see what guests see.
+
+Or use the API, in another terminal (same folder):
   .venv/bin/loyalty simulate order --email ann@example.com --total 59.90{url_opt}
-  curl {auth} '{base}/api/v1/customers?email=ann@example.com'
-  # spend 50 of Ann's points on a $5 code (use the customer_id printed above):
-  curl {auth} -H 'Content-Type: application/json' -d '{{"reward_id": {reward_id}}}' \\
-      {base}/api/v1/customers/<customer_id>/redemptions
-  curl {sandbox_url}/_sandbox/shopify/{DEMO_DOMAIN}/discounts   # the code, as the store has it
-  .venv/bin/loyalty simulate refund --order <order_id printed by the first command> \\
-      --amount 20.00 --email ann@example.com{url_opt}
+  curl {auth} '{base}/api/v1/customers/{shop.customer_id}'
+  curl {auth} -H 'Content-Type: application/json' -d '{{"reward_id": 1}}' \\
+      {base}/api/v1/customers/{shop.customer_id}/redemptions
+  curl {sandbox_url}/_sandbox/shopify/{demo_shop.DEMO_DOMAIN}/discounts   # codes at the store
 API description: {base}/openapi.json
 """)
     if not no_serve:
         from plugin_server import create_app
         from plugin_server.sandbox.server import RunningSandbox, Sandbox
+        from plugin_server.sandbox.storefront import StorefrontDemo
 
-        state = Sandbox()
-        state.shopify_shop(DEMO_DOMAIN, access_token=token)
+        state = Sandbox(
+            storefront=StorefrontDemo(
+                shop=demo_shop.DEMO_DOMAIN,
+                app_url=base,
+                client_secret=settings.shopify_api_secret,
+                demo_customer_id=shop.customer_id,
+            )
+        )
+        state.shopify_shop(demo_shop.DEMO_DOMAIN, access_token=shop.access_token)
         with RunningSandbox(state, port=sandbox_port):
             if c.redis is None:
                 _start_ticker(c)

@@ -60,6 +60,9 @@ class Settings:
     # Development only: send Shopify OAuth and Admin API calls for installed shops to this
     # local sandbox (`loyalty sandbox`) instead of NAME.myshopify.com.
     sandbox_url: str | None = None
+    # Storefront API limits (the `limits` library's notation), counted in Redis when set.
+    storefront_rate_per_shopper: str = "120/minute"
+    storefront_rate_per_address: str = "600/minute"
 
     @property
     def is_sqlite(self) -> bool:
@@ -106,7 +109,8 @@ class Settings:
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,
             secret_key=secret_key,
-            shopify_api_key=env.get("SHOPIFY_API_KEY", ""),
+            # Development gets a client id so the demo's app proxy and OAuth work offline.
+            shopify_api_key=env.get("SHOPIFY_API_KEY") or ("dev-client-id" if development else ""),
             shopify_api_secret=shopify_secret,
             shopify_old_api_secret=env.get("SHOPIFY_OLD_API_SECRET") or None,
             instance_path=instance,
@@ -114,6 +118,10 @@ class Settings:
             public_url=env.get("LOYALTY_PUBLIC_URL") or "http://127.0.0.1:5000",
             shopify_scopes=env.get("SHOPIFY_SCOPES") or Settings.shopify_scopes,
             sandbox_url=(env.get("LOYALTY_SANDBOX_URL") or None) if development else None,
+            storefront_rate_per_shopper=env.get("LOYALTY_RATE_PER_SHOPPER")
+            or Settings.storefront_rate_per_shopper,
+            storefront_rate_per_address=env.get("LOYALTY_RATE_PER_ADDRESS")
+            or Settings.storefront_rate_per_address,
             development=development,
         )
 

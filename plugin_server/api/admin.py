@@ -13,7 +13,15 @@ from plugin_server.api.context import current_container
 from plugin_server.api.errors import ApiError
 from plugin_server.crypto import hash_api_key
 from plugin_server.db import repositories
-from plugin_server.services import adjustments, customers, privacy, program, redemptions, rewards
+from plugin_server.services import (
+    adjustments,
+    customers,
+    privacy,
+    program,
+    redemptions,
+    rewards,
+    storefront,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
@@ -215,3 +223,14 @@ def list_customer_redemptions(customer_id: str) -> Response:
             current_container().uow(), g.shop_id, customer_id, limit=limit
         )
     )
+
+
+@bp.get("/widget")
+def get_widget() -> Response:
+    return jsonify(storefront.get_widget(current_container().uow(), g.shop_id))
+
+
+@bp.patch("/widget")
+def update_widget() -> Response:
+    c = current_container()
+    return jsonify(storefront.update_widget(c.uow(), g.shop_id, _json_body()))

@@ -37,9 +37,12 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
 class ApiError(Exception):
     """An HTTP-level refusal raised by a handler (auth, signatures, size)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
 
 
 def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
@@ -49,7 +52,9 @@ def error_response(status: int, code: str, message: str) -> tuple[Response, int]
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> tuple[Response, int]:
-        return error_response(exc.status, exc.code, exc.message)
+        response, status = error_response(exc.status, exc.code, exc.message)
+        response.headers.update(exc.headers)
+        return response, status
 
     @app.errorhandler(errors.LoyaltyError)
     def _domain_error(exc: errors.LoyaltyError) -> tuple[Response, int]:

@@ -412,6 +412,137 @@ SCHEMAS: dict[str, Any] = {
             "next": {"type": "string"},
         },
     },
+    "StorefrontReward": {
+        "type": "object",
+        "required": ["id", "name", "kind", "cost"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string", "description": "Merchant text: render as text."},
+            "kind": {
+                "type": "string",
+                "enum": ["fixed_amount", "percentage", "free_shipping", "points_for_money"],
+            },
+            "cost": {
+                "type": "integer",
+                "description": "Points (the minimum for points_for_money).",
+            },
+            "points_cost": {"type": ["integer", "null"]},
+            "amount": {"type": ["string", "null"]},
+            "currency": {"type": ["string", "null"]},
+            "percent": {"type": ["string", "null"]},
+            "points_per_step": {"type": ["integer", "null"]},
+            "min_points": {"type": ["integer", "null"]},
+            "max_points": {"type": ["integer", "null"]},
+            "min_order_subtotal": {"type": ["string", "null"]},
+            "progress": {"type": "number", "minimum": 0, "maximum": 1},
+            "can_redeem": {"type": "boolean"},
+        },
+    },
+    "StorefrontSummary": {
+        "type": "object",
+        "required": ["member", "program", "settings"],
+        "properties": {
+            "member": {
+                "type": ["object", "null"],
+                "description": "null for a guest.",
+                "required": [
+                    "customer_id",
+                    "balance",
+                    "pending",
+                    "next_pending_available_at",
+                    "codes",
+                    "history",
+                    "tier",
+                    "referral",
+                ],
+                "properties": {
+                    "customer_id": {"type": "string"},
+                    "first_name": {"type": ["string", "null"]},
+                    "balance": {"type": "integer"},
+                    "pending": {"type": "integer"},
+                    "next_pending_available_at": {
+                        "type": ["string", "null"],
+                        "format": "date-time",
+                    },
+                    "codes": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["redemption_id", "status", "code", "title", "expires_at"],
+                            "properties": {
+                                "redemption_id": {"type": "integer"},
+                                "status": {"type": "string"},
+                                "code": {"type": ["string", "null"]},
+                                "title": {"type": "string"},
+                                "expires_at": DATE_TIME,
+                            },
+                        },
+                    },
+                    "history": {"type": "array", "items": {"type": "object"}},
+                    "tier": {"type": ["object", "null"], "description": "Filled by tiers."},
+                    "referral": {"type": ["object", "null"], "description": "Filled by referrals."},
+                },
+            },
+            "program": {
+                "type": "object",
+                "required": ["platform", "points_per_unit", "pending_days", "rewards"],
+                "properties": {
+                    "platform": {"type": "string"},
+                    "points_per_unit": {"type": "string"},
+                    "pending_days": {"type": "integer"},
+                    "guests_earn": {"type": "boolean"},
+                    "rewards": {"type": "array", "items": _ref("StorefrontReward")},
+                },
+            },
+            "settings": {
+                "type": "object",
+                "required": ["theme", "texts", "position"],
+                "properties": {
+                    "theme": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "texts": {"type": "object"},
+                    "position": {"type": "string", "enum": ["left", "right"]},
+                },
+            },
+        },
+    },
+    "WidgetSettings": {
+        "type": "object",
+        "required": ["theme", "texts", "origins", "position", "token_public_key"],
+        "properties": {
+            "theme": {
+                "type": "object",
+                "description": "accent, accent-text, background, text (#rgb/#rrggbb), radius (px).",
+                "additionalProperties": {"type": "string"},
+            },
+            "texts": {
+                "type": "object",
+                "description": "Overrides per locale (en, vi, th) of the widget's texts.",
+            },
+            "origins": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Extra https origins (custom domains) allowed by CORS.",
+            },
+            "position": {"type": "string", "enum": ["left", "right"]},
+            "token_public_key": {
+                "type": ["string", "null"],
+                "description": "Ed25519 public key (base64url) that checks store-signed "
+                "shopper tokens.",
+            },
+        },
+    },
+    "WidgetChanges": {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {
+            "theme": {"type": "object"},
+            "texts": {"type": "object"},
+            "origins": {"type": "array", "items": {"type": "string"}},
+            "position": {"type": "string", "enum": ["left", "right"]},
+            "token_public_key": {"type": ["string", "null"]},
+        },
+    },
     "DataExportSummary": {
         "type": "object",
         "required": ["id", "request_id", "customer_id", "created_at"],
@@ -509,6 +640,33 @@ WEBHOOK_HEADERS = [
         "description": "Deduplication key.",
     },
 ]
+
+STOREFRONT_AUTH: list[dict[str, list[str]]] = [{"appProxy": []}, {"shopperToken": []}]
+STOREFRONT_PARAMS: list[dict[str, Any]] = [
+    {
+        "name": "shop",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "App proxy: set by Shopify. Token calls: the store URL (for CORS).",
+    },
+    {
+        "name": "signature",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "App proxy signature, with logged_in_customer_id, path_prefix and "
+        "timestamp (at most 90 s old).",
+    },
+]
+STOREFRONT_ERRORS: dict[str, Any] = {
+    "401": _error(
+        "unauthorized, invalid_signature, stale_request, invalid_token, token_expired, "
+        "unknown_shop, or sign_in_required."
+    ),
+    "429": _error("rate_limited (per shopper and per address); see Retry-After."),
+}
+
 
 PATHS: dict[str, Any] = {
     "/webhooks/{platform}": {
@@ -1067,6 +1225,126 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _json(_ref("WooReturn"), "Whether the store is connected.")},
         }
     },
+    "/api/v1/widget": {
+        "get": {
+            "summary": "The storefront widget's settings",
+            "tags": ["widget"],
+            "security": [{"apiKey": []}],
+            "responses": {"200": _json(_ref("WidgetSettings"), "Settings."), **AUTH_ERRORS},
+        },
+        "patch": {
+            "summary": "Theme, texts per locale, allowed origins, position, token key",
+            "tags": ["widget"],
+            "security": [{"apiKey": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("WidgetChanges")}},
+            },
+            "responses": {
+                "200": _json(_ref("WidgetSettings"), "Settings after the change."),
+                "400": _error("Invalid or unknown settings."),
+                **AUTH_ERRORS,
+            },
+        },
+    },
+    "/storefront/v1/summary": {
+        "get": {
+            "summary": "The shopper's points, rewards within reach, codes and history "
+            "(the program alone for guests)",
+            "tags": ["storefront"],
+            "security": STOREFRONT_AUTH,
+            "parameters": STOREFRONT_PARAMS,
+            "responses": {
+                "200": _json(_ref("StorefrontSummary"), "member is null for guests."),
+                **STOREFRONT_ERRORS,
+            },
+        }
+    },
+    "/storefront/v1/program": {
+        "get": {
+            "summary": "The program: ways to earn and rewards",
+            "tags": ["storefront"],
+            "security": STOREFRONT_AUTH,
+            "parameters": STOREFRONT_PARAMS,
+            "responses": {
+                "200": _json(_ref("StorefrontSummary"), "member is null."),
+                **STOREFRONT_ERRORS,
+            },
+        }
+    },
+    "/storefront/v1/redemptions": {
+        "post": {
+            "summary": "Redeem (same service and guarantees as the admin API)",
+            "tags": ["storefront"],
+            "security": STOREFRONT_AUTH,
+            "parameters": [
+                *STOREFRONT_PARAMS,
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 100},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("RedemptionInput")}},
+            },
+            "responses": {
+                "201": _json(_ref("Redemption"), "Points taken; the code or pending."),
+                "200": _json(_ref("Redemption"), "Already redeemed under this key."),
+                "400": _error("Invalid body."),
+                "404": _error("No such reward."),
+                "409": _error("insufficient_points or idempotency_key_reused."),
+                **STOREFRONT_ERRORS,
+            },
+        }
+    },
+    "/storefront/v1/redemptions/{redemption_id}": {
+        "get": {
+            "summary": "One of the shopper's own redemptions (poll while pending)",
+            "tags": ["storefront"],
+            "security": STOREFRONT_AUTH,
+            "parameters": [
+                *STOREFRONT_PARAMS,
+                {
+                    "name": "redemption_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer"},
+                },
+            ],
+            "responses": {
+                "200": _json(_ref("Redemption"), "The redemption."),
+                "404": _error("Not this shopper's redemption."),
+                **STOREFRONT_ERRORS,
+            },
+        }
+    },
+    "/storefront/v1/assets/{name}": {
+        "get": {
+            "summary": "The widget's files: loader.js, panel.js, panel.css",
+            "tags": ["storefront"],
+            "parameters": [
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["loader.js", "panel.js", "panel.css"]},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file.",
+                    "content": {
+                        "text/javascript": {"schema": {"type": "string"}},
+                        "text/css": {"schema": {"type": "string"}},
+                    },
+                },
+                "404": _error("No such file."),
+            },
+        }
+    },
     "/healthz": {
         "get": {
             "summary": "Process is alive",
@@ -1106,7 +1384,24 @@ def document() -> dict[str, Any]:
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
-                "apiKey": {"type": "http", "scheme": "bearer", "description": "The shop's API key."}
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The shop's API key.",
+                },
+                "appProxy": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "signature",
+                    "description": "Shopify App Proxy: HMAC of the forwarded query; the shopper "
+                    "is logged_in_customer_id.",
+                },
+                "shopperToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT (EdDSA), signed by the store: iss = store URL, "
+                    "sub = customer id, aud = loyalty-storefront, at most 1 hour.",
+                },
             },
         },
     }

@@ -42,6 +42,8 @@ class Shop(Base):
     refresh_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    widget_settings: Mapped[str | None] = mapped_column(Text)  # JSON
+    token_public_key: Mapped[str | None] = mapped_column(String(64))
     webhook_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     consumer_key_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     consumer_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from plugin_server.sandbox import shopify_oauth
 from plugin_server.sandbox.shopify_admin import Fault, ShopifyAdmin
+from plugin_server.sandbox.storefront import StorefrontDemo, register_storefront
 from plugin_server.sandbox.woocommerce_store import WooStore
 
 
@@ -24,6 +25,7 @@ class Sandbox:
     shopify: dict[str, ShopifyAdmin] = field(default_factory=dict)
     woocommerce: dict[str, WooStore] = field(default_factory=dict)
     shopify_apps: dict[str, str] = field(default_factory=dict)  # client_id -> client secret
+    storefront: StorefrontDemo | None = None  # one shop's storefront at /, with the app proxy
 
     def woo_store(self, host: str) -> WooStore:
         return self.woocommerce.setdefault(host, WooStore())
@@ -56,6 +58,8 @@ def create_sandbox_app(sandbox: Sandbox) -> Flask:
         return jsonify(body), status, headers
 
     register_woocommerce(app, sandbox)
+    if sandbox.storefront is not None:
+        register_storefront(app, sandbox.storefront)
 
     def shop_domain() -> str:
         return request.args.get("shop") or (request.host.split(":")[0])

@@ -1,0 +1,92 @@
+"""The demo shop a newcomer meets: rewards to redeem and a signed-in shopper with history,
+with the platform sandbox standing in for Shopify (Admin API, storefront, app proxy)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+
+from plugin_server.bootstrap import Container
+from plugin_server.db.repositories import shop_by_domain
+from plugin_server.services import rewards
+from plugin_server.services import shops as shop_service
+
+DEMO_DOMAIN = "demo-store.myshopify.com"
+DEMO_CUSTOMER_ID = "1001"
+DEMO_REWARDS = (
+    {
+        "name": "$5 off",
+        "kind": "fixed_amount",
+        "points_cost": 50,
+        "amount": "5.00",
+        "currency": "USD",
+    },
+    {"name": "Free shipping", "kind": "free_shipping", "points_cost": 100},
+    {"name": "10% off your order", "kind": "percentage", "points_cost": 150, "percent": "10"},
+    {
+        "name": "Tote bag voucher",
+        "kind": "fixed_amount",
+        "points_cost": 400,
+        "amount": "24.00",
+        "currency": "USD",
+    },
+)
+DEMO_ORDERS = ((9001, Decimal("59.90")), (9002, Decimal("120.00")))
+
+
+@dataclass(frozen=True)
+class Demo:
+    shop_id: int
+    api_key: str
+    access_token: str  # the shop's token at the (in-memory) sandbox, new on every run
+    customer_id: str
+
+
+def set_up(container: Container, *, sandbox_url: str) -> Demo:
+    """Create (or refresh) the demo shop and its shopper. Safe to run again."""
+    with container.session_factory() as session:
+        existing = shop_by_domain(session, "shopify", DEMO_DOMAIN)
+        shop_id = existing.id if existing else None
+    if shop_id is None:
+        created = shop_service.create_shop(
+            container.uow(),
+            container.cipher,
+            platform="shopify",
+            domain=DEMO_DOMAIN,
+            now=container.clock(),
+        )
+        shop_id, api_key = created.id, created.api_key
+        for reward in DEMO_REWARDS:
+            rewards.create_reward(container.uow(), shop_id, dict(reward), now=container.clock())
+    else:
+        api_key = shop_service.rotate_api_key(container.uow(), shop_id)
+    token = "shpat_demo_" + secrets.token_hex(8)
+    shop_service.set_api_access(
+        container.uow(), container.cipher, shop_id, access_token=token, api_base_url=sandbox_url
+    )
+    _orders(container)
+    return Demo(shop_id, api_key, token, DEMO_CUSTOMER_ID)
+
+
+def _orders(container: Container) -> None:
+    """The demo shopper's orders, delivered as signed webhooks (once: repeats are no-ops)."""
+    from plugin_server import create_app
+    from plugin_server.simulate import shopify_order, sign_shopify
+
+    client = create_app(container=container).test_client()
+    for order_id, total in DEMO_ORDERS:
+        payload = shopify_order(
+            order_id=order_id,
+            email="ann@example.com",
+            subtotal=total,
+            customer_id=int(DEMO_CUSTOMER_ID),
+        )
+        payload["customer"]["first_name"] = "Ann"
+        delivery = sign_shopify(
+            payload,
+            topic="orders/paid",
+            shop_domain=DEMO_DOMAIN,
+            secret=container.settings.shopify_api_secret,
+        )
+        client.post(delivery.path, data=delivery.body, headers=delivery.headers)

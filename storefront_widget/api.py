@@ -1,0 +1,146 @@
+"""/storefront/v1: what the widget calls. Shopify's app proxy forwards /apps/loyalty/* here
+(signed); WooCommerce and headless stores call it directly with a store-signed token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, g, jsonify, request, send_from_directory
+from sqlalchemy import select
+
+from plugin_server import redemption_flow
+from plugin_server.api.context import current_container
+from plugin_server.api.errors import ApiError
+from plugin_server.db.models import Shop
+from plugin_server.services import redemptions, storefront
+from storefront_widget.auth import RateLimits, Shopper, authenticate
+
+bp = Blueprint("storefront", __name__, url_prefix="/storefront/v1")
+STATIC = Path(__file__).with_name("static")
+ASSETS = {"loader.js", "panel.js", "panel.css"}
+CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+
+
+def _limits() -> RateLimits:
+    from flask import current_app
+
+    limits: RateLimits | None = current_app.extensions.get("loyalty_rate_limits")
+    if limits is None:
+        s = current_container().settings
+        limits = RateLimits(
+            s.redis_url,
+            per_shopper=s.storefront_rate_per_shopper,
+            per_address=s.storefront_rate_per_address,
+        )
+        current_app.extensions["loyalty_rate_limits"] = limits
+    return limits
+
+
+@bp.before_request
+def authenticate_shopper() -> Response | None:
+    if request.method == "OPTIONS":
+        return _preflight()
+    if request.endpoint == "storefront.asset":
+        return None
+    shopper = authenticate(current_container(), request)
+    _limits().check(shopper, request.remote_addr or "unknown")
+    g.shopper = shopper
+    return None
+
+
+def _origins_for(domain: str | None) -> list[str]:
+    if not domain:
+        return []
+    with current_container().session_factory() as session:
+        shop = session.scalars(select(Shop).where(Shop.domain == domain)).first()
+        return storefront.allowed_origins(shop) if shop is not None and shop.active else []
+
+
+def _preflight() -> Response:
+    """Browsers ask before sending a token; only the shop's own origins get a yes."""
+    response = Response(status=204)
+    origin = request.headers.get("Origin", "")
+    if origin and origin in _origins_for(request.args.get("shop")):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+        response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+        response.headers["Access-Control-Max-Age"] = "600"
+    response.headers["Vary"] = "Origin"
+    return response
+
+
+@bp.after_request
+def cors(response: Response) -> Response:
+    shopper: Shopper | None = g.get("shopper")
+    origin = request.headers.get("Origin", "")
+    if shopper is not None and origin and request.method != "OPTIONS":
+        if origin in _origins_for(shopper.domain):
+            response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers.add("Vary", "Origin")
+    if shopper is not None:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _member(shopper: Shopper) -> str:
+    if shopper.customer_ref is None:
+        raise ApiError(401, "sign_in_required", "Sign in to the store to use your points.")
+    return shopper.customer_ref
+
+
+@bp.get("/summary")
+def summary() -> Response:
+    shopper: Shopper = g.shopper
+    c = current_container()
+    if shopper.customer_ref is None:
+        return jsonify(storefront.program(c.uow(), shopper.shop_id))
+    return jsonify(
+        storefront.summary(c.uow(), shopper.shop_id, shopper.customer_ref, now=c.clock())
+    )
+
+
+@bp.get("/program")
+def program() -> Response:
+    return jsonify(storefront.program(current_container().uow(), g.shopper.shop_id))
+
+
+@bp.post("/redemptions")
+def redeem() -> tuple[Response, int]:
+    shopper: Shopper = g.shopper
+    customer = _member(shopper)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    unknown = sorted(set(body) - {"reward_id", "points"})
+    if unknown:
+        raise ApiError(400, "validation_failed", f"unknown fields: {', '.join(unknown)}")
+    out, created = redemption_flow.redeem_and_issue(
+        current_container(),
+        shopper.shop_id,
+        customer,
+        reward_id=body.get("reward_id"),
+        points=body.get("points"),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
+    return jsonify(out), 201 if created else 200
+
+
+@bp.get("/redemptions/<int:redemption_id>")
+def redemption_status(redemption_id: int) -> Response:
+    shopper: Shopper = g.shopper
+    customer = _member(shopper)
+    found = redemptions.get_redemption(current_container().uow(), shopper.shop_id, redemption_id)
+    if found["customer_id"] != customer:  # another shopper's: as if it did not exist
+        raise ApiError(404, "redemption_not_found", f"no redemption {redemption_id}")
+    return jsonify(found)
+
+
+@bp.get("/assets/<name>")
+def asset(name: str) -> Response:
+    """The widget's files (for the demo, WooCommerce and headless stores; Shopify serves
+    them from the theme app extension on its CDN)."""
+    if name not in ASSETS:
+        raise ApiError(404, "not_found", "No such asset.")
+    response = send_from_directory(STATIC, name, max_age=300)
+    response.headers["Access-Control-Allow-Origin"] = "*"  # public, no credentials
+    return response

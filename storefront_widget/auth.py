@@ -1,0 +1,151 @@
+"""Who is asking: a shopper proven by Shopify's App Proxy signature or by a short-lived
+token the store signed, never by anything the browser chooses itself."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from flask import Request
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from shopify_app import ShopifyApp
+from sqlalchemy import select
+
+from plugin_server.api.errors import ApiError
+from plugin_server.bootstrap import Container
+from plugin_server.db.models import Shop
+
+TOKEN_AUDIENCE = "loyalty-storefront"
+MAX_TOKEN_LIFETIME_S = 3600
+_CUSTOMER_REF = re.compile(r"[A-Za-z0-9_.:@+-]{1,100}")
+
+
+@dataclass(frozen=True, slots=True)
+class Shopper:
+    shop_id: int
+    platform: str
+    domain: str
+    customer_ref: str | None  # None: a guest
+    via: str  # "app_proxy" | "token"
+
+
+def _unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message)
+
+
+def authenticate(container: Container, request: Request) -> Shopper:
+    if "signature" in request.args:
+        return _app_proxy(container, request)
+    auth = request.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return _token(container, token.strip())
+    raise _unauthorized(
+        "unauthorized",
+        "Call through the shop's app proxy, or send a store-signed token as "
+        "'Authorization: Bearer <token>'.",
+    )
+
+
+def _active_shop(container: Container, platform: str | None, domain: str) -> Shop:
+    with container.session_factory() as session:
+        stmt = select(Shop).where(Shop.domain == domain)
+        if platform:
+            stmt = stmt.where(Shop.platform == platform)
+        shop = session.scalars(stmt).first()
+        if shop is None or not shop.active:
+            raise _unauthorized("unknown_shop", "This shop has not installed the app.")
+        session.expunge(shop)
+        return shop
+
+
+def _app_proxy(container: Container, request: Request) -> Shopper:
+    s = container.settings
+    if not s.shopify_api_key or not s.shopify_api_secret:
+        raise ApiError(503, "not_configured", "The app's Shopify credentials are not set.")
+    app = ShopifyApp(s.shopify_api_key, s.shopify_api_secret, s.shopify_old_api_secret)
+    # Shopify's own check: signature over the sorted, decoded parameters (repeated keys
+    # joined by commas), constant-time, and a timestamp within 90 seconds.
+    result = app.verify_app_proxy_req(
+        {"method": request.method, "headers": dict(request.headers), "url": request.url, "body": ""}
+    )
+    if not result.ok or not result.shop:
+        code = "stale_request" if result.log.code == "timestamp_too_old" else "invalid_signature"
+        raise _unauthorized(code, "The app proxy signature is missing, wrong or too old.")
+    shop = _active_shop(container, "shopify", f"{result.shop}.myshopify.com")
+    customer = result.logged_in_customer_id or None
+    if customer is not None and not customer.isdigit():
+        raise _unauthorized("invalid_signature", "logged_in_customer_id is not a customer id.")
+    return Shopper(shop.id, shop.platform, shop.domain, customer, "app_proxy")
+
+
+def _public_key(encoded: str) -> Ed25519PublicKey:
+    raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def _token(container: Container, token: str) -> Shopper:
+    try:
+        unverified: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise _unauthorized("invalid_token", "The token is not a JWT.") from None
+    if header.get("alg") != "EdDSA" or not isinstance(unverified.get("iss"), str):
+        raise _unauthorized("invalid_token", "Tokens are EdDSA-signed and name their store.")
+    shop = _active_shop(container, None, unverified["iss"])
+    if not shop.token_public_key:
+        raise _unauthorized("invalid_token", "This shop has no token key registered.")
+    try:
+        claims = jwt.decode(
+            token,
+            _public_key(shop.token_public_key),
+            algorithms=["EdDSA"],
+            audience=TOKEN_AUDIENCE,
+            issuer=shop.domain,
+            leeway=30,
+            options={"require": ["exp", "iat", "iss", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("token_expired", "The token has expired.") from None
+    except jwt.PyJWTError:
+        raise _unauthorized("invalid_token", "The token's signature or claims are wrong.") from None
+    if int(claims["exp"]) - int(claims["iat"]) > MAX_TOKEN_LIFETIME_S:
+        raise _unauthorized("invalid_token", "Tokens may live at most an hour.")
+    sub = claims.get("sub")
+    if sub is not None and (not isinstance(sub, str) or not _CUSTOMER_REF.fullmatch(sub)):
+        raise _unauthorized("invalid_token", "sub must be the store's customer id.")
+    return Shopper(shop.id, shop.platform, shop.domain, sub or None, "token")
+
+
+class RateLimits:
+    """Fixed windows per shopper and per address; Redis-backed when Redis is configured, so
+    every web process counts together."""
+
+    def __init__(self, redis_url: str | None, *, per_shopper: str, per_address: str) -> None:
+        self._storage = storage_from_string(redis_url or "memory://")
+        self._limiter = FixedWindowRateLimiter(self._storage)
+        self._per_shopper = parse(per_shopper)
+        self._per_address = parse(per_address)
+
+    def check(self, shopper: Shopper, address: str) -> None:
+        who = shopper.customer_ref or f"guest@{address}"
+        for item, keys in (
+            (self._per_address, ("addr", address)),
+            (self._per_shopper, ("shopper", str(shopper.shop_id), who)),
+        ):
+            if not self._limiter.hit(item, *keys):
+                reset = self._limiter.get_window_stats(item, *keys).reset_time
+                wait = max(1, int(reset - time.time()))
+                raise ApiError(
+                    429,
+                    "rate_limited",
+                    "Too many requests; slow down.",
+                    headers={"Retry-After": str(wait)},
+                )
