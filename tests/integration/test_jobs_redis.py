@@ -260,3 +260,21 @@ def test_a_pending_redemption_is_finished_by_an_rq_job(rq_container: Container) 
         got = redemptions.get_redemption(rq_container.uow(), shop.id, r.json["id"])
         assert got["status"] == "issued"
         assert list(admin.discounts) == [got["code"].lower()]
+
+
+def test_storefront_rate_limits_are_shared_through_redis(redis_conn: Redis) -> None:
+    """Two web processes (two limiters) count one shopper's requests together."""
+    from plugin_server.api.errors import ApiError
+    from storefront_widget.auth import RateLimits, Shopper
+
+    assert REDIS_URL
+    one = RateLimits(REDIS_URL, per_shopper="3/minute", per_address="100/minute")
+    two = RateLimits(REDIS_URL, per_shopper="3/minute", per_address="100/minute")
+    shopper = Shopper(1, "shopify", "s.myshopify.com", "42", "app_proxy")
+    one.check(shopper, "10.0.0.1")
+    two.check(shopper, "10.0.0.2")
+    one.check(shopper, "10.0.0.3")
+    with pytest.raises(ApiError) as refused:
+        two.check(shopper, "10.0.0.4")
+    assert refused.value.status == 429
+    assert redis_conn.keys("LIMITS:*")
