@@ -75,6 +75,10 @@ def register_storefront(app: Flask, demo: StorefrontDemo) -> None:
         )
         return Response(page, mimetype="text/html")
 
+    @app.get("/favicon.ico")
+    def storefront_favicon() -> Response:
+        return Response(status=204)
+
     @app.get("/account/login")
     def storefront_login() -> BaseResponse:
         response = redirect("/")

@@ -1,0 +1,243 @@
+"""The widget in real headless Chromium (the system's, driven by Playwright) on the demo
+storefront: the sandbox serves the shop's pages and app proxy, the app serves the API."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from plugin_server import create_app, demo
+from plugin_server.bootstrap import Container
+from plugin_server.sandbox.server import RunningSandbox, Sandbox
+from plugin_server.sandbox.storefront import StorefrontDemo
+from tests.conftest import SHOPIFY_SECRET
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+AXE = Path(__file__).parents[2] / "storefront_widget" / "node_modules" / "axe-core" / "axe.min.js"
+
+if CHROMIUM is None or not AXE.exists():
+    pytest.fail(
+        "browser tests need the system Chromium and axe-core: run ./scripts/test, which "
+        "installs both",
+        pytrace=False,
+    )
+
+
+@dataclass
+class Store:
+    url: str  # the storefront (sandbox)
+    app_url: str
+    api_key: str
+    sandbox: RunningSandbox
+    console_errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def store(container: Container) -> Iterator[Store]:
+    server = make_server("127.0.0.1", 0, Flask("placeholder"), threaded=True)
+    app_url = f"http://127.0.0.1:{server.server_port}"
+    server.app = create_app(container=container)  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state = Sandbox(
+        storefront=StorefrontDemo(
+            shop=demo.DEMO_DOMAIN,
+            app_url=app_url,
+            client_secret=SHOPIFY_SECRET,
+            demo_customer_id=demo.DEMO_CUSTOMER_ID,
+        )
+    )
+    with RunningSandbox(state) as sandbox:
+        shop = demo.set_up(container, sandbox_url=sandbox.url)
+        state.shopify_shop(demo.DEMO_DOMAIN, access_token=shop.access_token)
+        try:
+            yield Store(sandbox.url, app_url, shop.api_key, sandbox)
+        finally:
+            server.shutdown()
+            thread.join(timeout=5)
+
+
+@pytest.fixture
+def page(browser: Browser, store: Store) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=store.url)
+    tab = context.new_page()
+    tab.on("console", lambda m: store.console_errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: store.console_errors.append(str(e)))
+    yield tab
+    context.close()
+    assert store.console_errors == []
+
+
+def open_panel(page: Page, store: Store, query: str = "") -> None:
+    page.goto(f"{store.url}/{query}")
+    page.click("#loyalty-launcher")
+    page.wait_for_selector(".loyalty-reward")
+
+
+def test_member_sees_balance_redeems_copies_and_applies(page: Page, store: Store) -> None:
+    open_panel(page, store)
+    panel = page.locator("#loyalty-panel")
+    assert panel.get_attribute("role") == "dialog"
+    assert page.locator(".loyalty-balance").inner_text() == "179 points"
+    assert page.locator("#loyalty-launcher").get_attribute("aria-expanded") == "true"
+    progress = page.locator(".loyalty-progress").nth(3)  # 400-point reward: 179/400
+    assert progress.get_attribute("aria-valuenow") == "45"
+
+    page.click("button[data-reward='1']")  # $5 off, 50 points
+    code = page.locator(".loyalty-code").first
+    code.wait_for()
+    text = code.inner_text()
+    assert text.startswith("LOYAL-")
+    assert page.locator(".loyalty-balance").inner_text() == "129 points"
+    at_store = requests.get(
+        f"{store.url}/_sandbox/shopify/{demo.DEMO_DOMAIN}/discounts", timeout=5
+    ).json()["discounts"]
+    assert [d["code"] for d in at_store] == [text]
+
+    page.click(f"button[aria-label='Copy {text}']")
+    page.wait_for_function(
+        "document.querySelector('.loyalty-status').textContent.includes('Copied')"
+    )
+    assert page.evaluate("navigator.clipboard.readText()") == text
+
+    page.click("text=Apply at checkout")
+    page.wait_for_url(f"**/discount/{text}")
+    assert text in page.locator("h1").inner_text()
+
+
+@pytest.mark.parametrize(
+    ("locale", "launcher", "title", "balance"),
+    [("vi", "Ưu đãi", "Ưu đãi", "179 điểm"), ("th", "รางวัล", "รางวัล", "179 คะแนน")],
+)
+def test_locale_from_the_storefront_and_switchable(
+    page: Page, store: Store, locale: str, launcher: str, title: str, balance: str
+) -> None:
+    open_panel(page, store, f"?locale={locale}")
+    assert page.locator("#loyalty-launcher").inner_text() == launcher
+    assert page.locator("#loyalty-title").inner_text() == title
+    assert page.locator(".loyalty-balance").inner_text() == balance
+    page.select_option(".loyalty-locale", "en")
+    assert page.locator("#loyalty-title").inner_text() == "Rewards"
+    assert page.locator(".loyalty-balance").inner_text() == "179 points"
+
+
+def test_merchant_texts_and_theme_apply(page: Page, store: Store) -> None:
+    r = requests.patch(
+        f"{store.app_url}/api/v1/widget",
+        headers={"Authorization": f"Bearer {store.api_key}"},
+        json={"theme": {"accent": "#aa3300"}, "texts": {"en": {"title": "Club Points"}}},
+        timeout=5,
+    )
+    assert r.status_code == 200
+    open_panel(page, store)
+    assert page.locator("#loyalty-title").inner_text() == "Club Points"
+    accent = page.evaluate(
+        "getComputedStyle(document.querySelector('#loyalty-panel')).getPropertyValue('--loyalty-accent')"
+    )
+    assert accent.strip() == "#aa3300"
+
+
+def test_guest_sees_the_program_and_sign_in(page: Page, store: Store) -> None:
+    page.context.add_cookies([{"name": "sandbox_customer", "value": "guest", "url": store.url}])
+    open_panel(page, store)
+    body = page.locator(".loyalty-body").inner_text()
+    assert "Join our rewards program" in body
+    assert "1 points for every 1.00 you spend" in body
+    assert page.locator("button[data-reward]").count() == 0
+    assert page.locator("a", has_text="Sign in").last.get_attribute("href") == "/account/login"
+
+
+def test_keyboard_only(page: Page, store: Store) -> None:
+    page.goto(store.url)
+    page.wait_for_selector("#loyalty-launcher")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "loyalty-launcher":
+            break
+    assert page.evaluate("document.activeElement.id") == "loyalty-launcher"
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".loyalty-reward")
+    inside = "document.getElementById('loyalty-panel').contains(document.activeElement)"
+    assert page.evaluate(inside)
+    for _ in range(25):  # focus stays trapped in the open panel
+        page.keyboard.press("Tab")
+        assert page.evaluate(inside)
+    for _ in range(5):
+        page.keyboard.press("Shift+Tab")
+        assert page.evaluate(inside)
+    # Redeem with the keyboard.
+    page.focus("button[data-reward='1']")
+    page.keyboard.press("Enter")
+    page.locator(".loyalty-code").first.wait_for()
+    page.keyboard.press("Escape")
+    assert page.locator("#loyalty-panel").is_hidden()
+    assert page.evaluate("document.activeElement.id") == "loyalty-launcher"
+    assert page.locator("#loyalty-launcher").get_attribute("aria-expanded") == "false"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # visible focus
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_no_serious_accessibility_violations(page: Page, store: Store) -> None:
+    open_panel(page, store)
+    page.click("button[data-reward='1']")
+    page.locator(".loyalty-code").first.wait_for()
+    assert axe_violations(page) == []
+    page.context.add_cookies([{"name": "sandbox_customer", "value": "guest", "url": store.url}])
+    open_panel(page, store)
+    assert axe_violations(page) == []
+
+
+def test_reduced_motion_turns_the_animation_off(browser: Browser, store: Store) -> None:
+    context = browser.new_context(reduced_motion="reduce")
+    tab = context.new_page()
+    tab.goto(store.url)
+    tab.click("#loyalty-launcher")
+    tab.wait_for_selector(".loyalty-reward")
+    assert (
+        tab.evaluate("getComputedStyle(document.getElementById('loyalty-panel')).animationName")
+        == "none"
+    )
+    context.close()
+
+
+def test_merchant_strings_render_as_text_never_html(page: Page, store: Store) -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    r = requests.post(
+        f"{store.app_url}/api/v1/rewards",
+        headers={"Authorization": f"Bearer {store.api_key}"},
+        json={"name": evil, "kind": "free_shipping", "points_cost": 10},
+        timeout=5,
+    )
+    assert r.status_code == 201
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    open_panel(page, store)
+    names = page.locator(".loyalty-reward-name").all_inner_texts()
+    assert evil in names
+    assert page.locator("#loyalty-panel img").count() == 0
+    assert dialogs == []

@@ -1,0 +1,37 @@
+"""The widget's weight budget, gzipped as a CDN serves it: the loader every page pays for
+at most 10 KB, the panel (JS and CSS together, loaded on first use) at most 30 KB."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+STATIC = Path(__file__).parents[2] / "storefront_widget" / "static"
+LOADER_BUDGET = 10 * 1024
+PANEL_BUDGET = 30 * 1024
+
+
+def gzipped(*names: str) -> int:
+    return sum(len(gzip.compress((STATIC / n).read_bytes(), compresslevel=9)) for n in names)
+
+
+def test_loader_fits_its_budget() -> None:
+    assert 0 < gzipped("loader.js") <= LOADER_BUDGET
+
+
+def test_panel_fits_its_budget() -> None:
+    assert 0 < gzipped("panel.js", "panel.css") <= PANEL_BUDGET
+
+
+def test_the_loader_never_loads_the_panel_eagerly() -> None:
+    """Only on intent: the panel's URL appears inside load(), which only events call."""
+    source = (STATIC / "loader.js").read_text()
+    assert source.count("panel.js") == 1
+    assert 'addEventListener("click"' in source
+
+
+def test_no_html_insertion_in_widget_code() -> None:
+    for name in ("loader.js", "panel.js"):
+        source = (STATIC / name).read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in source, f"{name} uses {sink}"
