@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from plugin_server.api.context import current_container
 from plugin_server.api.errors import ApiError
 from plugin_server.bootstrap import Container
-from plugin_server.domain.errors import InstallRejected
+from plugin_server.domain.errors import InstallRejected, ValidationFailed
 from plugin_server.platforms import shopify_auth
 from plugin_server.platforms.base import PlatformError, ShopCredentials
 from plugin_server.platforms.shopify import ShopifyClient
@@ -258,6 +258,14 @@ def woocommerce_callback() -> tuple[Response, int]:
         webhook_secret=webhook_secret,
         now=c.clock(),
     )
+    # The Loyalty Rewards plugin signs shopper tokens; its public key comes from the store
+    # we just verified, so tokens it signs can be trusted as this store's.
+    plugin_key = client.plugin_public_key(creds)
+    if plugin_key:
+        try:
+            install.set_token_key(c.uow(), shop_id, plugin_key)
+        except ValidationFailed:
+            logger.warning("the store's plugin served an invalid token key: %s", store_url)
     created = 0
     for topic in WOO_TOPICS:
         try:

@@ -194,6 +194,22 @@ class WooCommerceClient:
         """One authenticated read: raises unless the keys work against this store."""
         self._call(creds, "get", "system_status")
 
+    def plugin_public_key(self, creds: ShopCredentials) -> str | None:
+        """The Loyalty Rewards plugin's token key, if the plugin is on this store."""
+        base = (creds.api_base_url or creds.domain).rstrip("/")
+        try:
+            response = requests.get(
+                f"{base}/wp-json/loyalty/v1/public-key",
+                timeout=self.timeout_s,
+                headers={"user-agent": USER_AGENT, "accept": "application/json"},
+            )
+        except requests.RequestException:
+            return None
+        if response.status_code != 200:
+            return None
+        key = _json_or_empty(response).get("public_key")
+        return key if isinstance(key, str) else None
+
     def create_webhook(
         self, creds: ShopCredentials, *, topic: str, delivery_url: str, secret: str
     ) -> str:

@@ -173,6 +173,13 @@ def register_woocommerce(app: Flask, sandbox: Sandbox) -> None:
             )
         )
 
+    @app.get("/woo/<host>/wp-json/loyalty/v1/public-key")
+    def woo_plugin_key(host: str) -> tuple[Response, int]:
+        store = store_or_404(host)
+        if store is None or store.plugin_public_key is None:
+            return jsonify(code="rest_no_route", message="No route."), 404
+        return jsonify(public_key=store.plugin_public_key), 200
+
     @app.get("/woo/<host>/wc-auth/v1/authorize")
     def woo_authorize(host: str) -> BaseResponse | tuple[Response, int]:
         """The merchant's approval screen, approved at once (or denied with ?deny=1): keys are

@@ -63,6 +63,7 @@ class WooStore:
     """The state of one sandbox WooCommerce store."""
 
     keys: dict[str, str] = field(default_factory=dict)  # consumer_key -> consumer_secret
+    plugin_public_key: str | None = None  # set when the Loyalty Rewards plugin is "installed"
     coupons: dict[int, dict[str, Any]] = field(default_factory=dict)
     webhooks: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: deque[Fault] = field(default_factory=deque)

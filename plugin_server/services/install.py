@@ -204,6 +204,18 @@ def save_woocommerce_install(
     return shop_id, api_key
 
 
+def set_token_key(uow: UnitOfWork, shop_id: int, public_key: str) -> None:
+    """Record the key that checks shopper tokens the store signs (ValidationFailed if bad)."""
+    from plugin_server.domain.widget import validate_public_key
+
+    key = validate_public_key(public_key)
+    with uow:
+        shop = uow.session.get(Shop, shop_id, with_for_update=True)
+        assert shop is not None
+        shop.token_public_key = key
+        uow.commit()
+
+
 def fresh_credentials(
     uow_factory: Callable[[], UnitOfWork],
     cipher: CredentialCipher,

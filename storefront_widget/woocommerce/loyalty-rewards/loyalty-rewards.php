@@ -1,0 +1,179 @@
+<?php
+/**
+ * Plugin Name: Loyalty Rewards
+ * Description: Points, rewards and referral codes for WooCommerce, from the open-source Loyalty app. Connects the store, shows the rewards widget, and adds "Rewards" to My Account.
+ * Version: 1.0.0
+ * Requires at least: 6.3
+ * Requires PHP: 7.4
+ * License: MIT
+ * Text Domain: loyalty-rewards
+ *
+ * @package LoyaltyRewards
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+require_once __DIR__ . '/includes/class-loyalty-token.php';
+
+const LOYALTY_OPTION_APP_URL    = 'loyalty_app_url';
+const LOYALTY_OPTION_SECRET_KEY = 'loyalty_token_secret_key';
+const LOYALTY_OPTION_PUBLIC_KEY = 'loyalty_token_public_key';
+
+/** The store's own key pair: made once, the secret half never leaves this site. */
+function loyalty_ensure_keys() {
+	if ( get_option( LOYALTY_OPTION_SECRET_KEY ) && get_option( LOYALTY_OPTION_PUBLIC_KEY ) ) {
+		return;
+	}
+	list( $secret, $public ) = Loyalty_Token::keypair();
+	update_option( LOYALTY_OPTION_SECRET_KEY, $secret, false );
+	update_option( LOYALTY_OPTION_PUBLIC_KEY, $public, false );
+}
+register_activation_hook( __FILE__, 'loyalty_ensure_keys' );
+
+function loyalty_app_url() {
+	return untrailingslashit( (string) get_option( LOYALTY_OPTION_APP_URL, '' ) );
+}
+
+/** The URL the app knows this store by (what WooCommerce puts in X-WC-Webhook-Source). */
+function loyalty_store_url() {
+	return untrailingslashit( home_url() );
+}
+
+/*
+ * The public key, for the app to fetch when the store connects: it checks the shopper
+ * tokens this store signs.
+ */
+add_action(
+	'rest_api_init',
+	function () {
+		register_rest_route(
+			'loyalty/v1',
+			'/public-key',
+			array(
+				'methods'             => 'GET',
+				'permission_callback' => '__return_true',
+				'callback'            => function () {
+					loyalty_ensure_keys();
+					return array( 'public_key' => get_option( LOYALTY_OPTION_PUBLIC_KEY ) );
+				},
+			)
+		);
+	}
+);
+
+/* Settings → Loyalty: the app's address and the Connect button (starts /wc-auth). */
+add_action(
+	'admin_menu',
+	function () {
+		add_options_page( 'Loyalty', 'Loyalty', 'manage_woocommerce', 'loyalty-rewards', 'loyalty_settings_page' );
+	}
+);
+
+add_action(
+	'admin_init',
+	function () {
+		register_setting(
+			'loyalty-rewards',
+			LOYALTY_OPTION_APP_URL,
+			array(
+				'type'              => 'string',
+				'sanitize_callback' => function ( $value ) {
+					$value = esc_url_raw( trim( (string) $value ) );
+					return ( 0 === strpos( $value, 'https://' ) || ( defined( 'WP_DEBUG' ) && WP_DEBUG ) ) ? $value : '';
+				},
+			)
+		);
+	}
+);
+
+function loyalty_settings_page() {
+	if ( ! current_user_can( 'manage_woocommerce' ) ) {
+		return;
+	}
+	$app     = loyalty_app_url();
+	$connect = $app ? $app . '/auth/woocommerce?' . http_build_query( array( 'store_url' => loyalty_store_url() ) ) : '';
+	echo '<div class="wrap"><h1>' . esc_html__( 'Loyalty', 'loyalty-rewards' ) . '</h1>';
+	echo '<form method="post" action="options.php">';
+	settings_fields( 'loyalty-rewards' );
+	echo '<p><label for="loyalty_app_url">' . esc_html__( 'App URL', 'loyalty-rewards' ) . '</label> ';
+	echo '<input class="regular-text" type="url" id="loyalty_app_url" name="' . esc_attr( LOYALTY_OPTION_APP_URL ) . '" value="' . esc_attr( $app ) . '" placeholder="https://loyalty.example.com"></p>';
+	submit_button();
+	echo '</form>';
+	if ( $connect ) {
+		echo '<p><a class="button button-primary" href="' . esc_url( $connect ) . '">' . esc_html__( 'Connect this store', 'loyalty-rewards' ) . '</a></p>';
+	}
+	echo '</div>';
+}
+
+/* The widget: one deferred loader script, and its config with a token for this shopper. */
+add_action(
+	'wp_enqueue_scripts',
+	function () {
+		$app = loyalty_app_url();
+		if ( ! $app || is_admin() ) {
+			return;
+		}
+		loyalty_ensure_keys();
+		wp_enqueue_script(
+			'loyalty-loader',
+			$app . '/storefront/v1/assets/loader.js',
+			array(),
+			'1',
+			array(
+				'strategy'  => 'defer',
+				'in_footer' => true,
+			)
+		);
+		$customer = is_user_logged_in() ? (string) get_current_user_id() : null;
+		$config   = array(
+			'api'    => $app . '/storefront/v1',
+			'shop'   => loyalty_store_url(),
+			'token'  => Loyalty_Token::sign( loyalty_store_url(), $customer, get_option( LOYALTY_OPTION_SECRET_KEY ) ),
+			'locale' => substr( determine_locale(), 0, 2 ),
+			'signIn' => wc_get_page_permalink( 'myaccount' ),
+			'join'   => wc_get_page_permalink( 'myaccount' ),
+			'apply'  => add_query_arg( 'loyalty_coupon', '{code}', wc_get_cart_url() ),
+		);
+		wp_add_inline_script( 'loyalty-loader', 'window.LoyaltyConfig = ' . wp_json_encode( $config ) . ';', 'before' );
+	}
+);
+
+/* One-click apply: /cart/?loyalty_coupon=CODE puts the code in the cart. */
+add_action(
+	'template_redirect',
+	function () {
+		if ( empty( $_GET['loyalty_coupon'] ) || ! function_exists( 'WC' ) || ! WC()->cart ) { // phpcs:ignore WordPress.Security.NonceVerification.Recommended
+			return;
+		}
+		$code = wc_format_coupon_code( wp_unslash( $_GET['loyalty_coupon'] ) ); // phpcs:ignore WordPress.Security.NonceVerification.Recommended, WordPress.Security.ValidatedSanitizedInput.InputNotSanitized
+		if ( $code && ! WC()->cart->has_discount( $code ) ) {
+			WC()->cart->apply_coupon( $code );
+		}
+	}
+);
+
+/* My Account → Rewards. */
+add_action(
+	'init',
+	function () {
+		add_rewrite_endpoint( 'rewards', EP_ROOT | EP_PAGES );
+	}
+);
+
+add_filter(
+	'woocommerce_account_menu_items',
+	function ( $items ) {
+		$logout = isset( $items['customer-logout'] ) ? array( 'customer-logout' => $items['customer-logout'] ) : array();
+		unset( $items['customer-logout'] );
+		return $items + array( 'rewards' => __( 'Rewards', 'loyalty-rewards' ) ) + $logout;
+	}
+);
+
+add_action(
+	'woocommerce_account_rewards_endpoint',
+	function () {
+		echo '<h2>' . esc_html__( 'Rewards', 'loyalty-rewards' ) . '</h2>';
+		echo '<p>' . esc_html__( 'Your points, rewards and codes.', 'loyalty-rewards' ) . '</p>';
+		echo '<p><button type="button" class="button" onclick="var l=document.getElementById(\'loyalty-launcher\');if(l){l.click();}">' . esc_html__( 'Open my rewards', 'loyalty-rewards' ) . '</button></p>';
+	}
+);
