@@ -18,7 +18,7 @@
     cfg[k] = given[k] || data[k] || "";
   });
   if (!cfg.api) return;
-  cfg.assets = cfg.assets || cfg.api + "/assets";
+  cfg.assets = (cfg.assets || cfg.api + "/assets").replace(/\/$/, "");
   var lang = (cfg.locale || d.documentElement.lang || "en").slice(0, 2).toLowerCase();
   cfg.locale = { en: 1, vi: 1, th: 1 }[lang] ? lang : "en";
   var label = { en: "Rewards", vi: "Ưu đãi", th: "รางวัล" }[cfg.locale];

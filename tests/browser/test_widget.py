@@ -241,3 +241,21 @@ def test_merchant_strings_render_as_text_never_html(page: Page, store: Store) ->
     assert evil in names
     assert page.locator("#loyalty-panel img").count() == 0
     assert dialogs == []
+
+
+def test_pages_load_only_the_loader_until_the_shopper_reaches_for_it(
+    page: Page, store: Store
+) -> None:
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url.split("?")[0].rsplit("/", 1)[-1]))
+    page.goto(store.url)
+    page.wait_for_load_state("networkidle")
+    assert "loader.js" in fetched
+    assert not {"panel.js", "panel.css", "summary"} & set(fetched)
+    box = page.locator("#loyalty-launcher").bounding_box()
+    assert box is not None
+    assert box["height"] == 48  # reserved size, fixed position: nothing shifts
+    page.hover("#loyalty-launcher")  # intent: the panel starts loading
+    page.wait_for_function("window.LoyaltyPanel !== undefined")
+    assert {"panel.js", "panel.css"} <= set(fetched)
+    assert "summary" not in fetched  # data only when opened

@@ -1,0 +1,318 @@
+/* Loyalty widget panel: loaded on first use by loader.js. Every merchant or shopper string
+   is inserted as text (textContent), never as HTML. */
+(function () {
+  "use strict";
+  var w = window, d = document;
+
+  var STRINGS = {
+    en: {
+      title: "Rewards", close: "Close", loading: "Loading…", error: "Something went wrong. Try again.",
+      balance: "{n} points", balance_label: "Your points", pending: "{n} pending",
+      pending_until: "{n} pending, available {date}", welcome: "Hi {name}!",
+      welcome_guest: "Join our rewards program", join: "Join now", sign_in: "Sign in",
+      ways_to_earn: "Ways to earn", earn_rule: "{n} points for every 1.00 you spend",
+      rewards: "Rewards", cost: "{n} points", redeem: "Redeem", redeeming: "Redeeming…",
+      need_more: "{n} more points to go", your_codes: "Your codes", copy: "Copy",
+      copied: "Copied {code}", apply: "Apply at checkout", pending_code: "Creating your code…",
+      history: "Recent activity", none_yet: "Nothing yet: your points appear after your first order.",
+      insufficient: "Not enough points for this reward yet.", redeemed: "Your code {code} is ready.",
+      used: "Used", language: "Language"
+    },
+    vi: {
+      title: "Ưu đãi", close: "Đóng", loading: "Đang tải…", error: "Đã có lỗi. Vui lòng thử lại.",
+      balance: "{n} điểm", balance_label: "Điểm của bạn", pending: "{n} điểm đang chờ",
+      pending_until: "{n} điểm đang chờ, dùng được từ {date}", welcome: "Xin chào {name}!",
+      welcome_guest: "Tham gia chương trình ưu đãi", join: "Tham gia ngay", sign_in: "Đăng nhập",
+      ways_to_earn: "Cách tích điểm", earn_rule: "{n} điểm cho mỗi 1.00 bạn chi tiêu",
+      rewards: "Phần thưởng", cost: "{n} điểm", redeem: "Đổi", redeeming: "Đang đổi…",
+      need_more: "Cần thêm {n} điểm", your_codes: "Mã của bạn", copy: "Sao chép",
+      copied: "Đã sao chép {code}", apply: "Áp dụng khi thanh toán", pending_code: "Đang tạo mã…",
+      history: "Hoạt động gần đây", none_yet: "Chưa có gì: điểm sẽ xuất hiện sau đơn hàng đầu tiên.",
+      insufficient: "Bạn chưa đủ điểm cho phần thưởng này.", redeemed: "Mã {code} của bạn đã sẵn sàng.",
+      used: "Đã dùng", language: "Ngôn ngữ"
+    },
+    th: {
+      title: "รางวัล", close: "ปิด", loading: "กำลังโหลด…", error: "เกิดข้อผิดพลาด โปรดลองอีกครั้ง",
+      balance: "{n} คะแนน", balance_label: "คะแนนของคุณ", pending: "{n} คะแนนรอดำเนินการ",
+      pending_until: "{n} คะแนนรอดำเนินการ ใช้ได้ {date}", welcome: "สวัสดี {name}!",
+      welcome_guest: "เข้าร่วมโปรแกรมสะสมคะแนน", join: "สมัครเลย", sign_in: "เข้าสู่ระบบ",
+      ways_to_earn: "วิธีสะสมคะแนน", earn_rule: "{n} คะแนนทุกการใช้จ่าย 1.00",
+      rewards: "ของรางวัล", cost: "{n} คะแนน", redeem: "แลก", redeeming: "กำลังแลก…",
+      need_more: "ขาดอีก {n} คะแนน", your_codes: "โค้ดของคุณ", copy: "คัดลอก",
+      copied: "คัดลอก {code} แล้ว", apply: "ใช้ตอนชำระเงิน", pending_code: "กำลังสร้างโค้ด…",
+      history: "กิจกรรมล่าสุด", none_yet: "ยังไม่มี: คะแนนจะปรากฏหลังคำสั่งซื้อแรกของคุณ",
+      insufficient: "คะแนนยังไม่พอสำหรับรางวัลนี้", redeemed: "โค้ด {code} ของคุณพร้อมแล้ว",
+      used: "ใช้แล้ว", language: "ภาษา"
+    }
+  };
+
+  var state = { cfg: null, launcher: null, root: null, data: null, locale: "en", open: false };
+
+  function t(key, vars) {
+    var texts = (state.data && state.data.settings && state.data.settings.texts) || {};
+    var own = texts[state.locale] || {};
+    var s = own[key] || STRINGS[state.locale][key] || STRINGS.en[key] || key;
+    return s.replace(/\{(\w+)\}/g, function (_, name) { return vars && name in vars ? String(vars[name]) : ""; });
+  }
+
+  function el(tag, attrs, children) {
+    var node = d.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        if (k === "text") node.textContent = attrs[k];
+        else if (k === "className") node.className = attrs[k];
+        else if (k.slice(0, 2) === "on") node.addEventListener(k.slice(2), attrs[k]);
+        else node.setAttribute(k, attrs[k]);
+      });
+    }
+    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
+    return node;
+  }
+
+  function number(n) { return new Intl.NumberFormat(state.locale).format(n); }
+  function date(iso) {
+    return new Intl.DateTimeFormat(state.locale, { dateStyle: "medium" }).format(new Date(iso));
+  }
+
+  function url(path) {
+    var u = state.cfg.api + path;
+    if (state.cfg.token && state.cfg.shop) u += (u.indexOf("?") < 0 ? "?" : "&") + "shop=" + encodeURIComponent(state.cfg.shop);
+    return u;
+  }
+
+  function request(method, path, body, extra) {
+    var headers = { Accept: "application/json" };
+    if (state.cfg.token) headers.Authorization = "Bearer " + state.cfg.token;
+    if (body) headers["Content-Type"] = "application/json";
+    Object.keys(extra || {}).forEach(function (k) { headers[k] = extra[k]; });
+    return fetch(url(path), {
+      method: method, headers: headers, body: body ? JSON.stringify(body) : undefined,
+      credentials: "same-origin"
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (json) {
+        if (!r.ok) { var e = new Error((json.error && json.error.code) || "http_" + r.status); e.status = r.status; throw e; }
+        return json;
+      });
+    });
+  }
+
+  function announce(message) {
+    var live = state.root && state.root.querySelector(".loyalty-status");
+    if (live) live.textContent = message;
+  }
+
+  function applyTheme() {
+    var theme = (state.data && state.data.settings && state.data.settings.theme) || {};
+    Object.keys(theme).forEach(function (k) { state.root.style.setProperty("--loyalty-" + k, theme[k]); });
+  }
+
+  function section(titleKey, body, slot) {
+    var id = "loyalty-h-" + titleKey;
+    return el("section", { className: "loyalty-section", "aria-labelledby": id, "data-slot": slot || titleKey }, [
+      el("h3", { id: id, text: t(titleKey) })
+    ].concat(body));
+  }
+
+  function rewardItem(r, member) {
+    var cost = r.cost;
+    var parts = [
+      el("span", { className: "loyalty-reward-name", text: r.name }),
+      el("span", { className: "loyalty-reward-cost", text: t("cost", { n: number(cost) }) })
+    ];
+    if (member) {
+      var pct = Math.round((r.progress || 0) * 100);
+      parts.push(el("div", {
+        className: "loyalty-progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
+        "aria-valuenow": String(pct), "aria-label": r.name
+      }, [el("div", { className: "loyalty-progress-bar", style: "width:" + pct + "%" })]));
+      if (r.can_redeem) {
+        parts.push(el("button", {
+          type: "button", className: "loyalty-button", text: t("redeem"), "data-reward": String(r.id),
+          onclick: function (ev) { redeem(r, ev.currentTarget); }
+        }));
+      } else {
+        parts.push(el("span", { className: "loyalty-muted", text: t("need_more", { n: number(cost - Math.max(member.balance, 0)) }) }));
+      }
+    }
+    return el("li", { className: "loyalty-reward" }, parts);
+  }
+
+  function codeItem(c) {
+    var children = [el("span", { className: "loyalty-reward-name", text: c.title })];
+    if (c.status === "pending" || !c.code) {
+      children.push(el("span", { className: "loyalty-muted", text: t("pending_code") }));
+    } else {
+      children.push(el("code", { className: "loyalty-code", text: c.code }));
+      if (c.status === "used") {
+        children.push(el("span", { className: "loyalty-muted", text: t("used") }));
+      } else {
+        children.push(el("button", {
+          type: "button", className: "loyalty-button loyalty-secondary", text: t("copy"),
+          "aria-label": t("copy") + " " + c.code,
+          onclick: function () { copy(c.code); }
+        }));
+        var apply = (state.cfg.apply || "/discount/{code}").replace("{code}", encodeURIComponent(c.code));
+        children.push(el("a", { className: "loyalty-link", href: apply, text: t("apply") }));
+      }
+    }
+    return el("li", { className: "loyalty-code-item" }, children);
+  }
+
+  function copy(code) {
+    var done = function () { announce(t("copied", { code: code })); };
+    if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(code).then(done, done);
+    else done();
+  }
+
+  function render() {
+    var body = state.root.querySelector(".loyalty-body");
+    body.textContent = "";
+    var data = state.data, member = data.member, program = data.program;
+    if (member) {
+      var head = [el("p", { className: "loyalty-balance", "aria-label": t("balance_label") }, [
+        el("strong", { text: t("balance", { n: number(member.balance) }) })
+      ])];
+      if (member.first_name) head.unshift(el("p", { text: t("welcome", { name: member.first_name }) }));
+      if (member.pending > 0) {
+        head.push(el("p", { className: "loyalty-muted", text: member.next_pending_available_at
+          ? t("pending_until", { n: number(member.pending), date: date(member.next_pending_available_at) })
+          : t("pending", { n: number(member.pending) }) }));
+      }
+      body.appendChild(el("div", { className: "loyalty-summary" }, head));
+      body.appendChild(el("div", { "data-slot": "tier", hidden: "" }));
+    } else {
+      body.appendChild(el("div", { className: "loyalty-summary" }, [
+        el("p", { className: "loyalty-balance", text: t("welcome_guest") }),
+        el("p", { className: "loyalty-actions" }, [
+          el("a", { className: "loyalty-button", href: state.cfg.join || "/account/register", text: t("join") }),
+          el("a", { className: "loyalty-link", href: state.cfg.signIn || "/account/login", text: t("sign_in") })
+        ])
+      ]));
+      body.appendChild(section("ways_to_earn", [
+        el("p", { text: t("earn_rule", { n: program.points_per_unit }) })
+      ]));
+    }
+    body.appendChild(section("rewards", [
+      el("ul", { className: "loyalty-list" }, program.rewards.map(function (r) { return rewardItem(r, member); }))
+    ]));
+    if (member) {
+      if (member.codes.length) {
+        body.appendChild(section("your_codes", [el("ul", { className: "loyalty-list" }, member.codes.map(codeItem))]));
+      }
+      body.appendChild(el("div", { "data-slot": "referral", hidden: "" }));
+      body.appendChild(section("history", member.history.length ? [
+        el("ul", { className: "loyalty-list" }, member.history.map(function (h) {
+          return el("li", { className: "loyalty-history" }, [
+            el("span", { text: h.reason }),
+            el("span", { className: h.points < 0 ? "loyalty-minus" : "loyalty-plus", text: (h.points > 0 ? "+" : "") + number(h.points) })
+          ]);
+        }))
+      ] : [el("p", { className: "loyalty-muted", text: t("none_yet") })]));
+    }
+  }
+
+  function refresh() {
+    return request("GET", "/summary").then(function (data) {
+      state.data = data;
+      applyTheme();
+      state.root.querySelector(".loyalty-title").textContent = t("title");
+      render();
+    }, function () { announce(t("error")); });
+  }
+
+  function key() {
+    if (w.crypto && w.crypto.randomUUID) return w.crypto.randomUUID();
+    return String(Date.now()) + Math.random().toString(16).slice(2);
+  }
+
+  function redeem(reward, button) {
+    button.disabled = true;
+    button.textContent = t("redeeming");
+    var body = reward.kind === "points_for_money" ? { points: reward.min_points } : { reward_id: reward.id };
+    request("POST", "/redemptions", body, { "Idempotency-Key": key() }).then(function (r) {
+      return r.status === "pending" ? poll(r.id, 20) : r;
+    }).then(function (r) {
+      return refresh().then(function () {
+        if (r.code) announce(t("redeemed", { code: r.code }));
+        var codeEl = state.root.querySelector(".loyalty-code");
+        if (codeEl) codeEl.parentNode.querySelector("button") && codeEl.parentNode.querySelector("button").focus();
+      });
+    }, function (e) {
+      button.disabled = false;
+      button.textContent = t("redeem");
+      announce(e.message === "insufficient_points" ? t("insufficient") : t("error"));
+    });
+  }
+
+  function poll(id, left) {
+    return new Promise(function (resolve) { setTimeout(resolve, 1000); }).then(function () {
+      return request("GET", "/redemptions/" + id);
+    }).then(function (r) { return r.status === "pending" && left > 0 ? poll(id, left - 1) : r; });
+  }
+
+  function focusables() {
+    return Array.prototype.filter.call(
+      state.root.querySelectorAll("button, a[href], select, [tabindex]:not([tabindex='-1'])"),
+      function (n) { return !n.disabled && n.offsetParent !== null; });
+  }
+
+  function onKey(ev) {
+    if (ev.key === "Escape") { ev.preventDefault(); close(); return; }
+    if (ev.key !== "Tab") return;
+    var items = focusables();
+    if (!items.length) return;
+    var first = items[0], last = items[items.length - 1];
+    if (ev.shiftKey && d.activeElement === first) { ev.preventDefault(); last.focus(); }
+    else if (!ev.shiftKey && d.activeElement === last) { ev.preventDefault(); first.focus(); }
+  }
+
+  function build() {
+    var languages = el("select", {
+      className: "loyalty-locale", "aria-label": t("language"),
+      onchange: function (ev) { state.locale = ev.target.value; languages.setAttribute("aria-label", t("language")); render(); state.root.querySelector(".loyalty-title").textContent = t("title"); closeButton.setAttribute("aria-label", t("close")); }
+    }, [["en", "English"], ["vi", "Tiếng Việt"], ["th", "ไทย"]].map(function (o) {
+      var opt = el("option", { value: o[0], text: o[1] });
+      if (o[0] === state.locale) opt.selected = true;
+      return opt;
+    }));
+    var closeButton = el("button", { type: "button", className: "loyalty-close", "aria-label": t("close"), text: "×", onclick: close });
+    state.root = el("div", {
+      id: "loyalty-panel", className: "loyalty-panel loyalty-" + (state.cfg.position === "left" ? "left" : "right"),
+      role: "dialog", "aria-modal": "true", "aria-labelledby": "loyalty-title", lang: state.locale
+    }, [
+      el("div", { className: "loyalty-header" }, [
+        el("h2", { id: "loyalty-title", className: "loyalty-title", text: t("title") }), languages, closeButton
+      ]),
+      el("p", { className: "loyalty-status", role: "status", "aria-live": "polite" }),
+      el("div", { className: "loyalty-body" }, [el("p", { className: "loyalty-muted", text: t("loading") })])
+    ]);
+    state.root.addEventListener("keydown", onKey);
+    d.body.appendChild(state.root);
+  }
+
+  function open() {
+    if (!state.root) build();
+    state.root.hidden = false;
+    state.open = true;
+    state.launcher.setAttribute("aria-expanded", "true");
+    state.root.querySelector(".loyalty-close").focus();
+    refresh();
+  }
+
+  function close() {
+    if (!state.root) return;
+    state.root.hidden = true;
+    state.open = false;
+    state.launcher.setAttribute("aria-expanded", "false");
+    state.launcher.focus();
+  }
+
+  w.LoyaltyPanel = {
+    toggle: function (launcher, cfg) {
+      state.launcher = launcher;
+      state.cfg = cfg;
+      if (!state.root) state.locale = cfg.locale;
+      if (state.open) close(); else open();
+    }
+  };
+})();
