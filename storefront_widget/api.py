@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, g, jsonify, request, send_from_directory
-from sqlalchemy import select
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    request,
+    send_from_directory,
+)
 
 from plugin_server import redemption_flow
 from plugin_server.api.context import current_container
 from plugin_server.api.errors import ApiError
-from plugin_server.db.models import Shop
 from plugin_server.services import redemptions, storefront
 from storefront_widget.auth import RateLimits, Shopper, authenticate
 
@@ -22,8 +28,6 @@ CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key"
 
 
 def _limits() -> RateLimits:
-    from flask import current_app
-
     limits: RateLimits | None = current_app.extensions.get("loyalty_rate_limits")
     if limits is None:
         s = current_container().settings
@@ -36,24 +40,30 @@ def _limits() -> RateLimits:
     return limits
 
 
+def _shops() -> storefront.StorefrontShops:
+    shops: storefront.StorefrontShops | None = current_app.extensions.get("loyalty_storefront")
+    if shops is None:
+        c = current_container()
+        shops = storefront.StorefrontShops(c.session_factory, c.settings.shop_cache_seconds)
+        current_app.extensions["loyalty_storefront"] = shops
+    return shops
+
+
 @bp.before_request
 def authenticate_shopper() -> Response | None:
     if request.method == "OPTIONS":
         return _preflight()
     if request.endpoint == "storefront.asset":
         return None
-    shopper = authenticate(current_container(), request)
+    shopper = authenticate(current_container(), _shops(), request)
     _limits().check(shopper, request.remote_addr or "unknown")
     g.shopper = shopper
     return None
 
 
-def _origins_for(domain: str | None) -> list[str]:
-    if not domain:
-        return []
-    with current_container().session_factory() as session:
-        shop = session.scalars(select(Shop).where(Shop.domain == domain)).first()
-        return storefront.allowed_origins(shop) if shop is not None and shop.active else []
+def _origins_for(domain: str | None) -> tuple[str, ...]:
+    shop = _shops().active(None, domain) if domain else None
+    return shop.origins if shop is not None else ()
 
 
 def _preflight() -> Response:
@@ -91,17 +101,19 @@ def _member(shopper: Shopper) -> str:
 @bp.get("/summary")
 def summary() -> Response:
     shopper: Shopper = g.shopper
-    c = current_container()
     if shopper.customer_ref is None:
-        return jsonify(storefront.program(c.uow(), shopper.shop_id))
+        return jsonify(storefront.program(_shops(), shopper.shop_id))
+    c = current_container()
     return jsonify(
-        storefront.summary(c.uow(), shopper.shop_id, shopper.customer_ref, now=c.clock())
+        storefront.summary(
+            c.session_factory, _shops(), shopper.shop_id, shopper.customer_ref, now=c.clock()
+        )
     )
 
 
 @bp.get("/program")
 def program() -> Response:
-    return jsonify(storefront.program(current_container().uow(), g.shopper.shop_id))
+    return jsonify(storefront.program(_shops(), g.shopper.shop_id))
 
 
 @bp.post("/redemptions")

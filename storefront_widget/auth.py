@@ -16,11 +16,10 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from shopify_app import ShopifyApp
-from sqlalchemy import select
 
 from plugin_server.api.errors import ApiError
 from plugin_server.bootstrap import Container
-from plugin_server.db.models import Shop
+from plugin_server.services.storefront import StorefrontShop, StorefrontShops
 
 TOKEN_AUDIENCE = "loyalty-storefront"
 MAX_TOKEN_LIFETIME_S = 3600
@@ -40,13 +39,13 @@ def _unauthorized(code: str, message: str) -> ApiError:
     return ApiError(401, code, message)
 
 
-def authenticate(container: Container, request: Request) -> Shopper:
+def authenticate(container: Container, shops: StorefrontShops, request: Request) -> Shopper:
     if "signature" in request.args:
-        return _app_proxy(container, request)
+        return _app_proxy(container, shops, request)
     auth = request.headers.get("Authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        return _token(container, token.strip())
+        return _token(shops, token.strip())
     raise _unauthorized(
         "unauthorized",
         "Call through the shop's app proxy, or send a store-signed token as "
@@ -54,19 +53,14 @@ def authenticate(container: Container, request: Request) -> Shopper:
     )
 
 
-def _active_shop(container: Container, platform: str | None, domain: str) -> Shop:
-    with container.session_factory() as session:
-        stmt = select(Shop).where(Shop.domain == domain)
-        if platform:
-            stmt = stmt.where(Shop.platform == platform)
-        shop = session.scalars(stmt).first()
-        if shop is None or not shop.active:
-            raise _unauthorized("unknown_shop", "This shop has not installed the app.")
-        session.expunge(shop)
-        return shop
+def _active_shop(shops: StorefrontShops, platform: str | None, domain: str) -> StorefrontShop:
+    shop = shops.active(platform, domain)
+    if shop is None:
+        raise _unauthorized("unknown_shop", "This shop has not installed the app.")
+    return shop
 
 
-def _app_proxy(container: Container, request: Request) -> Shopper:
+def _app_proxy(container: Container, shops: StorefrontShops, request: Request) -> Shopper:
     s = container.settings
     if not s.shopify_api_key or not s.shopify_api_secret:
         raise ApiError(503, "not_configured", "The app's Shopify credentials are not set.")
@@ -79,7 +73,7 @@ def _app_proxy(container: Container, request: Request) -> Shopper:
     if not result.ok or not result.shop:
         code = "stale_request" if result.log.code == "timestamp_too_old" else "invalid_signature"
         raise _unauthorized(code, "The app proxy signature is missing, wrong or too old.")
-    shop = _active_shop(container, "shopify", f"{result.shop}.myshopify.com")
+    shop = _active_shop(shops, "shopify", f"{result.shop}.myshopify.com")
     customer = result.logged_in_customer_id or None
     if customer is not None and not customer.isdigit():
         raise _unauthorized("invalid_signature", "logged_in_customer_id is not a customer id.")
@@ -91,7 +85,7 @@ def _public_key(encoded: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
-def _token(container: Container, token: str) -> Shopper:
+def _token(shops: StorefrontShops, token: str) -> Shopper:
     try:
         unverified: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
         header = jwt.get_unverified_header(token)
@@ -99,7 +93,7 @@ def _token(container: Container, token: str) -> Shopper:
         raise _unauthorized("invalid_token", "The token is not a JWT.") from None
     if header.get("alg") != "EdDSA" or not isinstance(unverified.get("iss"), str):
         raise _unauthorized("invalid_token", "Tokens are EdDSA-signed and name their store.")
-    shop = _active_shop(container, None, unverified["iss"])
+    shop = _active_shop(shops, None, unverified["iss"])
     if not shop.token_public_key:
         raise _unauthorized("invalid_token", "This shop has no token key registered.")
     try:

@@ -4,14 +4,19 @@ rewards within reach, codes and history. Read-only, one shop, one session."""
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from plugin_server.db import repositories
-from plugin_server.db.models import Redemption, Reward, Shop
+from plugin_server.db.models import Customer, Redemption, Reward, Shop
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.errors import ShopNotFound, ValidationFailed
 from plugin_server.domain.widget import (
@@ -34,16 +39,15 @@ def widget_settings(shop: Shop) -> dict[str, Any]:
 def allowed_origins(shop: Shop) -> list[str]:
     """The shop's own storefront origins: CORS answers no one else."""
     own = f"https://{shop.domain}" if shop.platform == "shopify" else shop.domain
-    from urllib.parse import urlsplit
-
     parts = urlsplit(own)
     return [f"{parts.scheme}://{parts.netloc}", *widget_settings(shop)["origins"]]
 
 
-def _reward(r: Reward, balance: int | None) -> dict[str, Any]:
+def _reward(r: Reward) -> dict[str, Any]:
+    """A reward as the widget shows it; `cost` is the points needed to redeem it at all."""
     out = reward_view(r)
     cost = out["points_cost"] if out["kind"] != "points_for_money" else out["min_points"]
-    entry = {
+    return {
         "id": out["id"],
         "name": out["name"],
         "kind": out["kind"],
@@ -57,25 +61,16 @@ def _reward(r: Reward, balance: int | None) -> dict[str, Any]:
         "min_order_subtotal": out["min_order_subtotal"],
         "cost": cost,
     }
-    if balance is not None:
-        entry["progress"] = 0.0 if cost <= 0 else round(min(max(balance, 0) / cost, 1.0), 4)
-        entry["can_redeem"] = balance >= cost
-    return entry
 
 
-def _program(session: Session, shop: Shop, balance: int | None) -> dict[str, Any]:
-    rewards = session.scalars(
-        select(Reward)
-        .where(Reward.shop_id == shop.id, Reward.archived_at.is_(None))
-        .order_by(Reward.id)
-    )
-    return {
-        "platform": shop.platform,
-        "points_per_unit": str(shop.points_per_unit.normalize()),
-        "pending_days": shop.pending_days,
-        "guests_earn": shop.guests_earn,
-        "rewards": [_reward(r, balance) for r in rewards],
-    }
+def _with_progress(program: dict[str, Any], balance: int) -> dict[str, Any]:
+    """The shop's rewards with how far this shopper's balance goes toward each."""
+    rewards = []
+    for r in program["rewards"]:
+        cost = r["cost"]
+        progress = 0.0 if cost <= 0 else round(min(max(balance, 0) / cost, 1.0), 4)
+        rewards.append({**r, "progress": progress, "can_redeem": balance >= cost})
+    return {**program, "rewards": rewards}
 
 
 def _shop(session: Session, shop_id: int) -> Shop:
@@ -85,81 +80,178 @@ def _shop(session: Session, shop_id: int) -> Shop:
     return shop
 
 
-def program(uow: UnitOfWork, shop_id: int) -> dict[str, Any]:
+def shop_page(session: Session, shop_id: int) -> dict[str, Any]:
+    """The parts of the widget that are the same for every shopper of the shop: program,
+    rewards and display settings (cacheable for a few seconds)."""
+    shop = _shop(session, shop_id)
+    rewards = session.scalars(
+        select(Reward)
+        .where(Reward.shop_id == shop.id, Reward.archived_at.is_(None))
+        .order_by(Reward.id)
+    )
+    return {
+        "program": {
+            "platform": shop.platform,
+            "points_per_unit": str(shop.points_per_unit.normalize()),
+            "pending_days": shop.pending_days,
+            "guests_earn": shop.guests_earn,
+            "rewards": [_reward(r) for r in rewards],
+        },
+        "settings": _public_settings(shop),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class StorefrontShop:
+    """What every storefront request needs to know about its shop."""
+
+    id: int
+    platform: str
+    domain: str
+    token_public_key: str | None
+    origins: tuple[str, ...]
+
+
+class StorefrontShops:
+    """Storefront lookups held in memory for `ttl_s` seconds (0: not at all).
+
+    Every widget request needs its shop (to verify it) and the shop's program; with the
+    cache a signed-in summary costs only the shopper's own queries. A merchant's change
+    (rewards, settings, a new token key, uninstalling) shows within `ttl_s`.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        ttl_s: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._session_factory, self._ttl_s, self._monotonic = session_factory, ttl_s, monotonic
+        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, key: tuple[Any, ...], load: Callable[[Session], Any]) -> Any:
+        now = self._monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self._session_factory() as session:
+            value = load(session)
+        if self._ttl_s > 0:
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[key] = (now + self._ttl_s, value)
+        return value
+
+    def active(self, platform: str | None, domain: str) -> StorefrontShop | None:
+        """The installed, active shop at `domain` (of `platform` if given), or None."""
+
+        def load(session: Session) -> StorefrontShop | None:
+            stmt = select(Shop).where(Shop.domain == domain)
+            if platform:
+                stmt = stmt.where(Shop.platform == platform)
+            shop = session.scalars(stmt).first()
+            if shop is None or not shop.active:
+                return None
+            return StorefrontShop(
+                shop.id,
+                shop.platform,
+                shop.domain,
+                shop.token_public_key,
+                tuple(allowed_origins(shop)),
+            )
+
+        result: StorefrontShop | None = self._cached(("shop", platform, domain), load)
+        return result
+
+    def page(self, shop_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._cached(
+            ("page", shop_id), lambda session: shop_page(session, shop_id)
+        )
+        return result
+
+
+def program(shops: StorefrontShops, shop_id: int) -> dict[str, Any]:
     """For guests: how to earn and what there is to redeem."""
-    with uow:
-        shop = _shop(uow.session, shop_id)
-        return {
-            "member": None,
-            "program": _program(uow.session, shop, None),
-            "settings": _public_settings(shop),
-        }
+    return {"member": None, **shops.page(shop_id)}
 
 
-def summary(uow: UnitOfWork, shop_id: int, customer_ref: str, *, now: datetime) -> dict[str, Any]:
-    """A signed-in shopper's view. Someone who has not earned yet is a member with 0."""
-    with uow:
-        session = uow.session
-        shop = _shop(session, shop_id)
-        customer = repositories.customer_by_ref(session, shop_id, customer_ref)
-        if customer is None:
-            member: dict[str, Any] = {
-                "customer_id": customer_ref,
-                "first_name": None,
-                "balance": 0,
-                "pending": 0,
-                "next_pending_available_at": None,
-                "codes": [],
-                "history": [],
-            }
-            balance = 0
-        else:
-            bal = repositories.balance(session, shop_id, customer.id, now)
-            balance = bal.spendable
-            codes = session.scalars(
-                select(Redemption)
+def summary(
+    session_factory: sessionmaker[Session],
+    shops: StorefrontShops,
+    shop_id: int,
+    customer_ref: str,
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    """A signed-in shopper's view. Someone who has not earned yet is a member with 0.
+
+    Read-only, so no transaction is held: three queries (the member with their balance,
+    their recent codes, their recent entries).
+    """
+    page = shops.page(shop_id)
+    member: dict[str, Any] = {
+        "customer_id": customer_ref,
+        "first_name": None,
+        "balance": 0,
+        "pending": 0,
+        "next_pending_available_at": None,
+        "codes": [],
+        "history": [],
+    }
+    with session_factory() as session:
+        row = session.execute(
+            select(Customer.id, Customer.first_name).where(
+                Customer.shop_id == shop_id, Customer.customer_ref == customer_ref
+            )
+        ).one_or_none()
+        if row is not None:
+            customer_id, member["first_name"] = row
+            bal = repositories.balance(session, shop_id, customer_id, now)
+            member["balance"], member["pending"] = bal.spendable, bal.pending
+            if bal.next_available_at:
+                member["next_pending_available_at"] = bal.next_available_at.isoformat()
+            codes = session.execute(
+                select(
+                    Redemption.id,
+                    Redemption.status,
+                    Redemption.code,
+                    Redemption.discount,
+                    Redemption.expires_at,
+                )
                 .where(
                     Redemption.shop_id == shop_id,
-                    Redemption.customer_id == customer.id,
+                    Redemption.customer_id == customer_id,
                     Redemption.status.in_(["issued", "pending", "used"]),
                 )
                 .order_by(Redemption.id.desc())
                 .limit(CODES)
             )
+            member["codes"] = [
+                {
+                    "redemption_id": rid,
+                    "status": status,
+                    "code": code if status in ("issued", "used") else None,
+                    "title": json.loads(discount)["title"],
+                    "expires_at": expires.isoformat(),
+                }
+                for rid, status, code, discount, expires in codes
+            ]
             entries = repositories.ledger_page(
-                session, shop_id, customer.id, limit=HISTORY, before_id=None
+                session, shop_id, customer_id, limit=HISTORY, before_id=None
             )
-            member = {
-                "customer_id": customer.customer_ref,
-                "first_name": customer.first_name,
-                "balance": bal.spendable,
-                "pending": bal.pending,
-                "next_pending_available_at": (
-                    bal.next_available_at.isoformat() if bal.next_available_at else None
-                ),
-                "codes": [_code(r) for r in codes],
-                "history": [
-                    {k: v for k, v in entry_view(e, now).items() if k != "source"} for e in entries
-                ],
-            }
-        # Slots the tiers and referrals issue fills; null until then.
-        member["tier"] = None
-        member["referral"] = None
-        return {
-            "member": member,
-            "program": _program(session, shop, balance),
-            "settings": _public_settings(shop),
-        }
-
-
-def _code(r: Redemption) -> dict[str, Any]:
-    discount = json.loads(r.discount)
+            member["history"] = [
+                {k: v for k, v in entry_view(e, now).items() if k != "source"} for e in entries
+            ]
+    # Slots the tiers and referrals issue fills; null until then.
+    member["tier"] = None
+    member["referral"] = None
     return {
-        "redemption_id": r.id,
-        "status": r.status,
-        "code": r.code if r.status in ("issued", "used") else None,
-        "title": discount["title"],
-        "expires_at": r.expires_at.isoformat(),
+        "member": member,
+        "program": _with_progress(page["program"], member["balance"]),
+        "settings": page["settings"],
     }
 
 

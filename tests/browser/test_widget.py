@@ -144,12 +144,19 @@ def test_merchant_texts_and_theme_apply(page: Page, store: Store) -> None:
     r = requests.patch(
         f"{store.app_url}/api/v1/widget",
         headers={"Authorization": f"Bearer {store.api_key}"},
-        json={"theme": {"accent": "#aa3300"}, "texts": {"en": {"title": "Club Points"}}},
+        json={
+            "theme": {"accent": "#aa3300"},
+            "texts": {"en": {"title": "Club Points", "earn_rule": "{n} stars per 1.00"}},
+        },
         timeout=5,
     )
     assert r.status_code == 200
     open_panel(page, store)
     assert page.locator("#loyalty-title").inner_text() == "Club Points"
+    page.context.add_cookies([{"name": "sandbox_customer", "value": "guest", "url": store.url}])
+    open_panel(page, store)
+    # The merchant's text wins even where ours would pick a singular form (1 point per 1.00).
+    assert "1 stars per 1.00" in page.locator(".loyalty-body").inner_text()
     accent = page.evaluate(
         "getComputedStyle(document.querySelector('#loyalty-panel')).getPropertyValue('--loyalty-accent')"
     )
@@ -161,7 +168,7 @@ def test_guest_sees_the_program_and_sign_in(page: Page, store: Store) -> None:
     open_panel(page, store)
     body = page.locator(".loyalty-body").inner_text()
     assert "Join our rewards program" in body
-    assert "1 points for every 1.00 you spend" in body
+    assert "1 point for every 1.00 you spend" in body  # English plural rules: 1 point
     assert page.locator("button[data-reward]").count() == 0
     assert page.locator("a", has_text="Sign in").last.get_attribute("href") == "/account/login"
 
@@ -197,6 +204,8 @@ def test_keyboard_only(page: Page, store: Store) -> None:
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
+    # Colours are only what they are once the panel's fade-in has finished.
+    page.wait_for_function("document.getAnimations().every(a => a.playState !== 'running')")
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]

@@ -7,12 +7,13 @@
   var STRINGS = {
     en: {
       title: "Rewards", close: "Close", loading: "Loading…", error: "Something went wrong. Try again.",
-      balance: "{n} points", balance_label: "Your points", pending: "{n} pending",
+      balance: "{n} points", balance_one: "{n} point", balance_label: "Your points", pending: "{n} pending",
       pending_until: "{n} pending, available {date}", welcome: "Hi {name}!",
       welcome_guest: "Join our rewards program", join: "Join now", sign_in: "Sign in",
       ways_to_earn: "Ways to earn", earn_rule: "{n} points for every 1.00 you spend",
-      rewards: "Rewards", cost: "{n} points", redeem: "Redeem", redeeming: "Redeeming…",
-      need_more: "{n} more points to go", your_codes: "Your codes", copy: "Copy",
+      earn_rule_one: "{n} point for every 1.00 you spend",
+      rewards: "Rewards", cost: "{n} points", cost_one: "{n} point", redeem: "Redeem", redeeming: "Redeeming…",
+      need_more: "{n} more points to go", need_more_one: "{n} more point to go", your_codes: "Your codes", copy: "Copy",
       copied: "Copied {code}", apply: "Apply at checkout", pending_code: "Creating your code…",
       history: "Recent activity", none_yet: "Nothing yet: your points appear after your first order.",
       insufficient: "Not enough points for this reward yet.", redeemed: "Your code {code} is ready.",
@@ -48,11 +49,28 @@
 
   var state = { cfg: null, launcher: null, root: null, data: null, locale: "en", open: false };
 
-  function t(key, vars) {
+  function ownTexts() {
     var texts = (state.data && state.data.settings && state.data.settings.texts) || {};
-    var own = texts[state.locale] || {};
-    var s = own[key] || STRINGS[state.locale][key] || STRINGS.en[key] || key;
+    return texts[state.locale] || {};
+  }
+
+  function fill(s, vars) {
     return s.replace(/\{(\w+)\}/g, function (_, name) { return vars && name in vars ? String(vars[name]) : ""; });
+  }
+
+  function t(key, vars) {
+    return fill(ownTexts()[key] || STRINGS[state.locale][key] || STRINGS.en[key] || key, vars);
+  }
+
+  /* A text with a count in it: the locale's plural rules pick "{n} point" or "{n} points"
+     (Vietnamese and Thai have one form). A merchant's own text for the key wins over ours. */
+  var pluralRules = {};
+  function tn(key, count, vars) {
+    var rules = pluralRules[state.locale] || (pluralRules[state.locale] = new Intl.PluralRules(state.locale));
+    var own = ownTexts(), one = null;
+    vars = Object.assign({ n: number(count) }, vars);
+    if (rules.select(count) === "one") one = own[key + "_one"] || (own[key] ? null : STRINGS[state.locale][key + "_one"]);
+    return one ? fill(one, vars) : t(key, vars);
   }
 
   function el(tag, attrs, children) {
@@ -117,7 +135,7 @@
     var cost = r.cost;
     var parts = [
       el("span", { className: "loyalty-reward-name", text: r.name }),
-      el("span", { className: "loyalty-reward-cost", text: t("cost", { n: number(cost) }) })
+      el("span", { className: "loyalty-reward-cost", text: tn("cost", cost) })
     ];
     if (member) {
       var pct = Math.round((r.progress || 0) * 100);
@@ -131,7 +149,7 @@
           onclick: function (ev) { redeem(r, ev.currentTarget); }
         }));
       } else {
-        parts.push(el("span", { className: "loyalty-muted", text: t("need_more", { n: number(cost - Math.max(member.balance, 0)) }) }));
+        parts.push(el("span", { className: "loyalty-muted", text: tn("need_more", cost - Math.max(member.balance, 0)) }));
       }
     }
     return el("li", { className: "loyalty-reward" }, parts);
@@ -170,13 +188,13 @@
     var data = state.data, member = data.member, program = data.program;
     if (member) {
       var head = [el("p", { className: "loyalty-balance", "aria-label": t("balance_label") }, [
-        el("strong", { text: t("balance", { n: number(member.balance) }) })
+        el("strong", { text: tn("balance", member.balance) })
       ])];
       if (member.first_name) head.unshift(el("p", { text: t("welcome", { name: member.first_name }) }));
       if (member.pending > 0) {
         head.push(el("p", { className: "loyalty-muted", text: member.next_pending_available_at
-          ? t("pending_until", { n: number(member.pending), date: date(member.next_pending_available_at) })
-          : t("pending", { n: number(member.pending) }) }));
+          ? tn("pending_until", member.pending, { date: date(member.next_pending_available_at) })
+          : tn("pending", member.pending) }));
       }
       body.appendChild(el("div", { className: "loyalty-summary" }, head));
       body.appendChild(el("div", { "data-slot": "tier", hidden: "" }));
@@ -189,7 +207,7 @@
         ])
       ]));
       body.appendChild(section("ways_to_earn", [
-        el("p", { text: t("earn_rule", { n: program.points_per_unit }) })
+        el("p", { text: tn("earn_rule", Number(program.points_per_unit)) })
       ]));
     }
     body.appendChild(section("rewards", [
