@@ -105,9 +105,7 @@ def summary() -> Response:
         return jsonify(storefront.program(_shops(), shopper.shop_id))
     c = current_container()
     return jsonify(
-        storefront.summary(
-            c.session_factory, _shops(), shopper.shop_id, shopper.customer_ref, now=c.clock()
-        )
+        storefront.summary(c.engine, _shops(), shopper.shop_id, shopper.customer_ref, now=c.clock())
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, type_coerce
+from sqlalchemy import and_, bindparam, case, func, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -151,8 +151,9 @@ def order_reversals(session: Session, shop_id: int, order_id: int) -> tuple[int,
     return -int(total), int(count)
 
 
-def balance(session: Session, shop_id: int, customer_id: int, now: datetime) -> Balance:
-    """Spendable, pending and lifetime points, summed from the ledger entries themselves."""
+def balance_columns(now: Any) -> tuple[Any, ...]:
+    """Spendable, pending, lifetime earned and the next time pending points become
+    spendable, as aggregates over ledger entries (`now`: a time or a bind parameter)."""
     available = or_(
         LedgerEntry.available_at <= now,
         and_(
@@ -160,36 +161,40 @@ def balance(session: Session, shop_id: int, customer_id: int, now: datetime) -> 
             LedgerEntry.kind.in_([k.value for k in IMMEDIATE_DEBIT_KINDS]),
         ),
     )
-    row = session.execute(
-        select(
-            func.coalesce(func.sum(case((available, LedgerEntry.points), else_=0)), 0),
-            func.coalesce(func.sum(case((available, 0), else_=LedgerEntry.points)), 0),
-            func.coalesce(
-                func.sum(
-                    case(
-                        (
-                            LedgerEntry.kind.in_([k.value for k in EARNING_KINDS]),
-                            LedgerEntry.points,
-                        ),
-                        else_=0,
-                    )
-                ),
-                0,
-            ),
-            # type_coerce: SQLite hands MIN() back as text unless told it is a time.
-            type_coerce(
-                func.min(case((available, None), else_=LedgerEntry.available_at)),
-                UTCDateTime(),
-            ),
-        ).where(LedgerEntry.shop_id == shop_id, LedgerEntry.customer_id == customer_id)
-    ).one()
-    next_at = row[3]
+    earned = LedgerEntry.kind.in_([k.value for k in EARNING_KINDS])
+    return (
+        func.coalesce(func.sum(case((available, LedgerEntry.points), else_=0)), 0),
+        func.coalesce(func.sum(case((available, 0), else_=LedgerEntry.points)), 0),
+        func.coalesce(func.sum(case((earned, LedgerEntry.points), else_=0)), 0),
+        # type_coerce: SQLite hands MIN() back as text unless told it is a time.
+        type_coerce(
+            func.min(case((available, None), else_=LedgerEntry.available_at)), UTCDateTime()
+        ),
+    )
+
+
+def balance_from_row(spendable: Any, pending: Any, earned: Any, next_at: Any) -> Balance:
     return Balance(
-        spendable=int(row[0]),
-        pending=int(row[1]),
-        lifetime_earned=int(row[2]),
+        spendable=int(spendable),
+        pending=int(pending),
+        lifetime_earned=int(earned),
         next_available_at=next_at,
     )
+
+
+# Built once: constructing this expression costs more than running it on a hot path.
+_BALANCE = select(*balance_columns(bindparam("now", type_=UTCDateTime()))).where(
+    LedgerEntry.shop_id == bindparam("shop_id"),
+    LedgerEntry.customer_id == bindparam("customer_id"),
+)
+
+
+def balance(session: Session, shop_id: int, customer_id: int, now: datetime) -> Balance:
+    """Spendable, pending and lifetime points, summed from the ledger entries themselves."""
+    row = session.execute(
+        _BALANCE, {"shop_id": shop_id, "customer_id": customer_id, "now": now}
+    ).one()
+    return balance_from_row(*row)
 
 
 def ledger_page(

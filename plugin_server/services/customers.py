@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from plugin_server.db import repositories
-from plugin_server.db.models import Customer, LedgerEntry
+from plugin_server.db.models import Customer
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.errors import CustomerNotFound
 from plugin_server.domain.ledger import IMMEDIATE_DEBIT_KINDS
@@ -51,13 +52,26 @@ def customers_by_email(
         return [_summary(uow, shop_id, c, now) for c in found]
 
 
-def _counts_now(entry: LedgerEntry, now: datetime) -> bool:
+class EntryFields(Protocol):
+    """A ledger entry or a row selected with the same column names."""
+
+    id: int
+    points: int
+    kind: str
+    reason: str
+    source_type: str
+    source_ref: str
+    created_at: datetime
+    available_at: datetime
+
+
+def _counts_now(entry: EntryFields, now: datetime) -> bool:
     # The same rule `repositories.balance` sums by.
     immediate_debit = entry.points < 0 and entry.kind in IMMEDIATE_DEBIT_KINDS
     return entry.available_at <= now or immediate_debit
 
 
-def entry_view(entry: LedgerEntry, now: datetime) -> dict[str, object]:
+def entry_view(entry: EntryFields, now: datetime) -> dict[str, object]:
     return {
         "id": entry.id,
         "points": entry.points,
