@@ -268,3 +268,32 @@ def test_pages_load_only_the_loader_until_the_shopper_reaches_for_it(
     page.wait_for_function("window.LoyaltyPanel !== undefined")
     assert {"panel.js", "panel.css"} <= set(fetched)
     assert "summary" not in fetched  # data only when opened
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "shown"),
+    [
+        (401, "token_expired", "Your session has ended. Reload the page to see your rewards."),
+        (401, "stale_request", "Your session has ended. Reload the page to see your rewards."),
+        (429, "rate_limited", "Too many tries. Wait a moment and try again."),
+        (500, "internal_error", "Something went wrong. Try again."),
+    ],
+)
+def test_failures_are_told_in_words_the_shopper_can_act_on(
+    page: Page, store: Store, status: int, code: str, shown: str
+) -> None:
+    page.route(
+        "**/apps/loyalty/summary",
+        lambda route: route.fulfill(
+            status=status, json={"error": {"code": code, "message": "from the test"}}
+        ),
+    )
+    page.goto(store.url)
+    page.click("#loyalty-launcher")
+    status_line = page.locator(".loyalty-status")
+    status_line.wait_for(state="attached")
+    page.wait_for_function("document.querySelector('.loyalty-status').textContent.length > 0")
+    assert status_line.inner_text() == shown
+    # The browser reports the failed answer itself on the console; nothing else may appear.
+    assert all("status of" in e for e in store.console_errors)
+    store.console_errors.clear()

@@ -17,7 +17,8 @@
       copied: "Copied {code}", apply: "Apply at checkout", pending_code: "Creating your code…",
       history: "Recent activity", none_yet: "Nothing yet: your points appear after your first order.",
       insufficient: "Not enough points for this reward yet.", redeemed: "Your code {code} is ready.",
-      used: "Used", language: "Language"
+      used: "Used", language: "Language", expired: "Your session has ended. Reload the page to see your rewards.",
+      rate_limited: "Too many tries. Wait a moment and try again."
     },
     vi: {
       title: "Ưu đãi", close: "Đóng", loading: "Đang tải…", error: "Đã có lỗi. Vui lòng thử lại.",
@@ -30,7 +31,8 @@
       copied: "Đã sao chép {code}", apply: "Áp dụng khi thanh toán", pending_code: "Đang tạo mã…",
       history: "Hoạt động gần đây", none_yet: "Chưa có gì: điểm sẽ xuất hiện sau đơn hàng đầu tiên.",
       insufficient: "Bạn chưa đủ điểm cho phần thưởng này.", redeemed: "Mã {code} của bạn đã sẵn sàng.",
-      used: "Đã dùng", language: "Ngôn ngữ"
+      used: "Đã dùng", language: "Ngôn ngữ", expired: "Phiên đã hết hạn. Hãy tải lại trang để xem ưu đãi.",
+      rate_limited: "Thao tác quá nhiều lần. Vui lòng đợi một chút rồi thử lại."
     },
     th: {
       title: "รางวัล", close: "ปิด", loading: "กำลังโหลด…", error: "เกิดข้อผิดพลาด โปรดลองอีกครั้ง",
@@ -43,7 +45,8 @@
       copied: "คัดลอก {code} แล้ว", apply: "ใช้ตอนชำระเงิน", pending_code: "กำลังสร้างโค้ด…",
       history: "กิจกรรมล่าสุด", none_yet: "ยังไม่มี: คะแนนจะปรากฏหลังคำสั่งซื้อแรกของคุณ",
       insufficient: "คะแนนยังไม่พอสำหรับรางวัลนี้", redeemed: "โค้ด {code} ของคุณพร้อมแล้ว",
-      used: "ใช้แล้ว", language: "ภาษา"
+      used: "ใช้แล้ว", language: "ภาษา", expired: "เซสชันหมดอายุแล้ว โปรดโหลดหน้าใหม่เพื่อดูรางวัลของคุณ",
+      rate_limited: "ลองบ่อยเกินไป โปรดรอสักครู่แล้วลองอีกครั้ง"
     }
   };
 
@@ -112,6 +115,15 @@
         return json;
       });
     });
+  }
+
+  /* What went wrong, in words the shopper can act on (the API's stable error codes). */
+  function failure(e) {
+    var code = e && e.message;
+    if (code === "insufficient_points") return t("insufficient");
+    if (code === "token_expired" || code === "stale_request") return t("expired");
+    if (code === "rate_limited") return t("rate_limited");
+    return t("error");
   }
 
   function announce(message) {
@@ -235,7 +247,7 @@
       applyTheme();
       state.root.querySelector(".loyalty-title").textContent = t("title");
       render();
-    }, function () { announce(t("error")); });
+    }, function (e) { announce(failure(e)); });
   }
 
   function key() {
@@ -258,7 +270,7 @@
     }, function (e) {
       button.disabled = false;
       button.textContent = t("redeem");
-      announce(e.message === "insufficient_points" ? t("insufficient") : t("error"));
+      announce(failure(e));
     });
   }
 
