@@ -30,6 +30,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
@@ -242,6 +243,25 @@ def lighthouse_phase(args: argparse.Namespace) -> dict[str, object]:
         stop(demo)
 
 
+def goals(result: dict[str, Any]) -> dict[str, str]:
+    """The issue's goals: >= 1,000 summaries/s; p99 < 50 ms at ~500/s; Lighthouse drop <= 2."""
+    out: dict[str, str] = {}
+    api = result.get("api")
+    if api:
+        best = max(v["rps"] for k, v in api.items() if k.startswith("max_"))
+        out["summary_rps_at_least_1000"] = f"{'PASS' if best >= 1000 else 'MISS'} ({best:.0f}/s)"
+        paced = api["paced_500"]
+        ok = paced["p99_ms"] < 50 and paced["rps"] >= 475 and paced["non_2xx"] == 0
+        out["p99_under_50ms_at_500_per_s"] = (
+            f"{'PASS' if ok else 'MISS'} (p99 {paced['p99_ms']} ms at {paced['rps']:.0f}/s)"
+        )
+    lighthouse = result.get("lighthouse")
+    if lighthouse:
+        drop = lighthouse["drop"]
+        out["lighthouse_drop_at_most_2"] = f"{'PASS' if drop <= 2 else 'MISS'} ({drop})"
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shoppers", type=int, default=500)
@@ -255,12 +275,13 @@ def main() -> None:
     parser.add_argument("--skip-lighthouse", action="store_true")
     parser.add_argument("--skip-api", action="store_true")
     args = parser.parse_args()
-    result: dict[str, object] = {}
+    result: dict[str, Any] = {}
     if not args.skip_api:
         result["api"] = api_phase(args)
         print(json.dumps(result["api"]), file=sys.stderr, flush=True)
     if not args.skip_lighthouse:
         result["lighthouse"] = lighthouse_phase(args)
+    result["goals"] = goals(result)
     print(json.dumps(result, indent=2))
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
