@@ -7,7 +7,7 @@ storefront page in Lighthouse.
    Shopify app proxy request, round-robin over the shoppers.
    - The trivial GET /healthz at 16 connections, for scale.
    - Maximum throughput at each of `--connections`.
-   - Latency at a paced ~500 requests/s (wrk's per-request delay across 16 connections).
+   - Latency at a paced ~500 requests/s (wrk's per-request delay across 20 connections).
 2. Lighthouse (the `lighthouse` npm package, run with the system Chromium): the demo
    storefront page without the widget (?widget=0) and with it, `--lighthouse-runs` each,
    median performance score.
@@ -177,10 +177,10 @@ def api_phase(args: argparse.Namespace) -> dict[str, object]:
         for connections in args.connections:
             lua(script, args.shoppers, None)
             results[f"max_c{connections}"] = wrk(base, connections, args.duration, script)
-        # wrk has no rate option: 16 connections each waiting 24 ms + the answer's latency
+        # wrk has no rate option: 20 connections each waiting 26 ms + the answer's latency
         # between requests offer at most ~500/s; the achieved rate is printed with it.
-        lua(script, args.shoppers, 24)
-        results["paced_500"] = wrk(base, 16, args.duration, script)
+        lua(script, args.shoppers, 26)
+        results["paced_500"] = wrk(base, 20, args.duration, script)
         return results
     finally:
         for proc in reversed(procs):
