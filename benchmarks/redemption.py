@@ -22,7 +22,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -31,12 +30,20 @@ from pathlib import Path
 
 import psycopg
 import requests
-from redis import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.webhook_intake import free_port, run_cli, start, stop, wait_healthy  # noqa: E402
+from benchmarks.webhook_intake import (  # noqa: E402
+    free_port,
+    gunicorn,
+    reset_services,
+    run_cli,
+    service_env,
+    start,
+    stop,
+    wait_healthy,
+)
 from plugin_server.simulate import shopify_order, sign_shopify  # noqa: E402
 
 ADMIN_PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -67,20 +74,8 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=2)
     args = parser.parse_args()
 
-    with psycopg.connect(ADMIN_PG_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    Redis.from_url(REDIS_URL).flushdb()
-    instance = Path(tempfile.mkdtemp(prefix="loyalty-bench-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url(),
-        "REDIS_URL": REDIS_URL,
-        "LOYALTY_SECRET_KEY": "bench-secret-key-0123456789",
-        "SHOPIFY_API_SECRET": SECRET,
-        "SHOPIFY_API_KEY": "bench-client-id",
-        "LOYALTY_INSTANCE_PATH": str(instance),
-    }
+    reset_services(DB_NAME, REDIS_URL)
+    env = service_env(db_url(), REDIS_URL, SECRET)
     sandbox_port, web_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     base = f"http://127.0.0.1:{web_port}"
@@ -114,23 +109,7 @@ def main() -> None:
             sandbox_url,
         )
         api_key = json.loads(created)["api_key"]
-        procs.append(
-            start(
-                [
-                    str(BIN / "gunicorn"),
-                    "plugin_server.wsgi:app",
-                    "--workers",
-                    str(args.web_workers),
-                    "--worker-class",
-                    "gthread",
-                    "--threads",
-                    "8",
-                    "--bind",
-                    f"127.0.0.1:{web_port}",
-                ],
-                env,
-            )
-        )
+        procs.append(gunicorn(web_port, args.web_workers, 8, env))
         procs.append(start([str(BIN / "loyalty"), "worker"], env))
         wait_healthy(base)
         _wait_sandbox(sandbox_url)

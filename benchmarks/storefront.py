@@ -35,12 +35,22 @@ from urllib.parse import urlencode
 
 import psycopg
 import requests
-from redis import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.webhook_intake import free_port, run_cli, start, stop, wait_healthy, wrk  # noqa: E402
+from benchmarks.webhook_intake import (  # noqa: E402
+    free_port,
+    gunicorn,
+    reset_services,
+    run_cli,
+    service_env,
+    start,
+    stop,
+    wait_healthy,
+    wrk,
+)
+from plugin_server.demo import DEMO_REWARDS  # noqa: E402
 from plugin_server.sandbox.storefront import proxy_signature  # noqa: E402
 from plugin_server.simulate import shopify_order, sign_shopify  # noqa: E402
 
@@ -84,22 +94,14 @@ def lua(path: Path, shoppers: int, delay_ms: int | None) -> None:
 
 
 def api_phase(args: argparse.Namespace) -> dict[str, object]:
-    with psycopg.connect(ADMIN_PG_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    Redis.from_url(REDIS_URL).flushdb()
-    instance = Path(tempfile.mkdtemp(prefix="loyalty-bench-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url(),
-        "REDIS_URL": REDIS_URL,
-        "LOYALTY_SECRET_KEY": "bench-secret-key-0123456789",
-        "SHOPIFY_API_SECRET": SECRET,
-        "SHOPIFY_API_KEY": "bench-client-id",
-        "LOYALTY_INSTANCE_PATH": str(instance),
-        "LOYALTY_RATE_PER_SHOPPER": "100000/minute",
-        "LOYALTY_RATE_PER_ADDRESS": "10000000/minute",
-    }
+    reset_services(DB_NAME, REDIS_URL)
+    env = service_env(
+        db_url(),
+        REDIS_URL,
+        SECRET,
+        LOYALTY_RATE_PER_SHOPPER="100000/minute",
+        LOYALTY_RATE_PER_ADDRESS="10000000/minute",
+    )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     procs = []
@@ -108,38 +110,12 @@ def api_phase(args: argparse.Namespace) -> dict[str, object]:
         api_key = json.loads(
             run_cli(env, "shops", "create", "--platform", "shopify", "--domain", SHOP)
         )["api_key"]
-        procs.append(
-            start(
-                [
-                    str(BIN / "gunicorn"),
-                    "plugin_server.wsgi:app",
-                    "--workers",
-                    str(args.web_workers),
-                    "--worker-class",
-                    "gthread",
-                    "--threads",
-                    str(args.threads),
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                ],
-                env,
-            )
-        )
+        procs.append(gunicorn(port, args.web_workers, args.threads, env))
         procs.append(start([str(BIN / "loyalty"), "worker"], env))
         wait_healthy(base)
         auth = {"Authorization": f"Bearer {api_key}"}
         session = requests.Session()
-        for reward in (
-            {
-                "name": "$5 off",
-                "kind": "fixed_amount",
-                "points_cost": 50,
-                "amount": "5.00",
-                "currency": "USD",
-            },
-            {"name": "Free shipping", "kind": "free_shipping", "points_cost": 100},
-            {"name": "10% off", "kind": "percentage", "points_cost": 150, "percent": "10"},
-        ):
+        for reward in DEMO_REWARDS[:3]:  # 50, 100 and 150 points
             session.post(f"{base}/api/v1/rewards", headers=auth, json=reward, timeout=5)
         for i in range(args.shoppers):  # two orders each: a history to show
             for n in range(2):

@@ -55,16 +55,51 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_db_url() -> str:
+def bench_db_url(db_name: str = DB_NAME) -> str:
     base = ADMIN_PG_URL.rsplit("/", 1)[0]
-    return f"{base}/{DB_NAME}"
+    return f"{base}/{db_name}"
 
 
-def reset_services() -> None:
+def reset_services(db_name: str = DB_NAME, redis_url: str = REDIS_URL) -> None:
+    """A fresh, empty PostgreSQL database `db_name` and an empty Redis db."""
     with psycopg.connect(ADMIN_PG_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    Redis.from_url(REDIS_URL).flushdb()
+        conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {db_name}")
+    Redis.from_url(redis_url).flushdb()
+
+
+def service_env(db_url: str, redis_url: str, shopify_secret: str, **extra: str) -> dict[str, str]:
+    """The production settings every benchmarked process runs with."""
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "LOYALTY_SECRET_KEY": "bench-secret-key-0123456789",
+        "SHOPIFY_API_SECRET": shopify_secret,
+        "SHOPIFY_API_KEY": "bench-client-id",
+        "LOYALTY_INSTANCE_PATH": tempfile.mkdtemp(prefix="loyalty-bench-"),
+        **extra,
+    }
+
+
+def gunicorn(port: int, workers: int, threads: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return start(
+        [
+            str(BIN / "gunicorn"),
+            "plugin_server.wsgi:app",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ],
+        env,
+    )
 
 
 def run_cli(env: dict[str, str], *args: str) -> str:
@@ -246,36 +281,12 @@ def main() -> None:
     levels = [int(c) for c in args.connections.split(",")]
 
     reset_services()
-    instance = tempfile.mkdtemp(prefix="loyalty-bench-")
-    env = {
-        **os.environ,
-        "DATABASE_URL": bench_db_url(),
-        "REDIS_URL": REDIS_URL,
-        "LOYALTY_SECRET_KEY": "bench-secret-key-0123456789",
-        "SHOPIFY_API_SECRET": SECRET,
-        "LOYALTY_INSTANCE_PATH": instance,
-    }
+    env = service_env(bench_db_url(), REDIS_URL, SECRET)
     run_cli(env, "db", "upgrade")
     run_cli(env, "shops", "create", "--platform", "shopify", "--domain", SHOP)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    web = start(
-        [
-            str(BIN / "gunicorn"),
-            "plugin_server.wsgi:app",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.web_workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(args.threads),
-            "--log-level",
-            "warning",
-        ],
-        env,
-    )
+    web = gunicorn(port, args.web_workers, args.threads, env)
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "server": f"gunicorn gthread {args.web_workers}x{args.threads}",
@@ -283,6 +294,7 @@ def main() -> None:
     }
     try:
         wait_healthy(base_url)
+        instance = env["LOYALTY_INSTANCE_PATH"]
         script = Path(instance) / "orders_paid.lua"
         lua_script(script)
         wrk(base_url + "/healthz", 8, 2)  # warm up both paths
