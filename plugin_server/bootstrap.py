@@ -17,6 +17,7 @@ from plugin_server.platforms.base import ShopPlatform
 from plugin_server.platforms.shopify import ShopifyClient
 from plugin_server.platforms.woocommerce import WooCommerceClient
 from plugin_server.services.shops import ShopDirectory
+from plugin_server.services.storefront import StorefrontShops
 from plugin_server.settings import Settings
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class Container:
     session_factory: sessionmaker[Session]
     cipher: CredentialCipher
     shops: ShopDirectory
+    storefront_shops: StorefrontShops
     redis: Redis | None
     clock: Callable[[], datetime] = utc_now
     dispatcher: Dispatcher = field(init=False)
@@ -101,6 +103,7 @@ def bootstrap(
         session_factory=session_factory,
         cipher=cipher,
         shops=ShopDirectory(session_factory, cipher, settings.shop_cache_seconds),
+        storefront_shops=StorefrontShops(session_factory, settings.shop_cache_seconds),
         redis=redis,
         clock=clock or utc_now,
         platforms={"shopify": ShopifyClient(), "woocommerce": WooCommerceClient()},

@@ -40,29 +40,20 @@ def _limits() -> RateLimits:
     return limits
 
 
-def _shops() -> storefront.StorefrontShops:
-    shops: storefront.StorefrontShops | None = current_app.extensions.get("loyalty_storefront")
-    if shops is None:
-        c = current_container()
-        shops = storefront.StorefrontShops(c.session_factory, c.settings.shop_cache_seconds)
-        current_app.extensions["loyalty_storefront"] = shops
-    return shops
-
-
 @bp.before_request
 def authenticate_shopper() -> Response | None:
     if request.method == "OPTIONS":
         return _preflight()
     if request.endpoint == "storefront.asset":
         return None
-    shopper = authenticate(current_container(), _shops(), request)
+    shopper = authenticate(current_container(), request)
     _limits().check(shopper, request.remote_addr or "unknown")
     g.shopper = shopper
     return None
 
 
 def _origins_for(domain: str | None) -> tuple[str, ...]:
-    shop = _shops().active(None, domain) if domain else None
+    shop = current_container().storefront_shops.active(None, domain) if domain else None
     return shop.origins if shop is not None else ()
 
 
@@ -84,7 +75,7 @@ def cors(response: Response) -> Response:
     shopper: Shopper | None = g.get("shopper")
     origin = request.headers.get("Origin", "")
     if shopper is not None and origin and request.method != "OPTIONS":
-        if origin in _origins_for(shopper.domain):
+        if origin in shopper.origins:
             response.headers["Access-Control-Allow-Origin"] = origin
         response.headers.add("Vary", "Origin")
     if shopper is not None:
@@ -101,17 +92,19 @@ def _member(shopper: Shopper) -> str:
 @bp.get("/summary")
 def summary() -> Response:
     shopper: Shopper = g.shopper
-    if shopper.customer_ref is None:
-        return jsonify(storefront.program(_shops(), shopper.shop_id))
     c = current_container()
+    if shopper.customer_ref is None:
+        return jsonify(storefront.program(c.storefront_shops, shopper.shop_id))
     return jsonify(
-        storefront.summary(c.engine, _shops(), shopper.shop_id, shopper.customer_ref, now=c.clock())
+        storefront.summary(
+            c.engine, c.storefront_shops, shopper.shop_id, shopper.customer_ref, now=c.clock()
+        )
     )
 
 
 @bp.get("/program")
 def program() -> Response:
-    return jsonify(storefront.program(_shops(), g.shopper.shop_id))
+    return jsonify(storefront.program(current_container().storefront_shops, g.shopper.shop_id))
 
 
 @bp.post("/redemptions")

@@ -33,13 +33,15 @@ class Shopper:
     domain: str
     customer_ref: str | None  # None: a guest
     via: str  # "app_proxy" | "token"
+    origins: tuple[str, ...] = ()  # the shop's own storefront origins (CORS)
 
 
 def _unauthorized(code: str, message: str) -> ApiError:
     return ApiError(401, code, message)
 
 
-def authenticate(container: Container, shops: StorefrontShops, request: Request) -> Shopper:
+def authenticate(container: Container, request: Request) -> Shopper:
+    shops = container.storefront_shops
     if "signature" in request.args:
         return _app_proxy(container, shops, request)
     auth = request.headers.get("Authorization", "")
@@ -77,7 +79,7 @@ def _app_proxy(container: Container, shops: StorefrontShops, request: Request) -
     customer = result.logged_in_customer_id or None
     if customer is not None and not customer.isdigit():
         raise _unauthorized("invalid_signature", "logged_in_customer_id is not a customer id.")
-    return Shopper(shop.id, shop.platform, shop.domain, customer, "app_proxy")
+    return Shopper(shop.id, shop.platform, shop.domain, customer, "app_proxy", shop.origins)
 
 
 def _public_key(encoded: str) -> Ed25519PublicKey:
@@ -115,7 +117,7 @@ def _token(shops: StorefrontShops, token: str) -> Shopper:
     sub = claims.get("sub")
     if sub is not None and (not isinstance(sub, str) or not _CUSTOMER_REF.fullmatch(sub)):
         raise _unauthorized("invalid_token", "sub must be the store's customer id.")
-    return Shopper(shop.id, shop.platform, shop.domain, sub or None, "token")
+    return Shopper(shop.id, shop.platform, shop.domain, sub or None, "token", shop.origins)
 
 
 class RateLimits:

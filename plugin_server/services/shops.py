@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +17,7 @@ from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.errors import ShopAlreadyExists, ShopNotFound, ValidationFailed
 from plugin_server.domain.ledger import DEFAULT_AWARD_STATUSES, EarningRules
 from plugin_server.domain.orders import Platform
+from plugin_server.ttl_cache import TtlCache
 from webhooks import shopify as shopify_webhooks
 from webhooks import woocommerce as woo_webhooks
 
@@ -192,31 +191,21 @@ class ShopDirectory:
     ) -> None:
         self._session_factory = session_factory
         self._cipher = cipher
-        self._ttl_s = ttl_s
-        self._cache: dict[tuple[str, str], tuple[float, WebhookShop | None]] = {}
-        self._lock = threading.Lock()
+        self._cache: TtlCache[tuple[str, str], WebhookShop | None] = TtlCache(ttl_s)
 
     def get(self, platform: str, domain: str) -> WebhookShop | None:
-        key = (platform, domain)
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        return self._cache.get((platform, domain), lambda: self._load(platform, domain))
+
+    def _load(self, platform: str, domain: str) -> WebhookShop | None:
         with self._session_factory() as session:
             shop = repositories.shop_by_domain(session, platform, domain)
-            found = None
-            if shop is not None:
-                found = WebhookShop(
-                    id=shop.id,
-                    active=shop.active,
-                    webhook_secret=self._cipher.decrypt(shop.webhook_secret_enc),
-                )
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = (now + self._ttl_s, found)
-        return found
+            if shop is None:
+                return None
+            return WebhookShop(
+                id=shop.id,
+                active=shop.active,
+                webhook_secret=self._cipher.decrypt(shop.webhook_secret_enc),
+            )
 
     def forget(self) -> None:
-        with self._lock:
-            self._cache.clear()
+        self._cache.clear()

@@ -4,7 +4,6 @@ rewards within reach, codes and history. Read-only, one shop, one session."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from plugin_server.domain.widget import (
 )
 from plugin_server.services.customers import entry_view
 from plugin_server.services.rewards import view as reward_view
+from plugin_server.ttl_cache import TtlCache
 
 HISTORY = 10
 CODES = 5
@@ -128,28 +128,21 @@ class StorefrontShops:
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._session_factory, self._ttl_s, self._monotonic = session_factory, ttl_s, monotonic
-        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-        self._lock = threading.Lock()
-
-    def _cached(self, key: tuple[Any, ...], load: Callable[[Session], Any]) -> Any:
-        now = self._monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        with self._session_factory() as session:
-            value = load(session)
-        if self._ttl_s > 0:
-            with self._lock:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[key] = (now + self._ttl_s, value)
-        return value
+        self._session_factory = session_factory
+        self._shops: TtlCache[tuple[str | None, str], StorefrontShop | None] = TtlCache(
+            ttl_s, monotonic=monotonic
+        )
+        self._pages: TtlCache[int, dict[str, Any]] = TtlCache(ttl_s, monotonic=monotonic)
 
     def active(self, platform: str | None, domain: str) -> StorefrontShop | None:
         """The installed, active shop at `domain` (of `platform` if given), or None."""
+        return self._shops.get((platform, domain), lambda: self._load_shop(platform, domain))
 
-        def load(session: Session) -> StorefrontShop | None:
+    def page(self, shop_id: int) -> dict[str, Any]:
+        return self._pages.get(shop_id, lambda: self._load_page(shop_id))
+
+    def _load_shop(self, platform: str | None, domain: str) -> StorefrontShop | None:
+        with self._session_factory() as session:
             stmt = select(Shop).where(Shop.domain == domain)
             if platform:
                 stmt = stmt.where(Shop.platform == platform)
@@ -164,14 +157,9 @@ class StorefrontShops:
                 tuple(allowed_origins(shop)),
             )
 
-        result: StorefrontShop | None = self._cached(("shop", platform, domain), load)
-        return result
-
-    def page(self, shop_id: int) -> dict[str, Any]:
-        result: dict[str, Any] = self._cached(
-            ("page", shop_id), lambda session: shop_page(session, shop_id)
-        )
-        return result
+    def _load_page(self, shop_id: int) -> dict[str, Any]:
+        with self._session_factory() as session:
+            return shop_page(session, shop_id)
 
 
 def program(shops: StorefrontShops, shop_id: int) -> dict[str, Any]:
