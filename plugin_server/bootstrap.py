@@ -1,11 +1,15 @@
-"""Wiring: build every long-lived dependency once, from settings, with no import-time I/O."""
+"""Wiring: build every long-lived dependency once, from settings, with no import-time I/O.
+
+This module sits above `jobs`: it picks the dispatcher the jobs provide, and `jobs` never
+imports it back (a worker process registers its container with `jobs.set_worker_container`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from plugin_server.crypto import CredentialCipher
 from plugin_server.db.engine import make_engine, make_session_factory
 from plugin_server.db.unit_of_work import UnitOfWork
+from plugin_server.jobs import Dispatcher, InlineDispatcher, RQDispatcher
 from plugin_server.platforms.base import ShopPlatform
 from plugin_server.platforms.shopify import ShopifyClient
 from plugin_server.platforms.woocommerce import WooCommerceClient
@@ -22,20 +27,6 @@ from plugin_server.settings import Settings
 
 if TYPE_CHECKING:
     from redis import Redis
-
-
-class Dispatcher(Protocol):
-    """Starts inbox drains: through RQ when Redis is set, in this process otherwise."""
-
-    def wake(self) -> None: ...  # new receipts are due
-    # A redemption still needs its code: soon, off the request (after a quick attempt
-    # failed), and from the scheduler's tick (which may run it right there).
-    def issue_later(self, redemption_id: int) -> None: ...
-    def retry_issue(self, redemption_id: int) -> None: ...
-    def wake_later(self, seconds: float) -> None: ...
-    def add_drain(self) -> None: ...
-    def release_slot(self, slot: int) -> None: ...
-    def hold_slot(self, slot: int) -> None: ...
 
 
 def utc_now() -> datetime:
@@ -78,8 +69,6 @@ def bootstrap(
     clock: Callable[[], datetime] | None = None,
     dispatcher: Dispatcher | None = None,
 ) -> Container:
-    from plugin_server import jobs
-
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     cipher = CredentialCipher(settings.secret_key)
@@ -114,9 +103,9 @@ def bootstrap(
     )
     if dispatcher is None:
         dispatcher = (
-            jobs.RQDispatcher(redis, debounce_s=settings.wake_debounce_s)
+            RQDispatcher(redis, debounce_s=settings.wake_debounce_s)
             if redis is not None
-            else jobs.InlineDispatcher(container)
+            else InlineDispatcher(container)
         )
     container.dispatcher = dispatcher
     return container

@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import click
@@ -216,6 +217,7 @@ def worker(burst: bool) -> None:
             "REDIS_URL is not set: without it jobs run inside the web "
             "process and no worker is needed."
         )
+    # The jobs run in this process and take this container: jobs.py builds none itself.
     jobs.set_worker_container(c)
     # SimpleWorker runs jobs without forking: each job is one short database transaction,
     # and fork-per-job would cap a worker near 50 jobs/s on a small machine.
@@ -333,6 +335,54 @@ def shopify_config(app_url: str, client_id: str) -> None:
     if not app_url.startswith("https://"):
         raise click.BadParameter("Shopify requires an https app URL", param_hint="--app-url")
     click.echo(render_shopify_app_toml(app_url=app_url, client_id=client_id), nl=False)
+
+
+# --- widget ---------------------------------------------------------------------------
+
+
+@main.group()
+def widget() -> None:
+    """The storefront widget's files."""
+
+
+@widget.command("build-extension")
+@click.option(
+    "--extension-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The theme app extension to write into, e.g. your Shopify app's "
+    "extensions/loyalty-widget (default: storefront_widget/shopify_extension/loyalty-widget).",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; fail listing the assets that differ from storefront_widget/static.",
+)
+def widget_build_extension(extension_dir: Path | None, check: bool) -> None:
+    """Copy the widget files into the extension.
+
+    storefront_widget/static is the only source of the Shopify theme app extension's
+    assets/, which are never edited by hand."""
+    from storefront_widget import extension
+
+    target = extension_dir or extension.EXTENSION
+    if not target.is_dir():
+        # An installed (non-editable) package has the widget files but not the extension.
+        raise click.ClickException(f"no extension at {target}: pass --extension-dir")
+    if check:
+        stale = extension.stale_assets(target)
+        if stale:
+            listing = "\n".join(f"  {path}" for path in stale)
+            raise click.ClickException(
+                f"{len(stale)} extension asset(s) differ from storefront_widget/static; "
+                f"run `{extension.BUILD_COMMAND}`:\n{listing}"
+            )
+        click.echo(f"{target / 'assets'} matches storefront_widget/static")
+        return
+    written = extension.build_assets(target)
+    for path in written:
+        click.echo(f"wrote {path}")
+    if not written:
+        click.echo(f"{target / 'assets'} already matches storefront_widget/static")
 
 
 # --- demo -----------------------------------------------------------------------------

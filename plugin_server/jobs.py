@@ -15,17 +15,22 @@ import threading
 import time
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from plugin_server.domain.errors import ReceiptNotFound
 from plugin_server.services import redemptions, webhook_receipts
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from datetime import datetime
+
     from redis import Redis
 
-    from plugin_server.bootstrap import Container
+    from plugin_server.crypto import CredentialCipher
     from plugin_server.db.models import Shop
-    from plugin_server.platforms.base import ShopCredentials
+    from plugin_server.db.unit_of_work import UnitOfWork
+    from plugin_server.platforms.base import ShopCredentials, ShopPlatform
+    from plugin_server.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -46,22 +51,53 @@ STALE_REDEMPTION = timedelta(minutes=1)
 # webhook is still on its way marks the code used instead of finding it expired.
 EXPIRY_GRACE = timedelta(hours=1)
 
-_worker_container: Container | None = None
+
+class Dispatcher(Protocol):
+    """Starts inbox drains: through RQ when Redis is set, in this process otherwise."""
+
+    def wake(self) -> None: ...  # new receipts are due
+    # A redemption still needs its code: soon, off the request (after a quick attempt
+    # failed), and from the scheduler's tick (which may run it right there).
+    def issue_later(self, redemption_id: int) -> None: ...
+    def retry_issue(self, redemption_id: int) -> None: ...
+    def wake_later(self, seconds: float) -> None: ...
+    def add_drain(self) -> None: ...
+    def release_slot(self, slot: int) -> None: ...
+    def hold_slot(self, slot: int) -> None: ...
 
 
-def set_worker_container(container: Container | None) -> None:
+class JobContainer(Protocol):
+    """What the jobs use of the wiring (`bootstrap.Container` has it). The wiring imports
+    this module to pick a dispatcher, so this module names only what it needs."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def cipher(self) -> CredentialCipher: ...
+    @property
+    def dispatcher(self) -> Dispatcher: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+    def uow(self) -> UnitOfWork: ...
+    def platform_clients(self, *, quick: bool = False) -> Mapping[str, ShopPlatform]: ...
+
+
+_worker_container: JobContainer | None = None
+
+
+def set_worker_container(container: JobContainer | None) -> None:
+    """Hand this process's RQ jobs their container. The process that runs the worker
+    (`loyalty worker`) builds it from the environment and registers it before any job runs."""
     global _worker_container
     _worker_container = container
 
 
-def worker_container() -> Container:
-    """The container of a worker process, built from the environment on first use."""
-    global _worker_container
+def worker_container() -> JobContainer:
+    """The container registered for this worker process."""
     if _worker_container is None:
-        from plugin_server.bootstrap import bootstrap
-        from plugin_server.settings import Settings
-
-        _worker_container = bootstrap(Settings.from_env())
+        raise RuntimeError(
+            "no container registered for RQ jobs in this process: run workers with `loyalty worker`"
+        )
     return _worker_container
 
 
@@ -70,7 +106,7 @@ def drain_receipts(slot: int | None = None) -> int:
     return drain(worker_container(), slot=slot)
 
 
-def drain(container: Container, *, slot: int | None = None) -> int:
+def drain(container: JobContainer, *, slot: int | None = None) -> int:
     """Claim and apply due receipts in batches until there are none.
 
     A drain that owns a slot flag releases it *before* its last look for work, so a receipt
@@ -106,7 +142,7 @@ def drain(container: Container, *, slot: int | None = None) -> int:
         handled += len(ids)
 
 
-def run_receipt(container: Container, receipt_id: int) -> str:
+def run_receipt(container: JobContainer, receipt_id: int) -> str:
     """Apply one receipt; on an unexpected error schedule its next attempt (or fail it)."""
     try:
         return webhook_receipts.apply_receipt(
@@ -140,7 +176,7 @@ def issue_redemption(redemption_id: int) -> str:
     return run_issue(worker_container(), redemption_id)
 
 
-def run_issue(container: Container, redemption_id: int, *, quick: bool = False) -> str:
+def run_issue(container: JobContainer, redemption_id: int, *, quick: bool = False) -> str:
     """Issue one redemption's code; `quick` is the attempt made inside the HTTP request."""
     return redemptions.issue(
         container.uow,
@@ -152,7 +188,7 @@ def run_issue(container: Container, redemption_id: int, *, quick: bool = False) 
     )
 
 
-def shop_credentials(container: Container, shop_id: int) -> ShopCredentials:
+def shop_credentials(container: JobContainer, shop_id: int) -> ShopCredentials:
     """A shop's credentials for an API call, its Shopify token refreshed if about to expire."""
     from plugin_server.platforms import shopify_auth
     from plugin_server.services import install
@@ -176,7 +212,7 @@ def shop_credentials(container: Container, shop_id: int) -> ShopCredentials:
     )
 
 
-def tick(container: Container) -> dict[str, int]:
+def tick(container: JobContainer) -> dict[str, int]:
     """Periodic duties: re-offer receipts of dead drains, wake a drain for due work, retry
     redemptions whose code the platform has not confirmed yet, and expire unused codes."""
     released = webhook_receipts.release_stale_claims(
@@ -202,7 +238,7 @@ def tick(container: Container) -> dict[str, int]:
 class InlineDispatcher:
     """No Redis: drain in this process right after the commit that stored the receipt."""
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: JobContainer) -> None:
         self._container = container
 
     def wake(self) -> None:
