@@ -16,7 +16,9 @@ from flask import (
 )
 
 from plugin_server import redemption_flow
+from plugin_server.api import schemas
 from plugin_server.api.context import current_container
+from plugin_server.api.contract import STOREFRONT_AUTH, STOREFRONT_ERRORS, endpoint
 from plugin_server.api.errors import ApiError
 from plugin_server.services import redemptions, storefront
 from storefront_widget.auth import RateLimits, Shopper, authenticate
@@ -90,7 +92,20 @@ def _member(shopper: Shopper) -> str:
 
 
 @bp.get("/summary")
+@endpoint(
+    tags=["storefront"],
+    security=STOREFRONT_AUTH,
+    # The query is the app proxy's signed one, checked by authenticate_shopper already.
+    validate=False,
+    query=schemas.StorefrontQuery,
+    responses={
+        "HTTP_200": (schemas.StorefrontSummary, "member is null for guests."),
+        **STOREFRONT_ERRORS,
+    },
+)
 def summary() -> Response:
+    """The shopper's points, rewards within reach, codes and history (the program alone
+    for guests)"""
     shopper: Shopper = g.shopper
     c = current_container()
     if shopper.customer_ref is None:
@@ -103,33 +118,67 @@ def summary() -> Response:
 
 
 @bp.get("/program")
+@endpoint(
+    tags=["storefront"],
+    security=STOREFRONT_AUTH,
+    validate=False,
+    query=schemas.StorefrontQuery,
+    responses={"HTTP_200": (schemas.StorefrontSummary, "member is null."), **STOREFRONT_ERRORS},
+)
 def program() -> Response:
+    """The program: ways to earn and rewards"""
     return jsonify(storefront.program(current_container().storefront_shops, g.shopper.shop_id))
 
 
 @bp.post("/redemptions")
-def redeem() -> tuple[Response, int]:
+@endpoint(
+    tags=["storefront"],
+    security=STOREFRONT_AUTH,
+    query=schemas.StorefrontQuery,
+    json=schemas.RedemptionInput,
+    headers=schemas.IdempotencyHeaders,
+    responses={
+        "HTTP_201": (schemas.Redemption, "Points taken; the code or pending."),
+        "HTTP_200": (schemas.Redemption, "Already redeemed under this key."),
+        "HTTP_400": (schemas.Error, "Invalid body."),
+        "HTTP_404": (schemas.Error, "No such reward."),
+        "HTTP_409": (schemas.Error, "insufficient_points or idempotency_key_reused."),
+        **STOREFRONT_ERRORS,
+    },
+)
+def redeem(
+    json: schemas.RedemptionInput, headers: schemas.IdempotencyHeaders
+) -> tuple[Response, int]:
+    """Redeem (same service and guarantees as the admin API)"""
     shopper: Shopper = g.shopper
     customer = _member(shopper)
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
-    unknown = sorted(set(body) - {"reward_id", "points"})
-    if unknown:
-        raise ApiError(400, "validation_failed", f"unknown fields: {', '.join(unknown)}")
+    given = json.model_dump(exclude_unset=True)
     out, created = redemption_flow.redeem_and_issue(
         current_container(),
         shopper.shop_id,
         customer,
-        reward_id=body.get("reward_id"),
-        points=body.get("points"),
-        idempotency_key=request.headers.get("Idempotency-Key"),
+        reward_id=given.get("reward_id"),
+        points=given.get("points"),
+        idempotency_key=headers.idempotency_key,
     )
     return jsonify(out), 201 if created else 200
 
 
-@bp.get("/redemptions/<int:redemption_id>")
+@bp.get(f"/redemptions/<int(max={schemas.MAX_ID}):redemption_id>")
+@endpoint(
+    tags=["storefront"],
+    security=STOREFRONT_AUTH,
+    validate=False,
+    query=schemas.StorefrontQuery,
+    path_parameters={"redemption_id": "The redemption's id."},
+    responses={
+        "HTTP_200": (schemas.Redemption, "The redemption."),
+        "HTTP_404": (schemas.Error, "Not this shopper's redemption."),
+        **STOREFRONT_ERRORS,
+    },
+)
 def redemption_status(redemption_id: int) -> Response:
+    """One of the shopper's own redemptions (poll while pending)"""
     shopper: Shopper = g.shopper
     customer = _member(shopper)
     found = redemptions.get_redemption(current_container().uow(), shopper.shop_id, redemption_id)
@@ -139,6 +188,15 @@ def redemption_status(redemption_id: int) -> Response:
 
 
 @bp.get("/assets/<name>")
+@endpoint(
+    tags=["storefront"],
+    validate=False,
+    path_parameters={"name": "loader.js, panel.js or panel.css"},
+    responses={
+        "HTTP_200": (None, "The file (JavaScript or CSS)."),
+        "HTTP_404": (schemas.Error, "No such file."),
+    },
+)
 def asset(name: str) -> Response:
     """The widget's files (for the demo, WooCommerce and headless stores; Shopify serves
     them from the theme app extension on its CDN)."""

@@ -26,6 +26,7 @@ from plugin_server.db.models import Base
 from plugin_server.services import shops
 from plugin_server.settings import Settings, normalize_database_url
 from plugin_server.simulate import SignedDelivery
+from tests.contract import ContractClient
 
 PG_URL = os.environ.get("LOYALTY_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("LOYALTY_TEST_REDIS_URL")
@@ -131,7 +132,9 @@ def container(settings: Settings, clock: FakeClock) -> Iterator[Container]:
 
 @pytest.fixture
 def app(container: Container) -> Flask:
-    return create_app(container=container)
+    app = create_app(container=container)
+    app.test_client_class = ContractClient  # every response checked against the document
+    return app
 
 
 @pytest.fixture

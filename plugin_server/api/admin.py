@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
-from typing import Any
-
 from flask import Blueprint, Response, g, jsonify, request
 
 from plugin_server import jobs, redemption_flow
+from plugin_server.api import schemas as s
 from plugin_server.api.context import current_container
+from plugin_server.api.contract import API_KEY, AUTH_ERRORS, endpoint
 from plugin_server.api.errors import ApiError
 from plugin_server.crypto import hash_api_key
 from plugin_server.db import repositories
@@ -24,8 +22,6 @@ from plugin_server.services import (
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
-
-MAX_PAGE = 100
 
 
 @bp.before_request
@@ -46,129 +42,245 @@ def authenticate() -> None:
         g.shop_id = shop.id
 
 
-def _int_arg(name: str, default: int | None, *, low: int, high: int | None = None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "validation_failed", f"{name} must be an integer") from None
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ApiError(400, "validation_failed", f"{name} must be {bound}")
-    return value
+# Path ids are bounded by the widest id column, so a huge number is a plain 404.
+ID = f"int(max={s.MAX_ID})"
+CUSTOMER = {"customer_id": "The platform's customer id (or guest:<email>)."}
+NO_CUSTOMER = {"HTTP_404": (s.Error, "No such customer in this shop.")}
 
 
 @bp.get("/customers/<customer_id>")
+@endpoint(
+    tags=["customers"],
+    security=API_KEY,
+    path_parameters=CUSTOMER,
+    responses={"HTTP_200": (s.Customer, "The customer."), **NO_CUSTOMER, **AUTH_ERRORS},
+)
 def get_customer(customer_id: str) -> Response:
+    """A customer's points"""
     c = current_container()
     return jsonify(customers.customer_summary(c.uow(), g.shop_id, customer_id, now=c.clock()))
 
 
 @bp.get("/customers")
-def find_customers() -> Response:
-    email = (request.args.get("email") or "").strip()
-    if not email or "@" not in email:
-        raise ApiError(400, "validation_failed", "give ?email=<address> to find customers")
+@endpoint(
+    tags=["customers"],
+    security=API_KEY,
+    responses={
+        "HTTP_200": (s.CustomerList, "Matching customers (possibly none)."),
+        "HTTP_400": (s.Error, "No or invalid email."),
+        **AUTH_ERRORS,
+    },
+)
+def find_customers(query: s.EmailQuery) -> Response:
+    """Find customers by email"""
     c = current_container()
-    return jsonify(customers=customers.customers_by_email(c.uow(), g.shop_id, email, now=c.clock()))
+    found = customers.customers_by_email(c.uow(), g.shop_id, query.email, now=c.clock())
+    return jsonify(customers=found)
 
 
 @bp.get("/customers/<customer_id>/transactions")
-def list_transactions(customer_id: str) -> Response:
-    limit = _int_arg("limit", 25, low=1, high=MAX_PAGE)
-    cursor = _int_arg("cursor", None, low=1)
-    assert limit is not None
+@endpoint(
+    tags=["customers"],
+    security=API_KEY,
+    path_parameters=CUSTOMER,
+    responses={
+        "HTTP_200": (s.TransactionPage, "A page of entries."),
+        "HTTP_400": (s.Error, "Bad limit or cursor."),
+        **NO_CUSTOMER,
+        **AUTH_ERRORS,
+    },
+)
+def list_transactions(customer_id: str, query: s.TransactionsQuery) -> Response:
+    """A customer's ledger entries, newest first"""
     c = current_container()
     return jsonify(
         customers.transactions(
-            c.uow(), g.shop_id, customer_id, now=c.clock(), limit=limit, before_id=cursor
+            c.uow(),
+            g.shop_id,
+            customer_id,
+            now=c.clock(),
+            limit=query.limit,
+            before_id=query.cursor,
         )
     )
 
 
-def _json_body() -> dict[str, Any]:
-    """The request's JSON object, numbers with fractions as Decimal (never float)."""
-    try:
-        body = json.loads(request.get_data() or b"null", parse_float=Decimal)
-    except ValueError:
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
-    return body
-
-
 @bp.get("/program")
+@endpoint(
+    tags=["program"],
+    security=API_KEY,
+    responses={"HTTP_200": (s.Program, "Settings."), **AUTH_ERRORS},
+)
 def get_program() -> Response:
+    """The program's earning settings"""
     return jsonify(program.get_program(current_container().uow(), g.shop_id))
 
 
 @bp.patch("/program")
-def update_program() -> Response:
+@endpoint(
+    tags=["program"],
+    security=API_KEY,
+    json=s.ProgramChanges,
+    responses={
+        "HTTP_200": (s.Program, "Settings after the change; orders already paid keep theirs."),
+        "HTTP_400": (s.Error, "validation_failed or invalid_json."),
+        **AUTH_ERRORS,
+    },
+)
+def update_program(json: s.ProgramChanges) -> Response:
+    """Change earning settings"""
     c = current_container()
-    return jsonify(program.update_program(c.uow(), g.shop_id, _json_body()))
+    changes = json.model_dump(exclude_unset=True)
+    return jsonify(program.update_program(c.uow(), g.shop_id, changes))
 
 
 @bp.get("/rewards")
-def list_rewards() -> Response:
-    status = request.args.get("status", "active")
+@endpoint(
+    tags=["rewards"],
+    security=API_KEY,
+    responses={
+        "HTTP_200": (s.RewardList, "Rewards, newest first."),
+        "HTTP_400": (s.Error, "Unknown status."),
+        **AUTH_ERRORS,
+    },
+)
+def list_rewards(query: s.RewardsQuery) -> Response:
+    """The rewards catalog"""
     c = current_container()
-    return jsonify(rewards=rewards.list_rewards(c.uow(), g.shop_id, status=status))
+    return jsonify(rewards=rewards.list_rewards(c.uow(), g.shop_id, status=query.status))
 
 
 @bp.post("/rewards")
-def create_reward() -> tuple[Response, int]:
+@endpoint(
+    tags=["rewards"],
+    security=API_KEY,
+    json=s.RewardInput,
+    responses={
+        "HTTP_201": (s.Reward, "Created."),
+        "HTTP_400": (s.Error, "validation_failed (the bad fields named) or invalid_json."),
+        **AUTH_ERRORS,
+    },
+)
+def create_reward(json: s.RewardInput) -> tuple[Response, int]:
+    """Add a reward to the catalog"""
     c = current_container()
-    return jsonify(rewards.create_reward(c.uow(), g.shop_id, _json_body(), now=c.clock())), 201
+    reward = rewards.create_reward(
+        c.uow(), g.shop_id, json.model_dump(exclude_unset=True), now=c.clock()
+    )
+    return jsonify(reward), 201
 
 
-@bp.get("/rewards/<int:reward_id>")
+REWARD = {"reward_id": "The reward's id."}
+NO_REWARD = {"HTTP_404": (s.Error, "No such reward in this shop.")}
+
+
+@bp.get(f"/rewards/<{ID}:reward_id>")
+@endpoint(
+    tags=["rewards"],
+    security=API_KEY,
+    path_parameters=REWARD,
+    responses={"HTTP_200": (s.Reward, "The reward."), **NO_REWARD, **AUTH_ERRORS},
+)
 def get_reward(reward_id: int) -> Response:
+    """One reward"""
     return jsonify(rewards.get_reward(current_container().uow(), g.shop_id, reward_id))
 
 
-@bp.patch("/rewards/<int:reward_id>")
-def update_reward(reward_id: int) -> Response:
+@bp.patch(f"/rewards/<{ID}:reward_id>")
+@endpoint(
+    tags=["rewards"],
+    security=API_KEY,
+    path_parameters=REWARD,
+    json=s.RewardChanges,
+    responses={
+        "HTTP_200": (s.Reward, "The reward after the change."),
+        "HTTP_400": (s.Error, "Invalid change (the kind cannot change)."),
+        **NO_REWARD,
+        "HTTP_409": (s.Error, "reward_archived."),
+        **AUTH_ERRORS,
+    },
+)
+def update_reward(reward_id: int, json: s.RewardChanges) -> Response:
+    """Change a reward; codes already issued keep their terms"""
     c = current_container()
-    return jsonify(
-        rewards.update_reward(c.uow(), g.shop_id, reward_id, _json_body(), now=c.clock())
-    )
+    changes = json.model_dump(exclude_unset=True)
+    return jsonify(rewards.update_reward(c.uow(), g.shop_id, reward_id, changes, now=c.clock()))
 
 
-@bp.post("/rewards/<int:reward_id>/archive")
+@bp.post(f"/rewards/<{ID}:reward_id>/archive")
+@endpoint(
+    tags=["rewards"],
+    security=API_KEY,
+    path_parameters=REWARD,
+    responses={"HTTP_200": (s.Reward, "The archived reward."), **NO_REWARD, **AUTH_ERRORS},
+)
 def archive_reward(reward_id: int) -> Response:
+    """Archive a reward (idempotent); shoppers no longer see it"""
     c = current_container()
     return jsonify(rewards.archive_reward(c.uow(), g.shop_id, reward_id, now=c.clock()))
 
 
 @bp.post("/customers/<customer_id>/adjustments")
-def adjust_points(customer_id: str) -> tuple[Response, int]:
-    body = _json_body()
-    unknown = sorted(set(body) - {"points", "reason"})
-    if unknown:
-        raise ApiError(400, "validation_failed", f"unknown fields: {', '.join(unknown)}")
+@endpoint(
+    tags=["customers"],
+    security=API_KEY,
+    path_parameters=CUSTOMER,
+    json=s.AdjustmentInput,
+    headers=s.IdempotencyHeaders,
+    responses={
+        "HTTP_201": (s.Adjustment, "Recorded."),
+        "HTTP_200": (s.Adjustment, "Already recorded under this Idempotency-Key."),
+        "HTTP_400": (s.Error, "Invalid points, reason or key."),
+        **NO_CUSTOMER,
+        "HTTP_409": (s.Error, "The Idempotency-Key was used for a different adjustment."),
+        **AUTH_ERRORS,
+    },
+)
+def adjust_points(
+    customer_id: str, json: s.AdjustmentInput, headers: s.IdempotencyHeaders
+) -> tuple[Response, int]:
+    """Add or deduct points by hand, with a reason"""
     c = current_container()
     entry, created = adjustments.adjust_points(
         c.uow(),
         g.shop_id,
         customer_id,
-        points=body.get("points"),
-        reason=body.get("reason"),
-        idempotency_key=request.headers.get("Idempotency-Key"),
+        points=json.points,
+        reason=json.reason,
+        idempotency_key=headers.idempotency_key,
         now=c.clock(),
     )
     return jsonify(entry), 201 if created else 200
 
 
 @bp.get("/data-exports")
+@endpoint(
+    tags=["privacy"],
+    security=API_KEY,
+    responses={
+        "HTTP_200": (s.DataExportList, "Exports made for customers' data requests."),
+        **AUTH_ERRORS,
+    },
+)
 def list_data_exports() -> Response:
+    """Customer data exports (Shopify customers/data_request)"""
     with current_container().session_factory() as session:
         return jsonify(data_exports=privacy.list_exports(session, g.shop_id))
 
 
-@bp.get("/data-exports/<int:export_id>")
+@bp.get(f"/data-exports/<{ID}:export_id>")
+@endpoint(
+    tags=["privacy"],
+    security=API_KEY,
+    path_parameters={"export_id": "The export's id."},
+    responses={
+        "HTTP_200": (s.DataExport, "The export."),
+        "HTTP_404": (s.Error, "No such export in this shop."),
+        **AUTH_ERRORS,
+    },
+)
 def get_data_export(export_id: int) -> Response:
+    """One data export, with everything held on the customer"""
     with current_container().session_factory() as session:
         export = privacy.get_export(session, g.shop_id, export_id)
     if export is None:
@@ -177,30 +289,76 @@ def get_data_export(export_id: int) -> Response:
 
 
 @bp.post("/customers/<customer_id>/redemptions")
-def redeem_points(customer_id: str) -> tuple[Response, int]:
-    body = _json_body()
-    unknown = sorted(set(body) - {"reward_id", "points"})
-    if unknown:
-        raise ApiError(400, "validation_failed", f"unknown fields: {', '.join(unknown)}")
+@endpoint(
+    tags=["redemptions"],
+    security=API_KEY,
+    path_parameters=CUSTOMER,
+    json=s.RedemptionInput,
+    headers=s.IdempotencyHeaders,
+    responses={
+        "HTTP_201": (s.Redemption, "Points taken; the code, or pending while the store works."),
+        "HTTP_200": (s.Redemption, "Already redeemed under this Idempotency-Key."),
+        "HTTP_400": (s.Error, "Invalid reward_id, points or key."),
+        "HTTP_404": (s.Error, "No such customer or active reward in this shop."),
+        "HTTP_409": (s.Error, "insufficient_points, idempotency_key_reused, or shop_inactive."),
+        "HTTP_422": (s.Error, "Redemptions are not available for this shop's platform."),
+        **AUTH_ERRORS,
+    },
+)
+def redeem_points(
+    customer_id: str, json: s.RedemptionInput, headers: s.IdempotencyHeaders
+) -> tuple[Response, int]:
+    """Redeem points for a discount code at the store.
+
+    Takes the points at once, then asks the store for the code."""
+    given = json.model_dump(exclude_unset=True)
     c = current_container()
     out, created = redemption_flow.redeem_and_issue(
         c,
         g.shop_id,
         customer_id,
-        reward_id=body.get("reward_id"),
-        points=body.get("points"),
-        idempotency_key=request.headers.get("Idempotency-Key"),
+        reward_id=given.get("reward_id"),
+        points=given.get("points"),
+        idempotency_key=headers.idempotency_key,
     )
     return jsonify(out), 201 if created else 200
 
 
-@bp.get("/redemptions/<int:redemption_id>")
+REDEMPTION = {"redemption_id": "The redemption's id."}
+
+
+@bp.get(f"/redemptions/<{ID}:redemption_id>")
+@endpoint(
+    tags=["redemptions"],
+    security=API_KEY,
+    path_parameters=REDEMPTION,
+    responses={
+        "HTTP_200": (s.Redemption, "The redemption."),
+        "HTTP_404": (s.Error, "No such redemption in this shop."),
+        **AUTH_ERRORS,
+    },
+)
 def get_redemption(redemption_id: int) -> Response:
+    """One redemption (poll while pending)"""
     return jsonify(redemptions.get_redemption(current_container().uow(), g.shop_id, redemption_id))
 
 
-@bp.post("/redemptions/<int:redemption_id>/cancel")
+@bp.post(f"/redemptions/<{ID}:redemption_id>/cancel")
+@endpoint(
+    tags=["redemptions"],
+    security=API_KEY,
+    path_parameters=REDEMPTION,
+    responses={
+        "HTTP_200": (s.Redemption, "Cancelled: the code is off at the store, the points back."),
+        "HTTP_404": (s.Error, "No such redemption in this shop."),
+        "HTTP_409": (s.Error, "redemption_not_cancellable: not an issued code."),
+        "HTTP_502": (s.Error, "The store refused to deactivate the code."),
+        "HTTP_503": (s.Error, "The store is unreachable; nothing changed."),
+        **AUTH_ERRORS,
+    },
+)
 def cancel_redemption(redemption_id: int) -> Response:
+    """Cancel an issued code and give the points back"""
     c = current_container()
     return jsonify(
         redemptions.cancel(
@@ -215,22 +373,49 @@ def cancel_redemption(redemption_id: int) -> Response:
 
 
 @bp.get("/customers/<customer_id>/redemptions")
-def list_customer_redemptions(customer_id: str) -> Response:
-    limit = _int_arg("limit", 25, low=1, high=MAX_PAGE)
-    assert limit is not None
-    return jsonify(
-        redemptions=redemptions.list_redemptions(
-            current_container().uow(), g.shop_id, customer_id, limit=limit
-        )
+@endpoint(
+    tags=["redemptions"],
+    security=API_KEY,
+    path_parameters=CUSTOMER,
+    responses={
+        "HTTP_200": (s.RedemptionList, "The customer's redemptions, newest first."),
+        "HTTP_400": (s.Error, "Bad limit."),
+        **NO_CUSTOMER,
+        **AUTH_ERRORS,
+    },
+)
+def list_customer_redemptions(customer_id: str, query: s.PageQuery) -> Response:
+    """A customer's redemptions"""
+    found = redemptions.list_redemptions(
+        current_container().uow(), g.shop_id, customer_id, limit=query.limit
     )
+    return jsonify(redemptions=found)
 
 
 @bp.get("/widget")
+@endpoint(
+    tags=["widget"],
+    security=API_KEY,
+    responses={"HTTP_200": (s.WidgetSettings, "Settings."), **AUTH_ERRORS},
+)
 def get_widget() -> Response:
+    """The storefront widget's settings"""
     return jsonify(storefront.get_widget(current_container().uow(), g.shop_id))
 
 
 @bp.patch("/widget")
-def update_widget() -> Response:
+@endpoint(
+    tags=["widget"],
+    security=API_KEY,
+    json=s.WidgetChanges,
+    responses={
+        "HTTP_200": (s.WidgetSettings, "Settings after the change."),
+        "HTTP_400": (s.Error, "Invalid or unknown settings."),
+        **AUTH_ERRORS,
+    },
+)
+def update_widget(json: s.WidgetChanges) -> Response:
+    """Theme, texts per locale, allowed origins, position, token key"""
     c = current_container()
-    return jsonify(storefront.update_widget(c.uow(), g.shop_id, _json_body()))
+    changes = json.model_dump(exclude_unset=True)
+    return jsonify(storefront.update_widget(c.uow(), g.shop_id, changes))

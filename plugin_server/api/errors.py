@@ -38,27 +38,40 @@ class ApiError(Exception):
     """An HTTP-level refusal raised by a handler (auth, signatures, size)."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        fields: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = headers or {}
+        self.fields = fields
 
 
-def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
-    return jsonify(error={"code": code, "message": message}), status
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, str] | None = None
+) -> tuple[Response, int]:
+    error: dict[str, object] = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    return jsonify(error=error), status
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> tuple[Response, int]:
-        response, status = error_response(exc.status, exc.code, exc.message)
+        response, status = error_response(exc.status, exc.code, exc.message, exc.fields)
         response.headers.update(exc.headers)
         return response, status
 
     @app.errorhandler(errors.LoyaltyError)
     def _domain_error(exc: errors.LoyaltyError) -> tuple[Response, int]:
-        return error_response(STATUS_FOR.get(type(exc), 422), exc.code, exc.message)
+        fields = {exc.field: exc.message} if isinstance(exc, errors.ValidationFailed) else None
+        return error_response(STATUS_FOR.get(type(exc), 422), exc.code, exc.message, fields)
 
     @app.errorhandler(PlatformError)
     def _platform_error(exc: PlatformError) -> tuple[Response, int]:

@@ -5,18 +5,30 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
+from plugin_server.api import schemas
 from plugin_server.api.context import current_container
+from plugin_server.api.contract import endpoint
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@endpoint(tags=["operations"], responses={"HTTP_200": (schemas.Health, "Alive.")})
 def healthz() -> Response:
+    """The process is alive"""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@endpoint(
+    tags=["operations"],
+    responses={
+        "HTTP_200": (schemas.Readiness, "Ready."),
+        "HTTP_503": (schemas.Readiness, "A dependency is down."),
+    },
+)
 def readyz() -> tuple[Response, int]:
+    """The database and Redis are reachable"""
     container = current_container()
     checks: dict[str, str] = {}
     try:

@@ -19,7 +19,9 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from shopify_app import ShopifyApp
 from werkzeug.wrappers import Response as BaseResponse
 
+from plugin_server.api import schemas
 from plugin_server.api.context import current_container
+from plugin_server.api.contract import endpoint
 from plugin_server.api.errors import ApiError
 from plugin_server.bootstrap import Container
 from plugin_server.domain.errors import InstallRejected, ValidationFailed
@@ -70,9 +72,25 @@ def _installed(body: dict[str, Any]) -> Response:
     return response
 
 
+SIGNED_QUERY_ERRORS = {
+    "HTTP_400": (schemas.Error, "invalid_shop or invalid_timestamp."),
+    "HTTP_401": (schemas.Error, "invalid_hmac or stale_request."),
+}
+
+
 @bp.get("/shopify")
+@endpoint(
+    tags=["install"],
+    validate=False,  # the query is Shopify's signed one: checked by HMAC before anything
+    query=schemas.ShopifyInstallQuery,
+    responses={
+        "HTTP_302": (None, "To Shopify's grant screen, with a single-use state."),
+        **SIGNED_QUERY_ERRORS,
+        "HTTP_503": (schemas.Error, "The app's Shopify credentials are not configured."),
+    },
+)
 def shopify_install() -> BaseResponse:
-    """Shopify's install link (the app URL): off to the grant screen with a fresh state."""
+    """Shopify's install link (the app URL): off to the grant screen with a fresh state"""
     c = current_container()
     domain = _verified_shop(c)
     app = shopify_app(c)
@@ -100,7 +118,24 @@ def shopify_install() -> BaseResponse:
 
 
 @bp.get("/shopify/callback")
+@endpoint(
+    tags=["install"],
+    validate=False,
+    query=schemas.ShopifyCallbackQuery,
+    responses={
+        "HTTP_200": (schemas.Installed, "Installed; an expiring offline token stored."),
+        "HTTP_400": (schemas.Error, "invalid_shop, invalid_timestamp or missing_code."),
+        "HTTP_401": (schemas.Error, "invalid_hmac or stale_request."),
+        "HTTP_403": (
+            schemas.Error,
+            "invalid_state: unknown, used, expired, other shop or other browser.",
+        ),
+        "HTTP_502": (schemas.Error, "Shopify refused the code."),
+        "HTTP_503": (schemas.Error, "Shopify unreachable, or the app is not configured."),
+    },
+)
 def shopify_callback() -> Response:
+    """Shopify OAuth callback: checks, code exchange, webhook subscriptions"""
     c = current_container()
     domain = _verified_shop(c)
     state = request.args.get("state", "")
@@ -130,8 +165,18 @@ def shopify_callback() -> Response:
 
 
 @bp.post("/shopify/token-exchange")
+@endpoint(
+    tags=["install"],
+    validate=False,  # shopifyapp verifies the session token itself
+    headers=schemas.BearerHeaders,
+    responses={
+        "HTTP_200": (schemas.Installed, "Token stored."),
+        "HTTP_401": (schemas.Error, "The session token is invalid, expired or for another app."),
+        "HTTP_503": (schemas.Error, "Shopify unreachable, or the app is not configured."),
+    },
+)
 def shopify_token_exchange() -> Response:
-    """An embedded app's session token (Authorization: Bearer) for an offline token."""
+    """Embedded app: exchange a session token for an expiring offline token"""
     c = current_container()
     app = shopify_app(c)
     try:
@@ -194,12 +239,18 @@ def _finish_shopify(c: Container, domain: str, token: shopify_auth.ShopToken) ->
 
 
 @bp.get("/woocommerce")
-def woocommerce_connect() -> BaseResponse:
-    """The merchant typed their store URL: off to the store's own approval screen."""
+@endpoint(
+    tags=["install"],
+    query=schemas.WooConnectQuery,
+    responses={
+        "HTTP_302": (None, "To the store's approval screen, with a single-use nonce."),
+        "HTTP_400": (schemas.Error, "No store_url, or store_url_not_allowed."),
+    },
+)
+def woocommerce_connect(query: schemas.WooConnectQuery) -> BaseResponse:
+    """Connect a WooCommerce store: off to its /wc-auth approval screen"""
     c = current_container()
-    store_url = install.check_store_url(
-        request.args.get("store_url", ""), allow_private=c.settings.development
-    )
+    store_url = install.check_store_url(query.store_url, allow_private=c.settings.development)
     nonce = install.new_state(c.uow(), platform="woocommerce", shop_domain=store_url, now=c.clock())
     params = {
         "app_name": "Loyalty",
@@ -212,25 +263,28 @@ def woocommerce_connect() -> BaseResponse:
 
 
 @bp.post("/woocommerce/callback")
-def woocommerce_callback() -> tuple[Response, int]:
-    """The store POSTs the new keys here, unsigned: they count only with our nonce, and only
-    once a call with them succeeds. Anything but 200 makes WooCommerce revoke the keys."""
+@endpoint(
+    tags=["install"],
+    json=schemas.WooKeys,
+    responses={
+        "HTTP_200": (schemas.WooConnected, "Keys stored encrypted; webhooks created."),
+        "HTTP_400": (
+            schemas.Error,
+            "invalid_json, validation_failed (wrong permissions) or keys_rejected by the store.",
+        ),
+        "HTTP_403": (schemas.Error, "invalid_state: the nonce is unknown, used or expired."),
+    },
+)
+def woocommerce_callback(json: schemas.WooKeys) -> tuple[Response, int]:
+    """WooCommerce's key callback (unsigned): nonce checked, keys tested, webhooks created.
+
+    Anything but 200 makes WooCommerce revoke the keys."""
     c = current_container()
-    body = request.get_json(silent=True, force=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
-    fields = {k: body.get(k) for k in ("user_id", "consumer_key", "consumer_secret")}
-    if not all(isinstance(v, str) and 0 < len(v) <= 200 for v in fields.values()):
-        raise ApiError(
-            400, "validation_failed", "user_id, consumer_key and consumer_secret are required."
-        )
-    if body.get("key_permissions") != "read_write":
-        raise ApiError(400, "validation_failed", "key_permissions must be read_write.")
     try:
         store_url = install.consume_state(
             c.uow(),
             platform="woocommerce",
-            nonce=str(fields["user_id"]),
+            nonce=json.user_id,
             shop_domain=None,
             now=c.clock(),
         )
@@ -240,8 +294,8 @@ def woocommerce_callback() -> tuple[Response, int]:
     install.check_store_url(store_url, allow_private=c.settings.development)
     creds = ShopCredentials(
         domain=store_url,
-        consumer_key=str(fields["consumer_key"]),
-        consumer_secret=str(fields["consumer_secret"]),
+        consumer_key=json.consumer_key,
+        consumer_secret=json.consumer_secret,
     )
     client = WooCommerceClient(timeout_s=10.0, max_retries=1)
     try:
@@ -253,8 +307,8 @@ def woocommerce_callback() -> tuple[Response, int]:
         c.uow,
         c.cipher,
         store_url=store_url,
-        consumer_key=str(fields["consumer_key"]),
-        consumer_secret=str(fields["consumer_secret"]),
+        consumer_key=json.consumer_key,
+        consumer_secret=json.consumer_secret,
         webhook_secret=webhook_secret,
         now=c.clock(),
     )
@@ -282,12 +336,19 @@ def woocommerce_callback() -> tuple[Response, int]:
 
 
 @bp.get("/woocommerce/return")
-def woocommerce_return() -> Response:
-    """Where the store sends the merchant's browser afterwards. `success=1` alone proves
-    nothing (anyone can type it): connected means our callback used this nonce."""
+@endpoint(
+    tags=["install"],
+    query=schemas.WooReturnQuery,
+    responses={"HTTP_200": (schemas.WooReturn, "Whether the store is connected.")},
+)
+def woocommerce_return(query: schemas.WooReturnQuery) -> Response:
+    """Where WooCommerce sends the merchant back.
+
+    `success=1` alone proves nothing (anyone can type it): connected means our callback
+    used this nonce."""
     c = current_container()
-    connected = request.args.get("success") == "1" and install.state_was_used(
-        c.uow(), platform="woocommerce", nonce=request.args.get("user_id", "")
+    connected = query.success == "1" and install.state_was_used(
+        c.uow(), platform="woocommerce", nonce=query.user_id or ""
     )
     return jsonify(
         status="connected" if connected else "not_connected",

@@ -12,7 +12,9 @@ from typing import cast
 
 from flask import Blueprint, Response, jsonify, request
 
+from plugin_server.api import schemas
 from plugin_server.api.context import current_container
+from plugin_server.api.contract import endpoint
 from plugin_server.api.errors import ApiError
 from plugin_server.domain.orders import Platform
 from plugin_server.services import webhook_receipts
@@ -30,7 +32,29 @@ def _reply(status: str, http_status: int = 200, **extra: object) -> tuple[Respon
 
 
 @bp.post("/webhooks/<platform>")
+@endpoint(
+    tags=["webhooks"],
+    # Platform payloads: the signature is checked over the raw bytes before anything is
+    # parsed, and the body is normalised later by the job, so nothing is validated here.
+    validate=False,
+    headers=schemas.WebhookHeaders,
+    json=schemas.WebhookPayload,
+    path_parameters={"platform": "shopify or woocommerce"},
+    responses={
+        "HTTP_200": (
+            schemas.WebhookAck,
+            "accepted (stored, applied shortly), duplicate, ignored (topic unused, shop "
+            "inactive, or a privacy topic for a shop we hold nothing on) or ping.",
+        ),
+        "HTTP_400": (schemas.Error, "missing_headers, or a signed but malformed_payload."),
+        "HTTP_401": (schemas.Error, "invalid_signature or unknown_shop."),
+        "HTTP_404": (schemas.Error, "unknown_platform."),
+        "HTTP_413": (schemas.Error, "payload_too_large."),
+        "HTTP_503": (schemas.Error, "Database or queue unavailable; retry later."),
+    },
+)
 def receive(platform: str) -> tuple[Response, int]:
+    """Order, refund and privacy webhooks from Shopify and WooCommerce"""
     container = current_container()
     try:
         plat = Platform(platform)

@@ -24,6 +24,10 @@ class ValidationFailed(LoyaltyError):
 
     code = "validation_failed"
 
+    def __init__(self, message: str | None = None, *, field: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
+
 
 class ShopNotFound(LoyaltyError):
     """No such shop."""

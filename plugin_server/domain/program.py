@@ -19,13 +19,15 @@ _BOOLEANS = ("include_shipping", "include_tax", "guests_earn", "return_points_on
 
 def parse_decimal(value: Any, field: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise ValidationFailed(f"{field} must be a decimal number (as a string or JSON number)")
+        raise ValidationFailed(
+            f"{field} must be a decimal number (as a string or JSON number)", field=field
+        )
     try:
         number = Decimal(str(value))
     except InvalidOperation:
-        raise ValidationFailed(f"{field} must be a decimal number") from None
+        raise ValidationFailed(f"{field} must be a decimal number", field=field) from None
     if not number.is_finite():
-        raise ValidationFailed(f"{field} must be a decimal number")
+        raise ValidationFailed(f"{field} must be a decimal number", field=field)
     return number
 
 
@@ -42,14 +44,16 @@ def validate_program_changes(platform: str, changes: Mapping[str, Any]) -> dict[
         rate = parse_decimal(changes["points_per_unit"], "points_per_unit")
         if rate <= 0 or rate > MAX_RATE or rate != rate.quantize(Decimal("0.0001")):
             raise ValidationFailed(
-                f"points_per_unit must be above 0, at most {MAX_RATE}, with at most 4 decimals"
+                f"points_per_unit must be above 0, at most {MAX_RATE}, with at most 4 decimals",
+                field="points_per_unit",
             )
         values["points_per_unit"] = rate
     if "pending_days" in changes:
         days = changes["pending_days"]
         if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_PENDING_DAYS:
             raise ValidationFailed(
-                f"pending_days must be a whole number from 0 to {MAX_PENDING_DAYS}"
+                f"pending_days must be a whole number from 0 to {MAX_PENDING_DAYS}",
+                field="pending_days",
             )
         values["pending_days"] = days
     if "award_statuses" in changes:
@@ -61,12 +65,13 @@ def validate_program_changes(platform: str, changes: Mapping[str, Any]) -> dict[
             or not all(isinstance(s, str) and s in known for s in statuses)
         ):
             raise ValidationFailed(
-                f"award_statuses must be a non-empty list drawn from {sorted(known)}"
+                f"award_statuses must be a non-empty list drawn from {sorted(known)}",
+                field="award_statuses",
             )
         values["award_statuses"] = ",".join(sorted(set(statuses)))
     for name in _BOOLEANS:
         if name in changes:
             if not isinstance(changes[name], bool):
-                raise ValidationFailed(f"{name} must be true or false")
+                raise ValidationFailed(f"{name} must be true or false", field=name)
             values[name] = changes[name]
     return values

@@ -63,16 +63,20 @@ NOT_FOR = {
 
 def _points(value: Any, field: str, *, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_POINTS:
-        raise ValidationFailed(f"{field} must be a whole number from {low} to {MAX_POINTS}")
+        raise ValidationFailed(
+            f"{field} must be a whole number from {low} to {MAX_POINTS}", field=field
+        )
     return value
 
 
 def _money(value: Any, field: str, *, allow_zero: bool = False) -> Decimal:
     amount = parse_decimal(value, field)
     if amount < 0 or (amount == 0 and not allow_zero) or amount != amount.quantize(Decimal("0.01")):
-        raise ValidationFailed(f"{field} must be a positive amount with at most 2 decimals")
+        raise ValidationFailed(
+            f"{field} must be a positive amount with at most 2 decimals", field=field
+        )
     if amount > Decimal("1000000"):
-        raise ValidationFailed(f"{field} must be at most 1000000")
+        raise ValidationFailed(f"{field} must be at most 1000000", field=field)
     return amount
 
 
@@ -84,7 +88,7 @@ def _ids(value: Any, field: str) -> list[str]:
             isinstance(v, (str, int)) and not isinstance(v, bool) and str(v).strip() for v in value
         )
     ):
-        raise ValidationFailed(f"{field} must be a list of up to 100 ids")
+        raise ValidationFailed(f"{field} must be a list of up to 100 ids", field=field)
     return [str(v).strip()[:100] for v in value]
 
 
@@ -105,16 +109,18 @@ def validate_reward(
     try:
         kind = RewardKind(str(merged.get("kind")))
     except ValueError:
-        raise ValidationFailed(f"kind must be one of {[k.value for k in RewardKind]}") from None
+        raise ValidationFailed(
+            f"kind must be one of {[k.value for k in RewardKind]}", field="kind"
+        ) from None
     for field in REQUIRED[kind]:
         if merged.get(field) is None:
-            raise ValidationFailed(f"{field} is required for a {kind.value} reward")
+            raise ValidationFailed(f"{field} is required for a {kind.value} reward", field=field)
     for field in NOT_FOR[kind]:
         if data.get(field) is not None:
-            raise ValidationFailed(f"{field} does not apply to a {kind.value} reward")
+            raise ValidationFailed(f"{field} does not apply to a {kind.value} reward", field=field)
     name = merged.get("name")
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
-        raise ValidationFailed("name must be 1 to 100 characters")
+        raise ValidationFailed("name must be 1 to 100 characters", field="name")
     out: dict[str, Any] = {"kind": kind.value, "name": name.strip()}
     out["points_cost"] = (
         _points(merged["points_cost"], "points_cost")
@@ -129,14 +135,16 @@ def validate_reward(
     currency = merged.get("currency")
     if out["amount"] is not None:
         if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency.upper()):
-            raise ValidationFailed("currency must be an ISO 4217 code such as USD")
+            raise ValidationFailed(
+                "currency must be an ISO 4217 code such as USD", field="currency"
+            )
         out["currency"] = currency.upper()
     else:
         out["currency"] = None
     if kind is RewardKind.PERCENTAGE:
         percent = parse_decimal(merged["percent"], "percent")
         if not Decimal(0) < percent <= 100 or percent != percent.quantize(Decimal("0.01")):
-            raise ValidationFailed("percent must be above 0 and at most 100")
+            raise ValidationFailed("percent must be above 0 and at most 100", field="percent")
         out["percent"] = percent
     else:
         out["percent"] = None
@@ -146,7 +154,8 @@ def validate_reward(
         high = _points(merged["max_points"], "max_points")
         if low % step or high % step or low > high:
             raise ValidationFailed(
-                "min_points and max_points must be multiples of points_per_step, min <= max"
+                "min_points and max_points must be multiples of points_per_step, min <= max",
+                field="min_points",
             )
         out.update(points_per_step=step, min_points=low, max_points=high)
     else:
@@ -159,7 +168,9 @@ def validate_reward(
     out["collection_ids"] = _ids(merged.get("collection_ids") or [], "collection_ids")
     days = merged.get("code_valid_days", 30)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
-        raise ValidationFailed("code_valid_days must be a whole number from 1 to 365")
+        raise ValidationFailed(
+            "code_valid_days must be a whole number from 1 to 365", field="code_valid_days"
+        )
     out["code_valid_days"] = days
     return out
 
@@ -196,9 +207,13 @@ def plan_discount(reward: Mapping[str, Any], *, points: int | None) -> PlannedDi
     if kind is RewardKind.POINTS_FOR_MONEY:
         step, low, high = reward["points_per_step"], reward["min_points"], reward["max_points"]
         if isinstance(points, bool) or not isinstance(points, int):
-            raise ValidationFailed("points is required for a points-for-money reward")
+            raise ValidationFailed(
+                "points is required for a points-for-money reward", field="points"
+            )
         if points % step or not low <= points <= high:
-            raise ValidationFailed(f"points must be a multiple of {step} from {low} to {high}")
+            raise ValidationFailed(
+                f"points must be a multiple of {step} from {low} to {high}", field="points"
+            )
         return PlannedDiscount(
             points=points,
             kind=RewardKind.FIXED_AMOUNT.value,

@@ -53,35 +53,41 @@ def validate_widget_settings(
     if "theme" in changes:
         theme = changes["theme"]
         if not isinstance(theme, dict) or set(theme) - set(THEME_KEYS):
-            raise ValidationFailed(f"theme takes {', '.join(THEME_KEYS)}")
+            raise ValidationFailed(f"theme takes {', '.join(THEME_KEYS)}", field="theme")
         for key, value in theme.items():
             pattern = _RADIUS if key == "radius" else _COLOR
             if not isinstance(value, str) or not pattern.fullmatch(value):
                 raise ValidationFailed(
-                    f"theme.{key} must be {'like 12px' if key == 'radius' else 'a #rrggbb colour'}"
+                    f"theme.{key} must be {'like 12px' if key == 'radius' else 'a #rrggbb colour'}",
+                    field=f"theme.{key}",
                 )
         out["theme"] = {**out["theme"], **theme}
     if "texts" in changes:
         texts = changes["texts"]
         if not isinstance(texts, dict) or set(texts) - set(LOCALES):
-            raise ValidationFailed(f"texts is keyed by locale: {', '.join(LOCALES)}")
+            raise ValidationFailed(f"texts is keyed by locale: {', '.join(LOCALES)}", field="texts")
         merged = {k: dict(v) for k, v in out["texts"].items()}
         for locale, strings in texts.items():
             if not isinstance(strings, dict) or set(strings) - set(TEXT_KEYS):
-                raise ValidationFailed(f"texts.{locale} takes {', '.join(TEXT_KEYS)}")
+                raise ValidationFailed(
+                    f"texts.{locale} takes {', '.join(TEXT_KEYS)}", field=f"texts.{locale}"
+                )
             for key, value in strings.items():
                 if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT:
-                    raise ValidationFailed(f"texts.{locale}.{key}: 1 to {MAX_TEXT} characters")
+                    raise ValidationFailed(
+                        f"texts.{locale}.{key}: 1 to {MAX_TEXT} characters",
+                        field=f"texts.{locale}.{key}",
+                    )
             merged[locale] = {**merged.get(locale, {}), **strings}
         out["texts"] = merged
     if "origins" in changes:
         origins = changes["origins"]
         if not isinstance(origins, list) or len(origins) > 10:
-            raise ValidationFailed("origins is a list of up to 10 https origins")
+            raise ValidationFailed("origins is a list of up to 10 https origins", field="origins")
         out["origins"] = [_origin(o) for o in origins]
     if "position" in changes:
         if changes["position"] not in ("left", "right"):
-            raise ValidationFailed("position is left or right")
+            raise ValidationFailed("position is left or right", field="position")
         out["position"] = changes["position"]
     return out
 
@@ -89,15 +95,19 @@ def validate_widget_settings(
 def _origin(value: Any) -> str:
     parts = urlsplit(value if isinstance(value, str) else "")
     if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/"):
-        raise ValidationFailed(f"{value!r} is not an https origin like https://shop.example")
+        raise ValidationFailed(
+            f"{value!r} is not an https origin like https://shop.example", field="origins"
+        )
     return f"https://{parts.netloc.lower()}"
 
 
 def validate_public_key(value: Any) -> str:
     """An Ed25519 public key: 32 bytes, base64url without padding."""
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]{43}=?", value):
-        raise ValidationFailed("token_public_key must be a 32-byte Ed25519 key in base64url")
+        raise ValidationFailed(
+            "token_public_key must be a 32-byte Ed25519 key in base64url", field="token_public_key"
+        )
     raw = base64.urlsafe_b64decode(value.rstrip("=") + "=")
     if len(raw) != 32:
-        raise ValidationFailed("token_public_key must be 32 bytes")
+        raise ValidationFailed("token_public_key must be 32 bytes", field="token_public_key")
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

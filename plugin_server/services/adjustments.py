@@ -41,11 +41,15 @@ def adjust_points(
         or points == 0
         or abs(points) > MAX_ADJUSTMENT
     ):
-        raise ValidationFailed(f"points must be a non-zero whole number within ±{MAX_ADJUSTMENT}")
+        raise ValidationFailed(
+            f"points must be a non-zero whole number within ±{MAX_ADJUSTMENT}", field="points"
+        )
     if not isinstance(reason, str) or not reason.strip() or len(reason.strip()) > 255:
-        raise ValidationFailed("reason must be 1 to 255 characters")
+        raise ValidationFailed("reason must be 1 to 255 characters", field="reason")
     if idempotency_key is not None and not _KEY.fullmatch(idempotency_key):
-        raise ValidationFailed("Idempotency-Key must be 1 to 100 printable characters")
+        raise ValidationFailed(
+            "Idempotency-Key must be 1 to 100 printable characters", field="Idempotency-Key"
+        )
     reason = reason.strip()
     key = f"adjustment:{idempotency_key or uuid.uuid4().hex}"
     with uow:

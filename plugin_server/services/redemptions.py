@@ -111,13 +111,15 @@ def redeem(
     IdempotencyKeyReused when a key comes back with a different request.
     """
     if reward_id is not None and (isinstance(reward_id, bool) or not isinstance(reward_id, int)):
-        raise ValidationFailed("reward_id must be an integer")
+        raise ValidationFailed("reward_id must be an integer", field="reward_id")
     if points is not None and (isinstance(points, bool) or not isinstance(points, int)):
-        raise ValidationFailed("points must be a whole number")
+        raise ValidationFailed("points must be a whole number", field="points")
     if reward_id is None and points is None:
         raise ValidationFailed("give reward_id, or points for a points-for-money reward")
     if idempotency_key is not None and not _KEY.fullmatch(idempotency_key):
-        raise ValidationFailed("Idempotency-Key must be 1 to 100 printable characters")
+        raise ValidationFailed(
+            "Idempotency-Key must be 1 to 100 printable characters", field="Idempotency-Key"
+        )
     fingerprint = hashlib.sha256(json.dumps([customer_ref, reward_id, points]).encode()).hexdigest()
     with uow:
         session = uow.session

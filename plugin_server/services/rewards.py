@@ -86,7 +86,7 @@ def get_reward(uow: UnitOfWork, shop_id: int, reward_id: int) -> dict[str, Any]:
 
 def list_rewards(uow: UnitOfWork, shop_id: int, *, status: str = "active") -> list[dict[str, Any]]:
     if status not in ("active", "archived", "all"):
-        raise ValidationFailed("status must be active, archived or all")
+        raise ValidationFailed("status must be active, archived or all", field="status")
     with uow:
         stmt = select(Reward).where(Reward.shop_id == shop_id).order_by(Reward.id)
         if status == "active":

@@ -1,0 +1,254 @@
+"""One declaration per endpoint: `@endpoint(...)` names its parameters, body and responses
+as pydantic models (`plugin_server.api.schemas`); spectree validates the request from them
+and builds the OpenAPI document from the same declarations.
+
+Why spectree (compared on this codebase with flask-openapi3 and flask-smorest):
+- it decorates plain Flask views and blueprints, so the app factory, the blueprints and the
+  error handlers stay as they are (flask-openapi3 replaces Flask and Blueprint with its own
+  classes; flask-smorest brings its own Blueprint/Api and marshmallow schemas);
+- its per-request cost is small and cached (flask-openapi3 re-reads type hints and
+  regenerates each query/header model's JSON schema on every request, which the storefront
+  and intake routes cannot afford);
+- it emits OpenAPI 3.1 from pydantic v2 models, which we already use for typing.
+
+What we add on top: the JSON body is read here with exact decimals and with clear 400/415
+answers for bad bodies (spectree reads bodies leniently), validation failures leave in the
+project's error shape with every bad field named, and responses are not re-validated in
+production (the test client checks every response against the document instead).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from flask import Flask, Request, current_app
+from pydantic import BaseModel, ValidationError
+from spectree import Response, SpecTree
+from spectree.plugins.base import Context
+from spectree.plugins.flask_plugin import FlaskPlugin
+from spectree.utils import get_multidict_items
+
+from plugin_server.api.errors import ApiError
+from plugin_server.api.schemas import Error, RequestModel
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JSON_MIMETYPES = frozenset({"application/json"})
+VALIDATION_STATUS = 400
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Each bad field as a dotted path (list indexes included) and what is wrong with it."""
+    fields: dict[str, str] = {}
+    for err in exc.errors(include_url=False, include_input=False):
+        # A model-level error (no location) is about the body as a whole.
+        path = ".".join(str(part) for part in err["loc"]) or "body"
+        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        fields.setdefault(path, message)
+    return fields
+
+
+def validation_failed(fields: Mapping[str, str]) -> ApiError:
+    summary = "; ".join(f"{name}: {problem}" for name, problem in fields.items())
+    return ApiError(VALIDATION_STATUS, "validation_failed", summary, fields=dict(fields))
+
+
+def read_json_object(request: Request, *, any_content_type: bool = False) -> dict[str, Any]:
+    """The body as a JSON object with exact decimals; 415 or 400 (invalid_json) otherwise."""
+    if not any_content_type and request.mimetype not in JSON_MIMETYPES:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Send the body as JSON with 'Content-Type: application/json'.",
+        )
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_json", "The body is not UTF-8 text.") from None
+    except ValueError:  # JSONDecodeError, and integers too long to read
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class _Plugin(FlaskPlugin):
+    """spectree's Flask plugin, reading bodies strictly and never re-validating responses."""
+
+    def request_validation(
+        self,
+        request: Request,
+        query: type[BaseModel] | None,
+        json: type[BaseModel] | None,
+        form: Any,
+        headers: type[BaseModel] | None,
+        cookies: Any,
+    ) -> None:
+        body = None
+        if json is not None:
+            strict_type = not getattr(json, "any_content_type", False)
+            body = read_json_object(request, any_content_type=not strict_type)
+        request.context = Context(  # type: ignore[attr-defined]
+            query.model_validate(get_multidict_items(request.args, query)) if query else None,
+            json.model_validate(body) if json is not None else None,
+            None,
+            headers.model_validate(dict(request.headers)) if headers else None,
+            None,
+        )
+
+    def validate_response(
+        self, resp: Any, resp_model: Any, skip_validation: bool, force_resp_serialize: bool
+    ) -> Any:
+        # Handlers return what Flask accepts; spectree's own path would read (and so break)
+        # streamed files. Responses are checked against the document in the tests.
+        return current_app.make_response(resp), None
+
+
+def _refuse_invalid(
+    req: Any, resp: Any, req_validation_error: Any, instance: Any, model_adapter: Any = None
+) -> None:
+    if req_validation_error is not None:
+        raise validation_failed(field_errors(req_validation_error))
+
+
+def _drop_null_defaults(schema: dict[str, Any]) -> None:
+    # An optional request field is left out, not sent as null; `"default": null` would say
+    # otherwise to client generators.
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
+RequestModel.model_config["json_schema_extra"] = _drop_null_defaults
+
+spec = SpecTree(
+    "flask",
+    backend=_Plugin,
+    mode="strict",  # only declared routes are documented: a test fails on any other
+    title="Loyalty API",
+    version="1",
+    description="Points, refunds, rewards and redemptions for Shopify and WooCommerce stores.",
+    page_templates={},  # no doc pages that load scripts from third parties
+    validation_error_status=VALIDATION_STATUS,
+    validation_error_model=Error,
+    before=_refuse_invalid,
+    naming_strategy=lambda model: model.__name__,
+    nested_naming_strategy=lambda parent, child: child,
+    annotations=True,
+)
+
+SECURITY_SCHEMES: dict[str, dict[str, str]] = {
+    "apiKey": {"type": "http", "scheme": "bearer", "description": "The shop's API key."},
+    "appProxy": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "signature",
+        "description": "Shopify App Proxy: HMAC of the forwarded query; the shopper is "
+        "logged_in_customer_id.",
+    },
+    "shopperToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT (EdDSA), signed by the store: iss = store URL, sub = customer "
+        "id, aud = loyalty-storefront, at most 1 hour.",
+    },
+}
+API_KEY: dict[str, list[str]] = {"apiKey": []}
+STOREFRONT_AUTH: dict[str, list[str]] = {"appProxy": [], "shopperToken": []}
+
+AUTH_ERRORS: dict[str, Any] = {"HTTP_401": (Error, "Missing or invalid API key.")}
+STOREFRONT_ERRORS: dict[str, Any] = {
+    "HTTP_401": (
+        Error,
+        "unauthorized, invalid_signature, stale_request, invalid_token, token_expired, "
+        "unknown_shop, or sign_in_required.",
+    ),
+    "HTTP_429": (Error, "rate_limited (per shopper and per address); see Retry-After."),
+}
+BODY_ERRORS: dict[str, Any] = {
+    "HTTP_415": (Error, "unsupported_media_type: the body is not application/json."),
+}
+
+
+def endpoint(
+    *,
+    tags: Sequence[str],
+    responses: Mapping[str, Any],
+    query: type[BaseModel] | None = None,
+    json: type[BaseModel] | None = None,
+    headers: type[BaseModel] | None = None,
+    security: Mapping[str, list[str]] | None = None,
+    path_parameters: Mapping[str, str] | None = None,
+    validate: bool = True,
+) -> Callable[[F], F]:
+    """Declare a route's contract. Put it under the Flask route decorator.
+
+    `responses` maps "HTTP_200" to a model or (model, description). `validate=False` only
+    documents the declared inputs: for routes whose inputs are checked by a signature
+    first (webhooks, installs) or that take none on a hot path (storefront reads).
+    """
+    codes = dict(responses)
+    if json is not None and not getattr(json, "any_content_type", False):
+        codes = {**BODY_ERRORS, **codes}
+    decorator: Callable[[F], F] = spec.validate(
+        query=query,
+        json=json,
+        headers=headers,
+        resp=Response(**codes),
+        tags=tags,
+        security=dict(security) if security is not None else None,
+        path_parameter_descriptions=path_parameters,
+        skip_validation=not validate,
+    )
+    return decorator
+
+
+def document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document of `app`'s declared routes, plus our security schemes."""
+    with app.app_context():  # spectree reads the routes from the current app
+        generated = spec.spec
+    doc: dict[str, Any] = json.loads(json.dumps(generated))  # a copy callers may change
+    doc["components"]["securitySchemes"] = SECURITY_SCHEMES
+    doc.pop("security", None)  # per operation instead; public routes have none
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            _tidy_operation(operation)
+    return doc
+
+
+def _tidy_operation(operation: dict[str, Any]) -> None:
+    takes_input = "requestBody" in operation or any(
+        p.get("in") in ("query", "header") for p in operation.get("parameters", [])
+    )
+    responses = operation["responses"]
+    # spectree adds the validation error to every route; a route with nothing to validate
+    # cannot answer it, unless it declared its own 400.
+    auto = responses.get(str(VALIDATION_STATUS), {})
+    if not takes_input and auto.get("description") == "Bad Request":
+        del responses[str(VALIDATION_STATUS)]
+    for parameter in operation.get("parameters", []):
+        if not parameter.get("description"):
+            parameter.pop("description", None)
+        parameter["schema"] = _parameter_schema(parameter["schema"])
+
+
+def _parameter_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query, header or path value is absent or a string: never JSON null."""
+    schema = {k: v for k, v in schema.items() if k not in ("title", "description")}
+    if schema.get("default", ...) is None:
+        del schema["default"]
+    options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
+    if len(options) == 1:
+        del schema["anyOf"]
+        schema.update(options[0])
+    if schema.get("type") == "integer" and schema.get("maximum", 0) > 2**31 - 1:
+        schema["format"] = "int64"  # ids bounded by BIGINT (spectree says int32)
+    return schema

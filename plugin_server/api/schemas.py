@@ -1,0 +1,571 @@
+"""Every endpoint's parameters, bodies and responses, declared once as pydantic models.
+
+The routes name these in `@contract.endpoint(...)`; request validation and the served
+OpenAPI document both come from them. Conventions:
+- Money and rates are decimal strings in responses; requests take a string or a JSON number
+  (parsed as an exact decimal, never a float).
+- Points are integers, bounded so that no input can overflow a database column.
+- Request models forbid unknown fields; an optional field may be left out but is never null
+  unless null means something (then the type says so).
+- Business rules (per-kind reward rules, platform-specific statuses) stay in the domain,
+  which names the field it refuses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt, StrictStr
+
+MAX_POINTS = 1_000_000_000
+MAX_ID = 2**63 - 1  # the widest id column (BIGINT) we look anything up by
+
+Points = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
+PositivePoints = Annotated[StrictInt, Field(ge=1, le=MAX_POINTS)]
+# A decimal as a JSON string or number. Bodies are parsed with exact decimals, so 2.5
+# arrives as Decimal("2.5"), never as a binary float.
+DecimalInput = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=30)]
+DecimalText = Annotated[str, Field(description="A decimal number as a string.")]
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+Currency = Annotated[StrictStr, Field(pattern="^[A-Za-z]{3}$", description="ISO 4217")]
+# The default of a request field that may be left out but is never null: the model's
+# type stays exact (null is refused) and handlers read only what was sent
+# (`model_dump(exclude_unset=True)`).
+OMIT: Any = None
+RewardKind = Literal["fixed_amount", "percentage", "free_shipping", "points_for_money"]
+ExternalId = Annotated[StrictStr | StrictInt, Field(description="A platform id.")]
+
+
+class RequestModel(BaseModel):
+    """A JSON body: unknown fields are refused, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Callers that cannot set Content-Type (the store's own key callback) opt out of the
+    # application/json requirement.
+    any_content_type: ClassVar[bool] = False
+
+
+class ResponseModel(BaseModel):
+    """A response shape: documentation and test-time checks (handlers return dicts)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable, snake_case.")
+    message: str = Field(description="For people; may change.")
+    fields: dict[str, str] | None = Field(
+        default=None,
+        description="validation_failed only: each bad field (dotted path inside objects, "
+        "with a list index where one applies) and what is wrong with it.",
+    )
+
+
+class Error(BaseModel):
+    error: ErrorDetail
+
+
+# --- headers and query parameters -------------------------------------------------------
+
+
+class IdempotencyHeaders(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None,
+        alias="Idempotency-Key",
+        description="Repeating a request with the same key returns the first result instead "
+        "of doing it twice.",
+    )
+
+
+class EmailQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    email: str = Field(
+        min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", description="Exact address."
+    )
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=25, ge=1, le=100)
+
+
+class TransactionsQuery(PageQuery):
+    cursor: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="next_cursor of the previous page."
+    )
+
+
+class RewardsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: Literal["active", "archived", "all"] = "active"
+
+
+class ShopifyInstallQuery(BaseModel):
+    """Checked by HMAC before anything else, so only documented here."""
+
+    shop: str = Field(description="NAME.myshopify.com")
+    timestamp: str = Field(description="Unix seconds; refused when over an hour old.")
+    hmac: str = Field(description="Shopify's HMAC-SHA256 of the rest of the query.")
+
+
+class ShopifyCallbackQuery(ShopifyInstallQuery):
+    code: str = Field(description="Authorization code.")
+    state: str = Field(description="Our single-use nonce; must match the browser's cookie.")
+    host: str | None = Field(default=None, description="Base64 admin host.")
+
+
+class WooConnectQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    store_url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="https store URL; private addresses are refused in production.",
+    )
+
+
+class WooReturnQuery(BaseModel):
+    success: str | None = Field(default=None, description="1 if the merchant approved.")
+    user_id: str | None = Field(default=None, description="Our nonce.")
+
+
+class BearerHeaders(BaseModel):
+    authorization: str = Field(
+        alias="Authorization", description="Bearer <session token from App Bridge>."
+    )
+
+
+class WebhookHeaders(BaseModel):
+    """Read by the intake itself (verified before anything is parsed)."""
+
+    shopify_hmac: str | None = Field(
+        default=None,
+        alias="X-Shopify-Hmac-Sha256",
+        description="Shopify: base64 HMAC-SHA256 of the raw body with the app secret.",
+    )
+    shopify_shop: str | None = Field(default=None, alias="X-Shopify-Shop-Domain")
+    shopify_topic: str | None = Field(default=None, alias="X-Shopify-Topic")
+    shopify_webhook_id: str | None = Field(
+        default=None, alias="X-Shopify-Webhook-Id", description="Deduplication key."
+    )
+    woo_signature: str | None = Field(
+        default=None,
+        alias="X-WC-Webhook-Signature",
+        description="WooCommerce: base64 HMAC-SHA256 of the raw body with the webhook secret.",
+    )
+    woo_source: str | None = Field(default=None, alias="X-WC-Webhook-Source")
+    woo_topic: str | None = Field(default=None, alias="X-WC-Webhook-Topic")
+    woo_delivery_id: str | None = Field(
+        default=None, alias="X-WC-Webhook-Delivery-ID", description="Deduplication key."
+    )
+
+
+class StorefrontQuery(BaseModel):
+    """Read by the storefront's authentication (verified before anything else)."""
+
+    shop: str | None = Field(
+        default=None,
+        description="App proxy: set by Shopify. Token calls: the store URL (for CORS).",
+    )
+    signature: str | None = Field(
+        default=None,
+        description="App proxy signature over the query, with logged_in_customer_id, "
+        "path_prefix and timestamp (at most 90 s old).",
+    )
+
+
+# --- webhooks and operations -------------------------------------------------------------
+
+
+class WebhookPayload(RootModel[dict[str, Any]]):
+    """The platform's own order, refund or privacy payload, stored as received."""
+
+
+class WebhookAck(ResponseModel):
+    status: Literal["accepted", "duplicate", "ignored", "ping"]
+    receipt_id: int | None = None
+    reason: str | None = None
+
+
+class Health(ResponseModel):
+    status: Literal["ok"]
+
+
+class Readiness(ResponseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str]
+
+
+class OpenApiDocument(RootModel[dict[str, Any]]):
+    """This document (OpenAPI 3.1)."""
+
+
+# --- customers and the ledger ---------------------------------------------------------------
+
+
+class Customer(ResponseModel):
+    customer_id: str = Field(description="The platform's customer id, or guest:<email>.")
+    email: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    balance: int = Field(
+        description="Spendable points now; negative after a refund of points already spent."
+    )
+    pending: int = Field(description="Earned, not yet spendable.")
+    lifetime_earned: int
+    next_pending_available_at: datetime | None
+    can_redeem: bool
+    member_since: datetime
+
+
+class CustomerList(ResponseModel):
+    customers: list[Customer]
+
+
+class TransactionSource(ResponseModel):
+    type: str
+    ref: str
+
+
+class Transaction(ResponseModel):
+    id: int
+    points: int = Field(description="Signed.")
+    kind: Literal[
+        "earn_order",
+        "reverse_order",
+        "adjustment",
+        "redeem",
+        "redeem_refund",
+        "referral_bonus",
+        "expiry",
+    ]
+    reason: str
+    source: TransactionSource
+    status: Literal["available", "pending"]
+    created_at: datetime
+    available_at: datetime
+
+
+class TransactionPage(ResponseModel):
+    customer_id: str
+    transactions: list[Transaction]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page.")
+
+
+class AdjustmentInput(RequestModel):
+    points: Points = Field(description="Signed; not zero.")
+    reason: StrictStr = Field(min_length=1, max_length=255)
+
+
+class Adjustment(Transaction):
+    balance: int = Field(description="Spendable points afterwards.")
+
+
+# --- program and rewards -----------------------------------------------------------------
+
+
+class Program(ResponseModel):
+    platform: Literal["shopify", "woocommerce"]
+    points_per_unit: DecimalText = Field(
+        description="Points per 1.00 of shop currency, a decimal string; earnings round down."
+    )
+    include_shipping: bool
+    include_tax: bool
+    pending_days: int = Field(ge=0, le=365)
+    award_statuses: list[str] = Field(description="Order states that award points.")
+    guests_earn: bool
+    return_points_on_expiry: bool = Field(
+        description="A redeemed code that expires unused gives its points back."
+    )
+
+
+class ProgramChanges(RequestModel):
+    """Send only what changes, at least one setting."""
+
+    points_per_unit: DecimalInput = Field(
+        default=OMIT, description="Above 0, at most 1000, at most 4 decimals."
+    )
+    include_shipping: StrictBool = Field(default=OMIT)
+    include_tax: StrictBool = Field(default=OMIT)
+    pending_days: StrictInt = Field(default=OMIT, ge=0, le=365)
+    award_statuses: list[Literal["paid", "processing", "completed", "on-hold"]] = Field(
+        default=OMIT,
+        min_length=1,
+        max_length=4,
+        description="Shopify: paid. WooCommerce: processing, completed, on-hold.",
+    )
+    guests_earn: StrictBool = Field(default=OMIT)
+    return_points_on_expiry: StrictBool = Field(default=OMIT)
+
+
+class RewardChanges(RequestModel):
+    """fixed_amount: points_cost, amount, currency. percentage: points_cost, percent.
+    free_shipping: points_cost. points_for_money: points_per_step, amount (per step),
+    currency, min_points, max_points. The kind cannot change after creation."""
+
+    name: StrictStr = Field(default=OMIT, min_length=1, max_length=100)
+    kind: RewardKind = Field(default=OMIT)
+    points_cost: PositivePoints = Field(default=OMIT)
+    amount: DecimalInput = Field(default=OMIT, description="Money, at most 2 decimals.")
+    percent: DecimalInput = Field(default=OMIT)
+    currency: Currency = Field(default=OMIT)
+    points_per_step: PositivePoints = Field(default=OMIT)
+    min_points: PositivePoints = Field(default=OMIT)
+    max_points: PositivePoints = Field(default=OMIT)
+    min_order_subtotal: DecimalInput | None = Field(
+        default=None, description="null removes the minimum."
+    )
+    product_ids: list[ExternalId] = Field(default=OMIT, max_length=100)
+    collection_ids: list[ExternalId] = Field(default=OMIT, max_length=100)
+    code_valid_days: StrictInt = Field(default=OMIT, ge=1, le=365)
+
+
+class RewardInput(RewardChanges):
+    name: StrictStr = Field(min_length=1, max_length=100)
+    kind: RewardKind
+
+
+class Reward(ResponseModel):
+    id: int
+    name: str
+    kind: RewardKind
+    points_cost: int | None
+    amount: DecimalText | None = Field(description="Money as a string.")
+    percent: DecimalText | None
+    currency: str | None
+    points_per_step: int | None
+    min_points: int | None
+    max_points: int | None
+    min_order_subtotal: DecimalText | None
+    product_ids: list[str]
+    collection_ids: list[str]
+    code_valid_days: int
+    status: Literal["active", "archived"]
+    created_at: datetime
+    updated_at: datetime
+
+
+class RewardList(ResponseModel):
+    rewards: list[Reward]
+
+
+# --- redemptions -----------------------------------------------------------------------------
+
+
+class RedemptionInput(RequestModel):
+    """reward_id, or points alone for the shop's points-for-money reward (a multiple of its
+    step, within its minimum and maximum)."""
+
+    reward_id: Id = Field(default=OMIT)
+    points: PositivePoints = Field(default=OMIT)
+
+
+class Discount(ResponseModel):
+    kind: Literal["fixed_amount", "percentage", "free_shipping"]
+    title: str
+    amount: DecimalText | None = Field(description="Money as a string.")
+    currency: str | None
+    percent: DecimalText | None
+    min_subtotal: DecimalText | None
+    product_ids: list[str] = []
+    collection_ids: list[str] = []
+
+
+class Redemption(ResponseModel):
+    id: int
+    customer_id: str
+    reward_id: int | None
+    points: int = Field(description="Points taken.")
+    status: Literal["pending", "issued", "used", "expired", "failed", "cancelled"] = Field(
+        description="pending: points taken, the store has not confirmed the code yet (poll "
+        "this resource). failed: the store refused; the points came back."
+    )
+    code: str | None = Field(
+        description="The discount code, once the store has created it (hidden again once "
+        "failed or cancelled)."
+    )
+    discount: Discount
+    expires_at: datetime
+    failure_reason: str | None
+    created_at: datetime
+    issued_at: datetime | None
+    used_at: datetime | None
+    used_order_id: str | None = Field(
+        description="The platform's id of the order that used the code."
+    )
+
+
+class RedemptionList(ResponseModel):
+    redemptions: list[Redemption]
+
+
+# --- privacy -----------------------------------------------------------------------------------
+
+
+class DataExportSummary(ResponseModel):
+    id: int
+    request_id: str = Field(description="Shopify's data_request id.")
+    customer_id: str
+    created_at: datetime
+
+
+class DataExportList(ResponseModel):
+    data_exports: list[DataExportSummary]
+
+
+class DataExportContents(ResponseModel):
+    """Everything held on the customer when the request came."""
+
+    shop: Any
+    generated_at: Any
+    customers: Any
+    orders: Any
+    ledger: Any
+    redemptions: Any
+
+
+class DataExport(DataExportSummary):
+    data: DataExportContents
+
+
+# --- installs ------------------------------------------------------------------------------------
+
+
+class Installed(ResponseModel):
+    status: Literal["installed"]
+    platform: Literal["shopify"]
+    shop: str
+    shop_id: int
+    api_key: str | None = Field(
+        description="The admin API key, shown once when the shop is new; null on a reinstall "
+        "(the existing key stays valid)."
+    )
+    token_expires_at: datetime | None
+    webhooks_subscribed: int
+    webhook_error: str | None
+
+
+class WooKeys(RequestModel):
+    """What WooCommerce POSTs after the merchant approves (unsigned: it counts only with
+    our nonce, and only once a call with the keys succeeds)."""
+
+    model_config = ConfigDict(extra="ignore")
+    any_content_type: ClassVar[bool] = True
+
+    key_id: StrictInt | None = None
+    user_id: StrictStr = Field(min_length=1, max_length=200, description="Our single-use nonce.")
+    consumer_key: StrictStr = Field(min_length=1, max_length=200)
+    consumer_secret: StrictStr = Field(min_length=1, max_length=200)
+    key_permissions: Literal["read_write"]
+
+
+class WooConnected(ResponseModel):
+    status: Literal["connected"]
+    shop_id: int
+    webhooks_created: int
+
+
+class WooReturn(ResponseModel):
+    status: Literal["connected", "not_connected"]
+    next: str
+
+
+# --- the storefront widget --------------------------------------------------------------------
+
+
+Position = Literal["left", "right"]
+
+
+class WidgetSettings(ResponseModel):
+    theme: dict[str, str] = Field(
+        description="accent, accent-text, background, text (#rgb/#rrggbb), radius (px)."
+    )
+    texts: dict[str, dict[str, str]] = Field(
+        description="Overrides per locale (en, vi, th) of the widget's texts."
+    )
+    origins: list[str] = Field(description="Extra https origins (custom domains) for CORS.")
+    position: Position
+    token_public_key: str | None = Field(
+        description="Ed25519 public key (base64url) that checks store-signed shopper tokens."
+    )
+
+
+class WidgetChanges(RequestModel):
+    """Send only what changes, at least one setting."""
+
+    theme: dict[str, StrictStr] = Field(
+        default=OMIT, description="Any of accent, accent-text, background, text, radius."
+    )
+    texts: dict[str, dict[str, StrictStr]] = Field(
+        default=OMIT, description="Per locale (en, vi, th): text key to text."
+    )
+    origins: list[StrictStr] = Field(default=OMIT, max_length=10)
+    position: Position = Field(default=OMIT)
+    token_public_key: StrictStr | None = Field(default=None, description="null removes it.")
+
+
+class StorefrontReward(ResponseModel):
+    id: int
+    name: str = Field(description="Merchant text: render as text.")
+    kind: RewardKind
+    cost: int = Field(description="Points (the minimum for points_for_money).")
+    points_cost: int | None = None
+    amount: DecimalText | None = None
+    currency: str | None = None
+    percent: DecimalText | None = None
+    points_per_step: int | None = None
+    min_points: int | None = None
+    max_points: int | None = None
+    min_order_subtotal: DecimalText | None = None
+    progress: float | None = Field(default=None, ge=0, le=1)
+    can_redeem: bool | None = None
+
+
+class StorefrontCode(ResponseModel):
+    redemption_id: int
+    status: str
+    code: str | None
+    title: str
+    expires_at: datetime
+
+
+class StorefrontMember(ResponseModel):
+    customer_id: str
+    first_name: str | None = None
+    balance: int
+    pending: int
+    next_pending_available_at: datetime | None
+    codes: list[StorefrontCode]
+    history: list[dict[str, Any]]
+    tier: dict[str, Any] | None = Field(description="Filled by tiers.")
+    referral: dict[str, Any] | None = Field(description="Filled by referrals.")
+
+
+class StorefrontProgram(ResponseModel):
+    platform: str
+    points_per_unit: DecimalText
+    pending_days: int
+    guests_earn: bool | None = None
+    rewards: list[StorefrontReward]
+
+
+class StorefrontSettings(ResponseModel):
+    theme: dict[str, str]
+    texts: dict[str, Any]
+    position: Position
+
+
+class StorefrontSummary(ResponseModel):
+    member: StorefrontMember | None = Field(description="null for a guest.")
+    program: StorefrontProgram
+    settings: StorefrontSettings
