@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from plugin_server.api import contract, schemas
 
@@ -18,7 +18,6 @@ def openapi_json() -> Response:
     """This document"""
     doc = current_app.extensions.get("loyalty_openapi")
     if doc is None:  # built once per process: the routes do not change after start-up
-        doc = current_app.extensions["loyalty_openapi"] = contract.document(
-            current_app._get_current_object()
-        )  # type: ignore[attr-defined]
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        doc = current_app.extensions["loyalty_openapi"] = contract.document(app)
     return jsonify(doc)
