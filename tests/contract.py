@@ -26,14 +26,9 @@ def openapi_path(rule: str) -> str:
 _document: dict[str, Any] = {}
 
 
-def document(app: Flask | None = None) -> dict[str, Any]:
+def document(app: Flask) -> dict[str, Any]:
     """The served document; every app in the test run has the same routes."""
     if not _document:
-        if app is None:
-            from plugin_server import create_app  # a throwaway app only to read the routes
-            from plugin_server.settings import Settings
-
-            app = create_app(Settings(database_url="sqlite://", secret_key="x" * 24))
         _document.update(contract.document(app))
     return _document
 

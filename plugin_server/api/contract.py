@@ -32,7 +32,7 @@ from spectree.plugins.flask_plugin import FlaskPlugin
 from spectree.utils import get_multidict_items
 
 from plugin_server.api.errors import ApiError
-from plugin_server.api.schemas import Error, RequestModel
+from plugin_server.api.schemas import Error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,16 +118,6 @@ def _refuse_invalid(
     if req_validation_error is not None:
         raise validation_failed(field_errors(req_validation_error))
 
-
-def _drop_null_defaults(schema: dict[str, Any]) -> None:
-    # An optional request field is left out, not sent as null; `"default": null` would say
-    # otherwise to client generators.
-    for prop in schema.get("properties", {}).values():
-        if "default" in prop and prop["default"] is None:
-            del prop["default"]
-
-
-RequestModel.model_config["json_schema_extra"] = _drop_null_defaults
 
 spec = SpecTree(
     "flask",

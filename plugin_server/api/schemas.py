@@ -38,10 +38,18 @@ RewardKind = Literal["fixed_amount", "percentage", "free_shipping", "points_for_
 ExternalId = Annotated[StrictStr | StrictInt, Field(description="A platform id.")]
 
 
+def _drop_null_defaults(schema: dict[str, Any]) -> None:
+    # An optional request field is left out, not sent as null; `"default": null` would say
+    # otherwise to client generators.
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
 class RequestModel(BaseModel):
     """A JSON body: unknown fields are refused, not silently dropped."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
     # Callers that cannot set Content-Type (the store's own key callback) opt out of the
     # application/json requirement.
     any_content_type: ClassVar[bool] = False

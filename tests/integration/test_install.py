@@ -410,6 +410,11 @@ def test_woocommerce_callback_needs_our_nonce_and_working_keys(live: Live) -> No
     assert r.status_code == 400
     r = client.post("/auth/woocommerce/callback", data=b"[1]", content_type="application/json")
     assert r.status_code == 400
+    # WooCommerce posts JSON; what it sends is read whatever the Content-Type says.
+    for data in (b"\xff{", b'{"user_id": 5}', b"not json"):
+        r = client.post("/auth/woocommerce/callback", data=data, content_type="text/plain")
+        assert r.status_code == 400, data
+        assert r.json["error"]["code"] in ("invalid_json", "validation_failed")
     with live.container.session_factory() as s:
         assert s.scalars(select(Shop)).all() == []
 

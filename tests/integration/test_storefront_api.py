@@ -390,3 +390,41 @@ def test_widget_assets_are_served_without_credentials(client: FlaskClient) -> No
         assert r.data == expected
     assert client.get("/storefront/v1/assets/../auth.py").status_code == 404
     assert client.get("/storefront/v1/assets/secret.txt").status_code == 404
+
+
+# --- malformed redemption requests ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "ctype", "status", "code", "field"),
+    [
+        (b'{"reward_id": 1}', "text/plain", 415, "unsupported_media_type", None),
+        (b"{", "application/json", 400, "invalid_json", None),
+        (b"\xc3\x28", "application/json", 400, "invalid_json", None),
+        (b'{"reward_id": "1"}', "application/json", 400, "validation_failed", "reward_id"),
+        (b'{"points": 1e400}', "application/json", 400, "validation_failed", "points"),
+        (b'{"reward_id": 1, "price": 0}', "application/json", 400, "validation_failed", "price"),
+    ],
+)
+def test_malformed_storefront_redemptions_take_no_points(
+    client: FlaskClient,
+    shop: ShopHandle,
+    data: bytes,
+    ctype: str,
+    status: int,
+    code: str,
+    field: str | None,
+) -> None:
+    before = client.get(proxied("summary")).json["member"]["balance"]
+    r = client.post(proxied("redemptions"), data=data, content_type=ctype)
+    assert (r.status_code, r.json["error"]["code"]) == (status, code), r.json
+    if field is not None:
+        assert field in r.json["error"]["fields"]
+    assert client.get(proxied("summary")).json["member"]["balance"] == before
+
+
+def test_a_malformed_body_from_an_unsigned_caller_is_refused_as_unsigned(
+    client: FlaskClient, shop: ShopHandle
+) -> None:
+    r = client.post("/storefront/v1/redemptions", data=b"{", content_type="application/json")
+    assert r.status_code == 401
