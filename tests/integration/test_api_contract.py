@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -246,3 +247,18 @@ def test_any_json_body_gets_a_documented_answer_never_a_500(
         assert r.status_code < 500, (body, r.json)
 
     check()
+
+
+def test_hot_routes_are_served_by_their_plain_views(app: Flask) -> None:
+    """Platform payloads and the storefront's reads are only documented: no schema
+    machinery runs on those requests (the intake and storefront benchmarks rely on it)."""
+    from plugin_server.api import webhooks
+    from storefront_widget import api as storefront
+
+    assert app.view_functions["webhooks.receive"] is webhooks.receive
+    assert app.view_functions["storefront.summary"] is storefront.summary
+    assert app.view_functions["storefront.program"] is storefront.program
+    # ...while a route with a body is served through spectree's validating wrapper.
+    validated = app.view_functions["admin.update_program"]
+    assert validated.__wrapped__.__name__ == "update_program"
+    assert getattr(validated.__wrapped__, "__wrapped__", None) is not validated
