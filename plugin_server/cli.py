@@ -248,6 +248,26 @@ def tick() -> None:
     _echo_json(jobs.tick(_container()))
 
 
+@main.group()
+def points() -> None:
+    """Points across members: expiry."""
+
+
+@points.command("expire")
+@click.option("--shop", "shop_id", type=int, help="Only this shop (default: every shop).")
+@click.option("--dry-run", is_flag=True, help="Count what would expire; write nothing.")
+@click.option("--chunk", default=5000, show_default=True, help="Members per transaction.")
+def points_expire(shop_id: int | None, dry_run: bool, chunk: int) -> None:
+    """Expire points due under each shop's policy now (the scheduler does this hourly).
+
+    Safe to run at any time and as often as you like: points never expire twice."""
+    from plugin_server.services import expiry
+
+    c = _container()
+    run = expiry.expire_all(c.uow, now=c.clock(), shop_id=shop_id, chunk=chunk, dry_run=dry_run)
+    _echo_json({**run.as_dict(), "dry_run": dry_run})
+
+
 def _start_ticker(c: Container, interval: float = 30) -> None:
     """The embedded default has no scheduler process: tick from a thread of the server."""
     import threading

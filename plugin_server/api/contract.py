@@ -185,6 +185,7 @@ def endpoint(
     documents the declared inputs: for routes whose inputs are checked by a signature
     first (webhooks, installs) or that take none on a hot path (storefront reads).
     """
+
     def decorator(view: F) -> F:
         # Models may also come from the view's annotations (`query: EmailQuery`).
         hints = get_request_model_hints(view)

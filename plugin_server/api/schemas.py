@@ -221,6 +221,11 @@ class OpenApiDocument(RootModel[dict[str, Any]]):
 # --- customers and the ledger ---------------------------------------------------------------
 
 
+class Expiring(ResponseModel):
+    points: int
+    at: datetime
+
+
 class Customer(ResponseModel):
     customer_id: str = Field(description="The platform's customer id, or guest:<email>.")
     email: str | None
@@ -234,6 +239,9 @@ class Customer(ResponseModel):
     next_pending_available_at: datetime | None
     can_redeem: bool
     member_since: datetime
+    expiring: Expiring | None = Field(
+        description="The next points to expire under the shop's policy; null if none."
+    )
 
 
 class CustomerList(ResponseModel):
@@ -282,6 +290,21 @@ class Adjustment(Transaction):
 # --- program and rewards -----------------------------------------------------------------
 
 
+ExpiryPolicy = Literal["never", "inactivity", "batch"]
+
+
+class ExpirySettings(ResponseModel):
+    policy: ExpiryPolicy = Field(
+        description="never; inactivity: no earning or redeeming for `months` expires the "
+        "whole balance; batch: each earned batch expires `months` after it became "
+        "spendable, and spending uses the oldest points first."
+    )
+    months: int = Field(ge=1, le=60)
+    reminder_days: int = Field(
+        ge=0, le=90, description="A points_expiring event this many days before (0: none)."
+    )
+
+
 class Program(ResponseModel):
     platform: Literal["shopify", "woocommerce"]
     points_per_unit: DecimalText = Field(
@@ -295,6 +318,7 @@ class Program(ResponseModel):
     return_points_on_expiry: bool = Field(
         description="A redeemed code that expires unused gives its points back."
     )
+    expiry: ExpirySettings
 
 
 class ProgramChanges(RequestModel):
@@ -314,6 +338,9 @@ class ProgramChanges(RequestModel):
     )
     guests_earn: StrictBool = Field(default=OMIT)
     return_points_on_expiry: StrictBool = Field(default=OMIT)
+    expiry_policy: ExpiryPolicy = Field(default=OMIT)
+    expiry_months: StrictInt = Field(default=OMIT, ge=1, le=60)
+    expiry_reminder_days: StrictInt = Field(default=OMIT, ge=0, le=90)
 
 
 class RewardChanges(RequestModel):
@@ -555,8 +582,16 @@ class StorefrontMember(ResponseModel):
     next_pending_available_at: datetime | None
     codes: list[StorefrontCode]
     history: list[dict[str, Any]]
+    expiring: Expiring | None = Field(
+        default=None, description="The next points to expire; null if none."
+    )
     tier: dict[str, Any] | None = Field(description="Filled by tiers.")
     referral: dict[str, Any] | None = Field(description="Filled by referrals.")
+
+
+class StorefrontExpiry(ResponseModel):
+    policy: ExpiryPolicy
+    months: int
 
 
 class StorefrontProgram(ResponseModel):
@@ -564,6 +599,7 @@ class StorefrontProgram(ResponseModel):
     points_per_unit: DecimalText
     pending_days: int
     guests_earn: bool | None = None
+    expiry: StorefrontExpiry | None = None
     rewards: list[StorefrontReward]
 
 

@@ -58,6 +58,10 @@ class Shop(Base):
     guests_earn: Mapped[bool] = mapped_column(Boolean, default=False)
     # A redeemed code that expires unused gives its points back.
     return_points_on_expiry: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Points expiry (plugin_server.domain.expiry): never, inactivity or batch.
+    expiry_policy: Mapped[str] = mapped_column(String(20), default="never")
+    expiry_months: Mapped[int] = mapped_column(Integer, default=12)
+    expiry_reminder_days: Mapped[int] = mapped_column(Integer, default=14)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -286,3 +290,32 @@ class InstallState(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoyaltyEvent(Base):
+    """Something a shopper should hear about (e.g. points about to expire), written once
+    per `dedupe_key`; the notifications work delivers them."""
+
+    __tablename__ = "loyalty_events"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "dedupe_key", name="uq_loyalty_events_dedupe"),
+        Index("ix_loyalty_events_customer", "shop_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PeriodicRun(Base):
+    """A scheduled duty's claim on one period ("points-expiry:2026-12-03T08"): the first
+    scheduler to insert it runs the duty, any other finds it taken."""
+
+    __tablename__ = "periodic_runs"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)

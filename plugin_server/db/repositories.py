@@ -45,6 +45,26 @@ def insert_ignoring_conflict(
     return session.connection().execute(stmt, dict(values)).scalar_one_or_none()
 
 
+def insert_many_ignoring_conflict(
+    session: Session,
+    model: type[Any],
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: Sequence[str],
+) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING for many rows in few round trips (SQLAlchemy's
+    insertmanyvalues); how many rows were new."""
+    if not rows:
+        return 0
+    table = model.__table__
+    first_key = next(iter(table.primary_key.columns))
+    stmt = (
+        _insert_for(session)(table)
+        .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        .returning(first_key)
+    )
+    return len(session.connection().execute(stmt, [dict(r) for r in rows]).all())
+
+
 def upsert_locked(
     session: Session,
     model: type[Any],

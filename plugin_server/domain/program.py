@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from plugin_server.domain.errors import ValidationFailed
+from plugin_server.domain.expiry import validate_expiry_settings
 
 KNOWN_STATUSES = {
     "shopify": frozenset({"paid"}),
@@ -35,11 +36,19 @@ def validate_program_changes(platform: str, changes: Mapping[str, Any]) -> dict[
     """The changes as column values; ValidationFailed naming the first bad or unknown field."""
     if not changes:
         raise ValidationFailed("send at least one setting to change")
-    allowed = {"points_per_unit", "pending_days", "award_statuses", *_BOOLEANS}
+    allowed = {
+        "points_per_unit",
+        "pending_days",
+        "award_statuses",
+        "expiry_policy",
+        "expiry_months",
+        "expiry_reminder_days",
+        *_BOOLEANS,
+    }
     unknown = sorted(set(changes) - allowed)
     if unknown:
         raise ValidationFailed(f"unknown settings: {', '.join(unknown)}")
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = validate_expiry_settings(changes)
     if "points_per_unit" in changes:
         rate = parse_decimal(changes["points_per_unit"], "points_per_unit")
         if rate <= 0 or rate > MAX_RATE or rate != rate.quantize(Decimal("0.0001")):

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from plugin_server.db import repositories
-from plugin_server.db.models import LedgerEntry
+from plugin_server.db.models import Customer, LedgerEntry
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.errors import CustomerNotFound, IdempotencyKeyReused, ValidationFailed
 from plugin_server.domain.ledger import EntryKind
@@ -53,7 +53,13 @@ def adjust_points(
     reason = reason.strip()
     key = f"adjustment:{idempotency_key or uuid.uuid4().hex}"
     with uow:
-        customer = repositories.customer_by_ref(uow.session, shop_id, customer_ref)
+        # The customer's row lock, as redemptions and the expiry run take it: a deduction
+        # never interleaves with an expiry computed from the balance before it.
+        customer = uow.session.scalars(
+            select(Customer)
+            .where(Customer.shop_id == shop_id, Customer.customer_ref == customer_ref)
+            .with_for_update()
+        ).one_or_none()
         if customer is None:
             raise CustomerNotFound(f"no customer {customer_ref!r} in this shop")
         entry_id = repositories.insert_ignoring_conflict(

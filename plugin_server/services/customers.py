@@ -6,18 +6,37 @@ from datetime import datetime
 from typing import Protocol
 
 from plugin_server.db import repositories
-from plugin_server.db.models import Customer
+from plugin_server.db.models import Customer, Shop
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.errors import CustomerNotFound
+from plugin_server.domain.expiry import Upcoming
 from plugin_server.domain.ledger import IMMEDIATE_DEBIT_KINDS
+from plugin_server.services import expiry
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def expiring_view(upcoming: Upcoming | None) -> dict[str, object] | None:
+    if upcoming is None:
+        return None
+    return {"points": upcoming.points, "at": upcoming.expires_at.isoformat()}
+
+
 def _summary(uow: UnitOfWork, shop_id: int, customer: Customer, now: datetime) -> dict[str, object]:
     bal = repositories.balance(uow.session, shop_id, customer.id, now)
+    shop = uow.session.get(Shop, shop_id)
+    assert shop is not None
+    upcoming = expiry.upcoming_for(
+        uow.session,
+        shop_id,
+        customer.id,
+        policy=shop.expiry_policy,
+        months=shop.expiry_months,
+        spendable=bal.spendable,
+        now=now,
+    )
     return {
         "customer_id": customer.customer_ref,
         "email": customer.email,
@@ -29,6 +48,7 @@ def _summary(uow: UnitOfWork, shop_id: int, customer: Customer, now: datetime) -
         "next_pending_available_at": _iso(bal.next_available_at),
         "can_redeem": bal.can_redeem,
         "member_since": _iso(customer.created_at),
+        "expiring": expiring_view(upcoming),
     }
 
 

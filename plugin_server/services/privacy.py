@@ -23,6 +23,7 @@ from plugin_server.db.models import (
     InstallState,
     LedgerEntry,
     LedgerPurge,
+    LoyaltyEvent,
     Order,
     OrderRefund,
     Redemption,
@@ -35,6 +36,7 @@ from plugin_server.domain.orders import PrivacyEvent
 # Children before parents, so foreign keys never block the purge.
 _SHOP_TABLES = (
     LedgerEntry,
+    LoyaltyEvent,
     OrderRefund,
     Order,
     Redemption,

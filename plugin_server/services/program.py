@@ -21,6 +21,11 @@ def _view(shop: Shop) -> dict[str, Any]:
         "award_statuses": [s for s in shop.award_statuses.split(",") if s],
         "guests_earn": shop.guests_earn,
         "return_points_on_expiry": shop.return_points_on_expiry,
+        "expiry": {
+            "policy": shop.expiry_policy,
+            "months": shop.expiry_months,
+            "reminder_days": shop.expiry_reminder_days,
+        },
     }
 
 

@@ -24,7 +24,8 @@ from plugin_server.domain.widget import (
     validate_public_key,
     validate_widget_settings,
 )
-from plugin_server.services.customers import entry_view
+from plugin_server.services import expiry
+from plugin_server.services.customers import entry_view, expiring_view
 from plugin_server.services.rewards import view as reward_view
 from plugin_server.ttl_cache import TtlCache
 
@@ -96,6 +97,7 @@ def shop_page(session: Session, shop_id: int) -> dict[str, Any]:
             "points_per_unit": str(shop.points_per_unit.normalize()),
             "pending_days": shop.pending_days,
             "guests_earn": shop.guests_earn,
+            "expiry": {"policy": shop.expiry_policy, "months": shop.expiry_months},
             "rewards": [_reward(r) for r in rewards],
         },
         "settings": _public_settings(shop),
@@ -241,6 +243,7 @@ def summary(
         "next_pending_available_at": None,
         "codes": [],
         "history": [],
+        "expiring": None,
     }
     with engine.connect() as conn:
         row = conn.execute(
@@ -267,6 +270,18 @@ def summary(
                 {k: v for k, v in entry_view(entry, now).items() if k != "source"}
                 for entry in conn.execute(_HISTORY, ids)
             ]
+            rule = page["program"]["expiry"]
+            if rule["policy"] != "never" and bal.spendable > 0:
+                upcoming = expiry.upcoming_for(
+                    conn,
+                    shop_id,
+                    customer_id,
+                    policy=rule["policy"],
+                    months=rule["months"],
+                    spendable=bal.spendable,
+                    now=now,
+                )
+                member["expiring"] = expiring_view(upcoming)
     # Slots the tiers and referrals issue fills; null until then.
     member["tier"] = None
     member["referral"] = None
