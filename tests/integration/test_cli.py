@@ -70,6 +70,7 @@ def test_tick_reports_what_it_did(runner: CliRunner, container: Container) -> No
         "woke": 0,
         "redemptions_retried": 0,
         "redemptions_expired": 0,
+        "points_expired": 0,
     }
 
 
