@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from plugin_server.bootstrap import Container
 from plugin_server.db.repositories import shop_by_domain
-from plugin_server.services import rewards
+from plugin_server.services import program, rewards
 from plugin_server.services import shops as shop_service
 
 DEMO_DOMAIN = "demo-store.myshopify.com"
@@ -57,6 +57,10 @@ def set_up(container: Container, *, sandbox_url: str) -> Demo:
             now=container.clock(),
         )
         shop_id, api_key = created.id, created.api_key
+        # Points expire a year after they are earned: the widget shows Ann when hers do.
+        program.update_program(
+            container.uow(), shop_id, {"expiry_policy": "batch", "expiry_months": 12}
+        )
         for reward in DEMO_REWARDS:
             rewards.create_reward(container.uow(), shop_id, dict(reward), now=container.clock())
     else:

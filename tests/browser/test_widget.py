@@ -7,20 +7,23 @@ import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 from werkzeug.serving import make_server
 
 from plugin_server import create_app, demo
 from plugin_server.bootstrap import Container
+from plugin_server.domain.expiry import months_after
 from plugin_server.sandbox.server import RunningSandbox, Sandbox
 from plugin_server.sandbox.storefront import StorefrontDemo
-from tests.conftest import SHOPIFY_SECRET
+from tests.conftest import SHOPIFY_SECRET, FakeClock
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 AXE = Path(__file__).parents[2] / "storefront_widget" / "node_modules" / "axe-core" / "axe.min.js"
@@ -297,3 +300,124 @@ def test_failures_are_told_in_words_the_shopper_can_act_on(
     # The browser reports the failed answer itself on the console; nothing else may appear.
     assert all("status of" in e for e in store.console_errors)
     store.console_errors.clear()
+
+
+def set_expiry(store: Store, policy: str, months: int) -> None:
+    r = requests.patch(
+        f"{store.app_url}/api/v1/program",
+        headers={"Authorization": f"Bearer {store.api_key}"},
+        json={"expiry_policy": policy, "expiry_months": months},
+        timeout=5,
+    )
+    assert r.status_code == 200, r.text
+
+
+def open_panel_reading_summary(page: Page, store: Store, query: str = "") -> dict[str, Any]:
+    """Open the panel and return the summary the widget rendered."""
+    page.goto(f"{store.url}/{query}")
+    with page.expect_response("**/apps/loyalty/summary*") as answer:
+        page.click("#loyalty-launcher")
+    page.wait_for_selector(".loyalty-reward")
+    summary: dict[str, Any] = answer.value.json()
+    return summary
+
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def browser_date(page: Page, iso: str) -> date:
+    """The calendar day of `iso` where the shopper is (the browser's time zone)."""
+    zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(zone)).date()
+
+
+def test_expiring_points_and_the_rule_in_english_and_vietnamese(
+    page: Page, store: Store, clock: FakeClock
+) -> None:
+    earned = clock()  # the demo's orders were paid just now: one batch each
+    set_expiry(store, "batch", 12)
+    summary = open_panel_reading_summary(page, store)
+    assert summary["program"]["expiry"] == {"policy": "batch", "months": 12}
+    expiring = summary["member"]["expiring"]
+    assert expiring is not None
+    at = datetime.fromisoformat(expiring["at"])
+    assert abs(at - months_after(earned, 12)) < timedelta(minutes=5)
+    # The next to expire: the first order's batch (59.90 earns 59); the second's comes later.
+    points, day = expiring["points"], browser_date(page, expiring["at"])
+    assert points == 59
+
+    line = page.locator(".loyalty-summary .loyalty-expiring")
+    rule = page.locator(".loyalty-summary .loyalty-expiry-rule")
+    month = MONTHS[day.month - 1]
+    assert line.inner_text() == f"59 points expire on {month} {day.day}, {day.year}"
+    assert rule.inner_text() == "Points expire 12 months after you earn them."
+    assert line.evaluate("n => n.previousElementSibling.className") == "loyalty-balance"
+    assert axe_violations(page) == []
+
+    page.select_option(".loyalty-locale", "vi")
+    assert line.inner_text() == (
+        f"59 điểm sẽ hết hạn vào ngày {day.day} thg {day.month}, {day.year}"
+    )
+    assert rule.inner_text() == "Điểm sẽ hết hạn sau 12 tháng kể từ khi bạn tích được."
+
+    open_panel(page, store, "?locale=vi")  # and straight from the storefront's locale
+    assert page.locator(".loyalty-expiring").inner_text().startswith("59 điểm sẽ hết hạn")
+    assert axe_violations(page) == []
+
+    # Guests see the rule where the program says how to earn, and nothing expiring.
+    page.context.add_cookies([{"name": "sandbox_customer", "value": "guest", "url": store.url}])
+    open_panel(page, store)
+    earn = page.locator("[data-slot='ways_to_earn'] .loyalty-expiry-rule")
+    assert earn.inner_text() == "Points expire 12 months after you earn them."
+    assert page.locator(".loyalty-expiring").count() == 0
+    assert axe_violations(page) == []
+    page.select_option(".loyalty-locale", "vi")
+    assert earn.inner_text() == "Điểm sẽ hết hạn sau 12 tháng kể từ khi bạn tích được."
+
+
+def test_no_expiry_lines_when_points_never_expire(page: Page, store: Store) -> None:
+    set_expiry(store, "never", 12)
+    summary = open_panel_reading_summary(page, store)
+    assert summary["program"]["expiry"]["policy"] == "never"
+    assert summary["member"]["expiring"] is None
+    assert page.locator(".loyalty-expiring, .loyalty-expiry-rule").count() == 0
+
+
+@pytest.mark.parametrize(
+    ("locale", "expiring", "rule"),
+    [
+        (
+            "en",
+            "1 point expires on ",
+            "Points expire after 1 month without earning or redeeming.",
+        ),
+        (
+            "vi",
+            "1 điểm sẽ hết hạn vào ngày ",
+            "Điểm sẽ hết hạn nếu bạn không tích hoặc đổi điểm trong 1 tháng.",
+        ),
+        (
+            "th",
+            "1 คะแนนจะหมดอายุในวันที่ ",
+            "คะแนนจะหมดอายุหากไม่มีการสะสมหรือแลกคะแนนเป็นเวลา 1 เดือน",
+        ),
+    ],
+)
+def test_inactivity_rule_and_a_single_expiring_point(
+    page: Page, store: Store, locale: str, expiring: str, rule: str
+) -> None:
+    set_expiry(store, "inactivity", 1)
+
+    def one_point(route: Route) -> None:
+        summary = route.fetch().json()
+        summary["member"]["expiring"] = {"points": 1, "at": "2027-01-05T10:00:00+00:00"}
+        route.fulfill(json=summary)
+
+    page.route("**/apps/loyalty/summary*", one_point)
+    open_panel(page, store, f"?locale={locale}")
+    when = page.evaluate(
+        "new Intl.DateTimeFormat(document.getElementById('loyalty-panel').lang, "
+        "{dateStyle: 'medium'}).format(new Date('2027-01-05T10:00:00+00:00'))"
+    )
+    assert page.locator(".loyalty-expiring").inner_text() == expiring + when
+    assert page.locator(".loyalty-expiry-rule").inner_text() == rule

@@ -18,7 +18,12 @@
       history: "Recent activity", none_yet: "Nothing yet: your points appear after your first order.",
       insufficient: "Not enough points for this reward yet.", redeemed: "Your code {code} is ready.",
       used: "Used", language: "Language", expired: "Your session has ended. Reload the page to see your rewards.",
-      rate_limited: "Too many tries. Wait a moment and try again."
+      rate_limited: "Too many tries. Wait a moment and try again.",
+      expiring: "{n} points expire on {date}", expiring_one: "{n} point expires on {date}",
+      expiry_batch: "Points expire {n} months after you earn them.",
+      expiry_batch_one: "Points expire {n} month after you earn them.",
+      expiry_inactivity: "Points expire after {n} months without earning or redeeming.",
+      expiry_inactivity_one: "Points expire after {n} month without earning or redeeming."
     },
     vi: {
       title: "Ưu đãi", close: "Đóng", loading: "Đang tải…", error: "Đã có lỗi. Vui lòng thử lại.",
@@ -32,7 +37,10 @@
       history: "Hoạt động gần đây", none_yet: "Chưa có gì: điểm sẽ xuất hiện sau đơn hàng đầu tiên.",
       insufficient: "Bạn chưa đủ điểm cho phần thưởng này.", redeemed: "Mã {code} của bạn đã sẵn sàng.",
       used: "Đã dùng", language: "Ngôn ngữ", expired: "Phiên đã hết hạn. Hãy tải lại trang để xem ưu đãi.",
-      rate_limited: "Thao tác quá nhiều lần. Vui lòng đợi một chút rồi thử lại."
+      rate_limited: "Thao tác quá nhiều lần. Vui lòng đợi một chút rồi thử lại.",
+      expiring: "{n} điểm sẽ hết hạn vào ngày {date}",
+      expiry_batch: "Điểm sẽ hết hạn sau {n} tháng kể từ khi bạn tích được.",
+      expiry_inactivity: "Điểm sẽ hết hạn nếu bạn không tích hoặc đổi điểm trong {n} tháng."
     },
     th: {
       title: "รางวัล", close: "ปิด", loading: "กำลังโหลด…", error: "เกิดข้อผิดพลาด โปรดลองอีกครั้ง",
@@ -46,7 +54,10 @@
       history: "กิจกรรมล่าสุด", none_yet: "ยังไม่มี: คะแนนจะปรากฏหลังคำสั่งซื้อแรกของคุณ",
       insufficient: "คะแนนยังไม่พอสำหรับรางวัลนี้", redeemed: "โค้ด {code} ของคุณพร้อมแล้ว",
       used: "ใช้แล้ว", language: "ภาษา", expired: "เซสชันหมดอายุแล้ว โปรดโหลดหน้าใหม่เพื่อดูรางวัลของคุณ",
-      rate_limited: "ลองบ่อยเกินไป โปรดรอสักครู่แล้วลองอีกครั้ง"
+      rate_limited: "ลองบ่อยเกินไป โปรดรอสักครู่แล้วลองอีกครั้ง",
+      expiring: "{n} คะแนนจะหมดอายุในวันที่ {date}",
+      expiry_batch: "คะแนนจะหมดอายุเมื่อครบ {n} เดือนนับจากวันที่คุณได้รับ",
+      expiry_inactivity: "คะแนนจะหมดอายุหากไม่มีการสะสมหรือแลกคะแนนเป็นเวลา {n} เดือน"
     }
   };
 
@@ -194,6 +205,13 @@
     else done();
   }
 
+  /* The shop's expiry rule in one line (none when points never expire). Like every key
+     outside domain/widget.py's TEXT_KEYS, merchants cannot override these texts. */
+  function expiryRule(program) {
+    var x = program.expiry, k = x && "expiry_" + x.policy;
+    return k && STRINGS.en[k] ? el("p", { className: "loyalty-muted loyalty-expiry-rule", text: tn(k, x.months) }) : null;
+  }
+
   function render() {
     var body = state.root.querySelector(".loyalty-body");
     body.textContent = "";
@@ -202,12 +220,16 @@
       var head = [el("p", { className: "loyalty-balance", "aria-label": t("balance_label") }, [
         el("strong", { text: tn("balance", member.balance) })
       ])];
+      if (member.expiring) {
+        head.push(el("p", { className: "loyalty-expiring", text: tn("expiring", member.expiring.points, { date: date(member.expiring.at) }) }));
+      }
       if (member.first_name) head.unshift(el("p", { text: t("welcome", { name: member.first_name }) }));
       if (member.pending > 0) {
         head.push(el("p", { className: "loyalty-muted", text: member.next_pending_available_at
           ? tn("pending_until", member.pending, { date: date(member.next_pending_available_at) })
           : tn("pending", member.pending) }));
       }
+      head.push(expiryRule(program));
       body.appendChild(el("div", { className: "loyalty-summary" }, head));
       body.appendChild(el("div", { "data-slot": "tier", hidden: "" }));
     } else {
@@ -219,7 +241,7 @@
         ])
       ]));
       body.appendChild(section("ways_to_earn", [
-        el("p", { text: tn("earn_rule", Number(program.points_per_unit)) })
+        el("p", { text: tn("earn_rule", Number(program.points_per_unit)) }), expiryRule(program)
       ]));
     }
     body.appendChild(section("rewards", [
