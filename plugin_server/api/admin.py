@@ -14,6 +14,7 @@ from plugin_server.db import repositories
 from plugin_server.services import (
     adjustments,
     customers,
+    earning_rules,
     privacy,
     program,
     redemptions,
@@ -144,7 +145,7 @@ def update_program(json: s.ProgramChanges) -> Response:
         **AUTH_ERRORS,
     },
 )
-def list_rewards(query: s.RewardsQuery) -> Response:
+def list_rewards(query: s.StatusQuery) -> Response:
     """The rewards catalog"""
     c = current_container()
     return jsonify(rewards=rewards.list_rewards(c.uow(), g.shop_id, status=query.status))
@@ -419,3 +420,121 @@ def update_widget(json: s.WidgetChanges) -> Response:
     c = current_container()
     changes = json.model_dump(exclude_unset=True)
     return jsonify(storefront.update_widget(c.uow(), g.shop_id, changes))
+
+
+# --- earning rules and activities -----------------------------------------------------
+
+RULE = {"rule_id": "The earning rule's id."}
+NO_RULE = {"HTTP_404": (s.Error, "No such earning rule in this shop.")}
+
+
+@bp.get("/earning-rules")
+@endpoint(
+    tags=["earning rules"],
+    security=API_KEY,
+    responses={
+        "HTTP_200": (s.EarningRuleList, "Rules, oldest first."),
+        "HTTP_400": (s.Error, "Unknown status."),
+        **AUTH_ERRORS,
+    },
+)
+def list_earning_rules(query: s.StatusQuery) -> Response:
+    """Ways to earn besides orders: sign-up bonus and activities"""
+    c = current_container()
+    found = earning_rules.list_rules(c.uow(), g.shop_id, status=query.status)
+    return jsonify(earning_rules=found)
+
+
+@bp.post("/earning-rules")
+@endpoint(
+    tags=["earning rules"],
+    security=API_KEY,
+    json=s.EarningRuleInput,
+    responses={
+        "HTTP_201": (s.EarningRule, "Created."),
+        "HTTP_400": (s.Error, "validation_failed (the bad field named; a key already used)."),
+        **AUTH_ERRORS,
+    },
+)
+def create_earning_rule(json: s.EarningRuleInput) -> tuple[Response, int]:
+    """Add a way to earn"""
+    c = current_container()
+    body = json.model_dump(exclude_unset=True)
+    return jsonify(earning_rules.create_rule(c.uow(), g.shop_id, body, now=c.clock())), 201
+
+
+@bp.get(f"/earning-rules/<{ID}:rule_id>")
+@endpoint(
+    tags=["earning rules"],
+    security=API_KEY,
+    path_parameters=RULE,
+    responses={"HTTP_200": (s.EarningRule, "The rule."), **NO_RULE, **AUTH_ERRORS},
+)
+def get_earning_rule(rule_id: int) -> Response:
+    """One earning rule"""
+    return jsonify(earning_rules.get_rule(current_container().uow(), g.shop_id, rule_id))
+
+
+@bp.patch(f"/earning-rules/<{ID}:rule_id>")
+@endpoint(
+    tags=["earning rules"],
+    security=API_KEY,
+    path_parameters=RULE,
+    json=s.EarningRuleChanges,
+    responses={
+        "HTTP_200": (s.EarningRule, "The rule after the change; past awards keep theirs."),
+        "HTTP_400": (s.Error, "Invalid change, or the rule is archived."),
+        **NO_RULE,
+        **AUTH_ERRORS,
+    },
+)
+def update_earning_rule(rule_id: int, json: s.EarningRuleChanges) -> Response:
+    """Change a rule's name, points or limit"""
+    c = current_container()
+    changes = json.model_dump(exclude_unset=True)
+    return jsonify(earning_rules.update_rule(c.uow(), g.shop_id, rule_id, changes, now=c.clock()))
+
+
+@bp.post(f"/earning-rules/<{ID}:rule_id>/archive")
+@endpoint(
+    tags=["earning rules"],
+    security=API_KEY,
+    path_parameters=RULE,
+    responses={"HTTP_200": (s.EarningRule, "The archived rule."), **NO_RULE, **AUTH_ERRORS},
+)
+def archive_earning_rule(rule_id: int) -> Response:
+    """Stop a rule paying (idempotent); its past awards stay"""
+    c = current_container()
+    return jsonify(earning_rules.archive_rule(c.uow(), g.shop_id, rule_id, now=c.clock()))
+
+
+@bp.post("/customers/<customer_id>/activities")
+@endpoint(
+    tags=["earning rules"],
+    security=API_KEY,
+    path_parameters=CUSTOMER,
+    json=s.ActivityInput,
+    responses={
+        "HTTP_201": (s.ActivityAward, "Paid."),
+        "HTTP_200": (s.ActivityAward, "Already paid for this reference."),
+        "HTTP_400": (s.Error, "Invalid rule key or reference."),
+        "HTTP_404": (
+            s.Error,
+            "customer_not_found, or earning_rule_not_found (no such active activity rule).",
+        ),
+        "HTTP_409": (s.Error, "activity_limit_reached for the current period."),
+        **AUTH_ERRORS,
+    },
+)
+def record_activity(customer_id: str, json: s.ActivityInput) -> tuple[Response, int]:
+    """Pay a member for an activity your systems saw (a review, a follow)"""
+    c = current_container()
+    award, created = earning_rules.record_activity(
+        c.uow(),
+        g.shop_id,
+        customer_id,
+        rule_key=json.rule,
+        reference=json.reference,
+        now=c.clock(),
+    )
+    return jsonify(award), 201 if created else 200

@@ -31,6 +31,8 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.InstallRejected: 403,
     errors.RedemptionNotCancellable: 409,
     errors.StoreUrlNotAllowed: 400,
+    errors.EarningRuleNotFound: 404,
+    errors.ActivityLimitReached: 409,
 }
 
 

@@ -112,7 +112,7 @@ class TransactionsQuery(PageQuery):
     )
 
 
-class RewardsQuery(BaseModel):
+class StatusQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     status: Literal["active", "archived", "all"] = "active"
@@ -264,6 +264,7 @@ class Transaction(ResponseModel):
         "redeem_refund",
         "referral_bonus",
         "expiry",
+        "rule_bonus",
     ]
     reason: str
     source: TransactionSource
@@ -444,6 +445,84 @@ class RedemptionList(ResponseModel):
     redemptions: list[Redemption]
 
 
+# --- earning rules ----------------------------------------------------------------------
+
+RuleKind = Literal["signup", "activity"]
+LimitPeriod = Literal["day", "week", "month", "lifetime"]
+RuleKey = Annotated[
+    StrictStr,
+    Field(
+        pattern="^[a-z0-9][a-z0-9_-]{0,49}$",
+        description="Stable id the merchant's systems post activities with, e.g. product_review.",
+    ),
+]
+
+
+class EarningRuleChanges(RequestModel):
+    """signup: pays `points` once per member when the store reports a new account (one
+    active signup rule per shop). activity: pays `points` each time the merchant's systems
+    post the activity, at most `limit_count` times per `limit_period` (UTC calendar day,
+    ISO week, calendar month, or lifetime) when a limit is set."""
+
+    name: StrictStr = Field(default=OMIT, min_length=1, max_length=100)
+    points: PositivePoints = Field(default=OMIT)
+    limit_count: Annotated[StrictInt, Field(ge=1, le=1000)] | None = Field(
+        default=None, description="null: no limit."
+    )
+    limit_period: LimitPeriod | None = Field(default=None)
+
+
+class EarningRuleInput(EarningRuleChanges):
+    kind: RuleKind
+    key: RuleKey
+    name: StrictStr = Field(min_length=1, max_length=100)
+    points: PositivePoints
+
+
+class EarningRule(ResponseModel):
+    id: int
+    kind: RuleKind
+    key: str
+    name: str
+    points: int
+    limit_count: int | None
+    limit_period: LimitPeriod | None
+    status: Literal["active", "archived"]
+    created_at: datetime
+    updated_at: datetime
+
+
+class EarningRuleList(ResponseModel):
+    earning_rules: list[EarningRule]
+
+
+class ActivityInput(RequestModel):
+    rule: RuleKey = Field(description="The activity rule's key.")
+    reference: Annotated[StrictStr, Field(min_length=1, max_length=100)] | None = Field(
+        default=None,
+        description="Your own id for this activity (e.g. the review's): posting it again "
+        "pays nothing more and answers the first award.",
+    )
+
+
+class ActivityAward(Transaction):
+    balance: int = Field(description="Spendable points afterwards.")
+    rule: str
+    remaining: int | None = Field(
+        description="How many more times the rule pays this member in the current period "
+        "(null: no limit)."
+    )
+
+
+class MemberActivity(ResponseModel):
+    key: str
+    name: str
+    points: int
+    limit_count: int | None
+    limit_period: LimitPeriod | None
+    remaining: int | None
+
+
 # --- privacy -----------------------------------------------------------------------------------
 
 
@@ -585,6 +664,9 @@ class StorefrontMember(ResponseModel):
     expiring: Expiring | None = Field(
         default=None, description="The next points to expire; null if none."
     )
+    activities: list[MemberActivity] = Field(
+        default=[], description="Activity rules and how many more times each pays now."
+    )
     tier: dict[str, Any] | None = Field(description="Filled by tiers.")
     referral: dict[str, Any] | None = Field(description="Filled by referrals.")
 
@@ -594,12 +676,22 @@ class StorefrontExpiry(ResponseModel):
     months: int
 
 
+class WayToEarn(ResponseModel):
+    kind: RuleKind
+    key: str
+    name: str = Field(description="Merchant text: render as text.")
+    points: int
+    limit_count: int | None
+    limit_period: LimitPeriod | None
+
+
 class StorefrontProgram(ResponseModel):
     platform: str
     points_per_unit: DecimalText
     pending_days: int
     guests_earn: bool | None = None
     expiry: StorefrontExpiry | None = None
+    ways_to_earn: list[WayToEarn] = []
     rewards: list[StorefrontReward]
 
 

@@ -147,6 +147,7 @@ class LedgerEntry(Base):
         UniqueConstraint("shop_id", "idempotency_key", name="uq_ledger_entries_idempotency"),
         Index("ix_ledger_entries_customer", "shop_id", "customer_id", "id"),
         Index("ix_ledger_entries_order", "order_id"),
+        Index("ix_ledger_entries_source", "shop_id", "customer_id", "source_type", "source_ref"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -319,3 +320,23 @@ class PeriodicRun(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EarningRule(Base):
+    """A way to earn besides orders (sign-up, activities). Archived, never deleted: the
+    ledger entries it made keep naming it."""
+
+    __tablename__ = "earning_rules"
+    __table_args__ = (UniqueConstraint("shop_id", "key", name="uq_earning_rules_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(100))
+    points: Mapped[int] = mapped_column(Integer)
+    limit_count: Mapped[int | None] = mapped_column(Integer)
+    limit_period: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

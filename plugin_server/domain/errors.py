@@ -117,3 +117,15 @@ class RedemptionNotCancellable(LoyaltyError):
     """Only an issued, unused code can be cancelled."""
 
     code = "redemption_not_cancellable"
+
+
+class EarningRuleNotFound(LoyaltyError):
+    """No such earning rule in this shop."""
+
+    code = "earning_rule_not_found"
+
+
+class ActivityLimitReached(LoyaltyError):
+    """The rule already paid this member as often as its limit allows for now."""
+
+    code = "activity_limit_reached"

@@ -24,12 +24,19 @@ class EntryKind(StrEnum):
     REDEEM_REFUND = "redeem_refund"
     REFERRAL_BONUS = "referral_bonus"
     EXPIRY = "expiry"
+    RULE_BONUS = "rule_bonus"  # an earning rule's award (sign-up, activity): names its rule
 
 
 # Kinds that count toward "lifetime earned": everything a shopper earned, net of orders that
 # were taken back, but not what they spent.
 EARNING_KINDS = frozenset(
-    {EntryKind.EARN_ORDER, EntryKind.REVERSE_ORDER, EntryKind.ADJUSTMENT, EntryKind.REFERRAL_BONUS}
+    {
+        EntryKind.EARN_ORDER,
+        EntryKind.REVERSE_ORDER,
+        EntryKind.ADJUSTMENT,
+        EntryKind.REFERRAL_BONUS,
+        EntryKind.RULE_BONUS,
+    }
 )
 
 # Debits that take effect the moment they are written. Counting them as spent even when

@@ -46,7 +46,12 @@ EXPIRING_EVENT = "points_expiring"
 _ORDER_KINDS = (EntryKind.EARN_ORDER.value, EntryKind.REVERSE_ORDER.value)
 _CREDIT = or_(
     LedgerEntry.kind.in_(
-        [*_ORDER_KINDS, EntryKind.REFERRAL_BONUS.value, EntryKind.REDEEM_REFUND.value]
+        [
+            *_ORDER_KINDS,
+            EntryKind.REFERRAL_BONUS.value,
+            EntryKind.RULE_BONUS.value,
+            EntryKind.REDEEM_REFUND.value,
+        ]
     ),
     and_(LedgerEntry.kind == EntryKind.ADJUSTMENT.value, LedgerEntry.points > 0),
 )
@@ -61,6 +66,7 @@ _ACTIVITY = LedgerEntry.kind.in_(
         EntryKind.REDEEM.value,
         EntryKind.ADJUSTMENT.value,
         EntryKind.REFERRAL_BONUS.value,
+        EntryKind.RULE_BONUS.value,
     ]
 )
 # An order's points form one batch from when the order's points became due, reversals
@@ -394,7 +400,12 @@ _ENTRIES = (
     )
 )
 _CREDIT_KINDS = frozenset(
-    {*_ORDER_KINDS, EntryKind.REFERRAL_BONUS.value, EntryKind.REDEEM_REFUND.value}
+    {
+        *_ORDER_KINDS,
+        EntryKind.REFERRAL_BONUS.value,
+        EntryKind.RULE_BONUS.value,
+        EntryKind.REDEEM_REFUND.value,
+    }
 )
 _ACTIVITY_KINDS = frozenset(
     {
@@ -402,5 +413,6 @@ _ACTIVITY_KINDS = frozenset(
         EntryKind.REDEEM.value,
         EntryKind.ADJUSTMENT.value,
         EntryKind.REFERRAL_BONUS.value,
+        EntryKind.RULE_BONUS.value,
     }
 )

@@ -20,6 +20,7 @@ from plugin_server.db import repositories
 from plugin_server.db.models import (
     Customer,
     DataExport,
+    EarningRule,
     InstallState,
     LedgerEntry,
     LedgerPurge,
@@ -42,6 +43,7 @@ _SHOP_TABLES = (
     Redemption,
     Customer,
     Reward,
+    EarningRule,
     DataExport,
     WebhookReceipt,
 )

@@ -24,7 +24,7 @@ from plugin_server.domain.widget import (
     validate_public_key,
     validate_widget_settings,
 )
-from plugin_server.services import expiry
+from plugin_server.services import earning_rules, expiry
 from plugin_server.services.customers import entry_view, expiring_view
 from plugin_server.services.rewards import view as reward_view
 from plugin_server.ttl_cache import TtlCache
@@ -98,6 +98,7 @@ def shop_page(session: Session, shop_id: int) -> dict[str, Any]:
             "pending_days": shop.pending_days,
             "guests_earn": shop.guests_earn,
             "expiry": {"policy": shop.expiry_policy, "months": shop.expiry_months},
+            "ways_to_earn": earning_rules.public_rules(session, shop.id),
             "rewards": [_reward(r) for r in rewards],
         },
         "settings": _public_settings(shop),
@@ -244,6 +245,9 @@ def summary(
         "codes": [],
         "history": [],
         "expiring": None,
+        "activities": earning_rules.remaining_for(
+            None, shop_id, None, page["program"]["ways_to_earn"], now=now
+        ),
     }
     with engine.connect() as conn:
         row = conn.execute(
@@ -270,6 +274,9 @@ def summary(
                 {k: v for k, v in entry_view(entry, now).items() if k != "source"}
                 for entry in conn.execute(_HISTORY, ids)
             ]
+            member["activities"] = earning_rules.remaining_for(
+                conn, shop_id, customer_id, page["program"]["ways_to_earn"], now=now
+            )
             rule = page["program"]["expiry"]
             if rule["policy"] != "never" and bal.spendable > 0:
                 upcoming = expiry.upcoming_for(

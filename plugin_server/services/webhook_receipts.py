@@ -23,7 +23,7 @@ from plugin_server.db.models import Shop, WebhookReceipt
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain import orders as domain
 from plugin_server.domain.errors import MalformedPayload, ReceiptNotFound
-from plugin_server.services import order_points, privacy
+from plugin_server.services import earning_rules, order_points, privacy
 from webhooks.base import Envelope
 
 logger = logging.getLogger(__name__)
@@ -187,6 +187,8 @@ def apply_receipt(uow: UnitOfWork, receipt_id: int, *, now: datetime) -> ApplyOu
 
 
 # Topics whose effects reach beyond one order or customer; always applied on their own.
+# A new account at the store: the shop's sign-up bonus, if it has one, pays once.
+SIGNUP_TOPICS = frozenset({"customers/create", "customer.created"})
 _SOLO_TOPICS = frozenset(
     {"app/uninstalled", "customers/redact", "customers/data_request", "shop/redact"}
 )
@@ -243,7 +245,12 @@ def _apply(session: Session, receipt: WebhookReceipt, shop: Shop, *, now: dateti
         receipt.order_ref = event.order_ref
         receipt.customer_ref = _subject(event.customer)
     elif isinstance(event, domain.CustomerEvent):
-        order_points.upsert_customer(session, shop.id, event.customer, guests_earn=False, now=now)
+        member = order_points.upsert_customer(
+            session, shop.id, event.customer, guests_earn=False, now=now
+        )
+        if member is not None and receipt.topic in SIGNUP_TOPICS:
+            bonus = earning_rules.award_signup(session, shop.id, member, now=now)
+            entry_ids = [bonus] if bonus is not None else []
         receipt.customer_ref = _subject(event.customer)
     elif isinstance(event, domain.PrivacyEvent) and event.kind == "shop_redact":
         # Deletes this receipt too: nothing is left to mark.

@@ -14,12 +14,15 @@ from sqlalchemy.exc import DBAPIError
 from plugin_server.bootstrap import Container
 from plugin_server.db.models import (
     Customer,
+    EarningRule,
     LedgerEntry,
+    LoyaltyEvent,
     Order,
     OrderRefund,
     Shop,
     WebhookReceipt,
 )
+from plugin_server.services import expiry
 from plugin_server.simulate import shopify_order, shopify_refund, sign_shopify
 from tests.conftest import SHOPIFY_SECRET, ShopHandle, make_shop, post
 
@@ -74,7 +77,15 @@ def shop_rows(container: Container, shop_id: int) -> dict[str, int]:
                 select(func.count()).select_from(m).where(m.shop_id == shop_id)
             )
             or 0
-            for m in (LedgerEntry, OrderRefund, Order, Customer, WebhookReceipt)
+            for m in (
+                LedgerEntry,
+                OrderRefund,
+                Order,
+                Customer,
+                WebhookReceipt,
+                EarningRule,
+                LoyaltyEvent,
+            )
         }
 
 
@@ -148,6 +159,19 @@ def test_shop_redact_erases_the_whole_shop_and_nothing_else(
         shopify_order(order_id=5, email="n@example.com", subtotal=D("5"), customer_id=5),
     )
     untouched = shop_rows(container, other.id)
+    # An earning rule and an expiry reminder are the shop's too.
+    client.post(
+        "/api/v1/earning-rules",
+        json={"kind": "activity", "key": "review", "name": "Review", "points": 5},
+        headers=history.auth,
+    )
+    client.patch(
+        "/api/v1/program",
+        json={"expiry_policy": "batch", "expiry_months": 1, "expiry_reminder_days": 60},
+        headers=history.auth,
+    )
+    assert expiry.expire_all(container.uow, now=container.clock()).reminders > 0
+    assert shop_rows(container, history.id)["loyalty_events"] > 0
     # The app was uninstalled first; shop/redact comes 48 hours later.
     send(client, history, "app/uninstalled", {"id": 1, "domain": history.domain})
     r = send(client, history, "shop/redact", sample("shop_redact", history))

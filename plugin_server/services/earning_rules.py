@@ -1,0 +1,334 @@
+"""Earning rules: the merchant's catalog of ways to earn besides orders, and their awards.
+
+An award is a `rule_bonus` ledger entry whose source is the rule's key, so the shopper's
+history says which rule paid. Activity awards happen under the member's row lock (as
+redemptions and adjustments do), so two posts racing for the last one of a limit cannot
+both pay.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
+
+from plugin_server.db import repositories
+from plugin_server.db.models import Customer, EarningRule, LedgerEntry, Shop
+from plugin_server.db.unit_of_work import UnitOfWork
+from plugin_server.domain.earning_rules import LimitPeriod, RuleKind, period_start, validate_rule
+from plugin_server.domain.errors import (
+    ActivityLimitReached,
+    CustomerNotFound,
+    EarningRuleNotFound,
+    ValidationFailed,
+)
+from plugin_server.domain.ledger import EntryKind
+from plugin_server.services.customers import entry_view
+
+SOURCE = "rule"
+
+
+def view(rule: EarningRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "kind": rule.kind,
+        "key": rule.key,
+        "name": rule.name,
+        "points": rule.points,
+        "limit_count": rule.limit_count,
+        "limit_period": rule.limit_period,
+        "status": "archived" if rule.archived_at else "active",
+        "created_at": rule.created_at.isoformat(),
+        "updated_at": rule.updated_at.isoformat(),
+    }
+
+
+def _rule(session: Session, shop_id: int, rule_id: int, *, lock: bool = False) -> EarningRule:
+    query = select(EarningRule).where(EarningRule.shop_id == shop_id, EarningRule.id == rule_id)
+    rule = session.scalars(query.with_for_update() if lock else query).one_or_none()
+    if rule is None:
+        raise EarningRuleNotFound(f"no earning rule {rule_id} in this shop")
+    return rule
+
+
+def _check_one_signup(session: Session, shop_id: int, kind: str, except_id: int | None) -> None:
+    if kind != RuleKind.SIGNUP.value:
+        return
+    others = select(func.count()).where(
+        EarningRule.shop_id == shop_id,
+        EarningRule.kind == RuleKind.SIGNUP.value,
+        EarningRule.archived_at.is_(None),
+        EarningRule.id != (except_id or 0),
+    )
+    if session.scalar(others):
+        raise ValidationFailed(
+            "the shop already has an active signup rule; change or archive it", field="kind"
+        )
+
+
+def create_rule(
+    uow: UnitOfWork, shop_id: int, body: dict[str, Any], *, now: datetime
+) -> dict[str, Any]:
+    """A new rule; ValidationFailed naming the field, or a key already used in the shop."""
+    values = validate_rule(body)
+    with uow:
+        session = uow.session
+        # Serialises rule creation per shop (the shop row), so "one active signup rule"
+        # holds under concurrent requests too.
+        session.get(Shop, shop_id, with_for_update=True)
+        _check_one_signup(session, shop_id, values["kind"], None)
+        rule_id = repositories.insert_ignoring_conflict(
+            session,
+            EarningRule,
+            {**values, "shop_id": shop_id, "created_at": now, "updated_at": now},
+            ("shop_id", "key"),
+        )
+        if rule_id is None:
+            raise ValidationFailed(
+                f"key {values['key']!r} is already used by a rule in this shop", field="key"
+            )
+        out = view(_rule(session, shop_id, rule_id))
+        uow.commit()
+    return out
+
+
+def list_rules(uow: UnitOfWork, shop_id: int, *, status: str = "active") -> list[dict[str, Any]]:
+    with uow:
+        query = select(EarningRule).where(EarningRule.shop_id == shop_id)
+        if status == "active":
+            query = query.where(EarningRule.archived_at.is_(None))
+        elif status == "archived":
+            query = query.where(EarningRule.archived_at.is_not(None))
+        return [view(r) for r in uow.session.scalars(query.order_by(EarningRule.id))]
+
+
+def get_rule(uow: UnitOfWork, shop_id: int, rule_id: int) -> dict[str, Any]:
+    with uow:
+        return view(_rule(uow.session, shop_id, rule_id))
+
+
+def update_rule(
+    uow: UnitOfWork, shop_id: int, rule_id: int, changes: dict[str, Any], *, now: datetime
+) -> dict[str, Any]:
+    """Change points, name or limit; awards already made keep what they paid."""
+    if not changes:
+        raise ValidationFailed("send at least one field to change")
+    with uow:
+        session = uow.session
+        rule = _rule(session, shop_id, rule_id, lock=True)
+        if rule.archived_at is not None:
+            raise ValidationFailed("an archived rule cannot change", field="body")
+        current = {k: getattr(rule, k) for k in ("kind", "key", "name", "points")}
+        current |= {"limit_count": rule.limit_count, "limit_period": rule.limit_period}
+        for column, value in validate_rule(changes, current).items():
+            setattr(rule, column, value)
+        rule.updated_at = now
+        out = view(rule)
+        uow.commit()
+    return out
+
+
+def archive_rule(uow: UnitOfWork, shop_id: int, rule_id: int, *, now: datetime) -> dict[str, Any]:
+    """Stop paying for the rule (idempotent)."""
+    with uow:
+        rule = _rule(uow.session, shop_id, rule_id, lock=True)
+        if rule.archived_at is None:
+            rule.archived_at = rule.updated_at = now
+        out = view(rule)
+        uow.commit()
+    return out
+
+
+def _active_rule(session: Session, shop_id: int, key: str, kind: RuleKind) -> EarningRule | None:
+    return session.scalars(
+        select(EarningRule).where(
+            EarningRule.shop_id == shop_id,
+            EarningRule.key == key,
+            EarningRule.kind == kind.value,
+            EarningRule.archived_at.is_(None),
+        )
+    ).one_or_none()
+
+
+def awards_in_period(
+    session: Session, shop_id: int, customer_id: int, rule: EarningRule, *, now: datetime
+) -> int:
+    """How many times the rule paid this member in its limit's current period."""
+    query = select(func.count()).where(
+        LedgerEntry.shop_id == shop_id,
+        LedgerEntry.customer_id == customer_id,
+        LedgerEntry.source_type == SOURCE,
+        LedgerEntry.source_ref == rule.key,
+    )
+    if rule.limit_period is not None:
+        start = period_start(now, LimitPeriod(rule.limit_period))
+        if start is not None:
+            query = query.where(LedgerEntry.created_at >= start)
+    return int(session.scalar(query) or 0)
+
+
+def _remaining(rule: EarningRule, used: int) -> int | None:
+    return None if rule.limit_count is None else max(0, rule.limit_count - used)
+
+
+def record_activity(
+    uow: UnitOfWork,
+    shop_id: int,
+    customer_ref: str,
+    *,
+    rule_key: str,
+    reference: str | None,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:
+    """Pay an activity rule to a member; (award, created). The same `reference` (the
+    merchant's own id for the activity, e.g. the review's) pays once and answers the first
+    award again; ActivityLimitReached once the rule's limit for the period is used up."""
+    with uow:
+        session = uow.session
+        customer = session.scalars(
+            select(Customer)
+            .where(Customer.shop_id == shop_id, Customer.customer_ref == customer_ref)
+            .with_for_update()
+        ).one_or_none()
+        if customer is None:
+            raise CustomerNotFound(f"no customer {customer_ref!r} in this shop")
+        rule = _active_rule(session, shop_id, rule_key, RuleKind.ACTIVITY)
+        if rule is None:
+            raise EarningRuleNotFound(f"no active activity rule {rule_key!r} in this shop")
+        key = f"rule:{rule.key}:{customer.id}:{reference or uuid.uuid4().hex}"
+        earlier = session.scalars(
+            select(LedgerEntry).where(
+                LedgerEntry.shop_id == shop_id, LedgerEntry.idempotency_key == key
+            )
+        ).one_or_none()
+        if earlier is None:
+            used = awards_in_period(session, shop_id, customer.id, rule, now=now)
+            if rule.limit_count is not None and used >= rule.limit_count:
+                raise ActivityLimitReached(
+                    f"{rule.name} already paid {used} time(s) this {rule.limit_period}"
+                    if rule.limit_period != LimitPeriod.LIFETIME.value
+                    else f"{rule.name} already paid {used} time(s), its lifetime limit"
+                )
+            repositories.insert_ignoring_conflict(
+                session,
+                LedgerEntry,
+                _award(shop_id, customer.id, rule, key=key, now=now),
+                ("shop_id", "idempotency_key"),
+            )
+        entry = session.scalars(
+            select(LedgerEntry).where(
+                LedgerEntry.shop_id == shop_id, LedgerEntry.idempotency_key == key
+            )
+        ).one()
+        out = entry_view(entry, now)
+        out["balance"] = repositories.balance(session, shop_id, customer.id, now).spendable
+        out["rule"] = rule.key
+        out["remaining"] = _remaining(
+            rule, awards_in_period(session, shop_id, customer.id, rule, now=now)
+        )
+        uow.commit()
+    return out, earlier is None
+
+
+def _award(
+    shop_id: int, customer_id: int, rule: EarningRule, *, key: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "shop_id": shop_id,
+        "customer_id": customer_id,
+        "points": rule.points,
+        "kind": EntryKind.RULE_BONUS.value,
+        "reason": f"Points for {rule.name}",
+        "source_type": SOURCE,
+        "source_ref": rule.key,
+        "order_id": None,
+        "idempotency_key": key,
+        "created_at": now,
+        "available_at": now,
+    }
+
+
+def award_signup(
+    session: Session, shop_id: int, customer: Customer, *, now: datetime
+) -> int | None:
+    """The shop's sign-up bonus for a new account, once per member ever (a rule archived
+    and created again never pays the same member twice). Runs in the caller's transaction;
+    the new entry's id, or None."""
+    if customer.customer_ref.startswith("guest:"):
+        return None  # a guest has no account to sign up with
+    rule = session.scalars(
+        select(EarningRule).where(
+            EarningRule.shop_id == shop_id,
+            EarningRule.kind == RuleKind.SIGNUP.value,
+            EarningRule.archived_at.is_(None),
+        )
+    ).first()
+    if rule is None:
+        return None
+    return repositories.insert_ignoring_conflict(
+        session,
+        LedgerEntry,
+        _award(shop_id, customer.id, rule, key=f"rule:signup:{customer.id}", now=now),
+        ("shop_id", "idempotency_key"),
+    )
+
+
+def public_rules(session: Session, shop_id: int) -> list[dict[str, Any]]:
+    """The shop's active ways to earn as shoppers see them (cacheable with the shop)."""
+    rules = session.scalars(
+        select(EarningRule)
+        .where(EarningRule.shop_id == shop_id, EarningRule.archived_at.is_(None))
+        .order_by(EarningRule.id)
+    )
+    return [
+        {
+            "kind": r.kind,
+            "key": r.key,
+            "name": r.name,
+            "points": r.points,
+            "limit_count": r.limit_count,
+            "limit_period": r.limit_period,
+        }
+        for r in rules
+    ]
+
+
+def remaining_for(
+    conn: Connection | Session | None,
+    shop_id: int,
+    customer_id: int | None,
+    rules: list[dict[str, Any]],
+    *,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Each activity rule with how many more times it pays this member now (null: no
+    limit), from one query over the member's rule awards."""
+    activities = [r for r in rules if r["kind"] == RuleKind.ACTIVITY.value]
+    limited = [r for r in activities if r["limit_count"] is not None]
+    awards: list[tuple[str, datetime]] = []
+    if limited and customer_id is not None and conn is not None:
+        awards = [
+            (ref, at)
+            for ref, at in conn.execute(
+                select(LedgerEntry.source_ref, LedgerEntry.created_at).where(
+                    LedgerEntry.shop_id == shop_id,
+                    LedgerEntry.customer_id == customer_id,
+                    LedgerEntry.source_type == SOURCE,
+                    LedgerEntry.source_ref.in_([r["key"] for r in limited]),
+                )
+            )
+        ]
+    out = []
+    for rule in activities:
+        remaining = None
+        if rule["limit_count"] is not None:
+            start = period_start(now, LimitPeriod(rule["limit_period"]))
+            used = sum(
+                1 for ref, at in awards if ref == rule["key"] and (start is None or at >= start)
+            )
+            remaining = max(0, rule["limit_count"] - used)
+        out.append({**rule, "remaining": remaining})
+    return out
