@@ -23,7 +23,16 @@
       expiry_batch: "Points expire {n} months after you earn them.",
       expiry_batch_one: "Points expire {n} month after you earn them.",
       expiry_inactivity: "Points expire after {n} months without earning or redeeming.",
-      expiry_inactivity_one: "Points expire after {n} month without earning or redeeming."
+      expiry_inactivity_one: "Points expire after {n} month without earning or redeeming.",
+      earn_signup: "{name}: {points} when you create an account", earn_activity: "{name}: {points}",
+      earn_limited: "{name}: {points}, {limit}",
+      limit_day: "up to {n} times a day", limit_day_one: "once a day",
+      limit_week: "up to {n} times a week", limit_week_one: "once a week",
+      limit_month: "up to {n} times a month", limit_month_one: "once a month",
+      limit_lifetime: "up to {n} times", limit_lifetime_one: "once",
+      left_day: "{n} left today", left_week: "{n} left this week", left_month: "{n} left this month",
+      left_lifetime: "{n} left", none_day: "none left today", none_week: "none left this week",
+      none_month: "none left this month", none_lifetime: "none left"
     },
     vi: {
       title: "Ưu đãi", close: "Đóng", loading: "Đang tải…", error: "Đã có lỗi. Vui lòng thử lại.",
@@ -40,7 +49,14 @@
       rate_limited: "Thao tác quá nhiều lần. Vui lòng đợi một chút rồi thử lại.",
       expiring: "{n} điểm sẽ hết hạn vào ngày {date}",
       expiry_batch: "Điểm sẽ hết hạn sau {n} tháng kể từ khi bạn tích được.",
-      expiry_inactivity: "Điểm sẽ hết hạn nếu bạn không tích hoặc đổi điểm trong {n} tháng."
+      expiry_inactivity: "Điểm sẽ hết hạn nếu bạn không tích hoặc đổi điểm trong {n} tháng.",
+      earn_signup: "{name}: {points} khi bạn tạo tài khoản",
+      limit_day: "tối đa {n} lần mỗi ngày", limit_week: "tối đa {n} lần mỗi tuần",
+      limit_month: "tối đa {n} lần mỗi tháng", limit_lifetime: "tối đa {n} lần",
+      left_day: "hôm nay còn {n} lượt", left_week: "tuần này còn {n} lượt",
+      left_month: "tháng này còn {n} lượt", left_lifetime: "còn {n} lượt",
+      none_day: "hôm nay đã hết lượt", none_week: "tuần này đã hết lượt",
+      none_month: "tháng này đã hết lượt", none_lifetime: "đã hết lượt"
     },
     th: {
       title: "รางวัล", close: "ปิด", loading: "กำลังโหลด…", error: "เกิดข้อผิดพลาด โปรดลองอีกครั้ง",
@@ -57,7 +73,14 @@
       rate_limited: "ลองบ่อยเกินไป โปรดรอสักครู่แล้วลองอีกครั้ง",
       expiring: "{n} คะแนนจะหมดอายุในวันที่ {date}",
       expiry_batch: "คะแนนจะหมดอายุเมื่อครบ {n} เดือนนับจากวันที่คุณได้รับ",
-      expiry_inactivity: "คะแนนจะหมดอายุหากไม่มีการสะสมหรือแลกคะแนนเป็นเวลา {n} เดือน"
+      expiry_inactivity: "คะแนนจะหมดอายุหากไม่มีการสะสมหรือแลกคะแนนเป็นเวลา {n} เดือน",
+      earn_signup: "{name}: {points}เมื่อคุณสร้างบัญชี", earn_limited: "{name}: {points} {limit}",
+      limit_day: "สูงสุด {n} ครั้งต่อวัน", limit_week: "สูงสุด {n} ครั้งต่อสัปดาห์",
+      limit_month: "สูงสุด {n} ครั้งต่อเดือน", limit_lifetime: "สูงสุด {n} ครั้ง",
+      left_day: "วันนี้เหลืออีก {n} ครั้ง", left_week: "สัปดาห์นี้เหลืออีก {n} ครั้ง",
+      left_month: "เดือนนี้เหลืออีก {n} ครั้ง", left_lifetime: "เหลืออีก {n} ครั้ง",
+      none_day: "วันนี้ใช้สิทธิ์ครบแล้ว", none_week: "สัปดาห์นี้ใช้สิทธิ์ครบแล้ว",
+      none_month: "เดือนนี้ใช้สิทธิ์ครบแล้ว", none_lifetime: "ใช้สิทธิ์ครบแล้ว"
     }
   };
 
@@ -212,6 +235,30 @@
     return k && STRINGS.en[k] ? el("p", { className: "loyalty-muted loyalty-expiry-rule", text: tn(k, x.months) }) : null;
   }
 
+  /* The shop's ways to earn besides orders, as the program lists them (merchant names are
+     text). A limit or period the widget does not know yet is left out rather than guessed. */
+  function rules(list, kind) {
+    return (list || []).filter(function (r) { return r.kind === kind; });
+  }
+
+  function ruleLine(r) {
+    var k = "limit_" + r.limit_period, vars = { name: r.name, points: tn("cost", r.points) };
+    if (r.kind === "signup") return t("earn_signup", vars);
+    vars.limit = r.limit_count && STRINGS.en[k] ? tn(k, r.limit_count) : "";
+    return t(vars.limit ? "earn_limited" : "earn_activity", vars);
+  }
+
+  /* A member's activity: its points and how many more times it pays in this period. */
+  function activityItem(a) {
+    var p = a.limit_period, left = a.remaining == null || !STRINGS.en["left_" + p] ? ""
+      : a.remaining > 0 ? tn("left_" + p, a.remaining) : t("none_" + p);
+    return el("li", { "data-rule": a.key }, [
+      el("span", { className: "loyalty-earn-name", text: a.name }),
+      el("span", { text: " · " + tn("cost", a.points) + (left ? " · " : "") }),
+      left && el("span", { className: a.remaining ? "loyalty-left" : "loyalty-left loyalty-none", text: left })
+    ]);
+  }
+
   function render() {
     var body = state.root.querySelector(".loyalty-body");
     body.textContent = "";
@@ -240,8 +287,12 @@
           el("a", { className: "loyalty-link", href: state.cfg.signIn || "/account/login", text: t("sign_in") })
         ])
       ]));
+      // The sign-up bonus first (the reason to join), then orders, then activities.
+      var ways = program.ways_to_earn, line = function (r) { return el("li", { "data-rule": r.key, text: ruleLine(r) }); };
       body.appendChild(section("ways_to_earn", [
-        el("p", { text: tn("earn_rule", Number(program.points_per_unit)) }), expiryRule(program)
+        el("ul", { className: "loyalty-earn" }, rules(ways, "signup").map(line).concat(
+          el("li", { text: tn("earn_rule", Number(program.points_per_unit)) }), rules(ways, "activity").map(line))),
+        expiryRule(program)
       ]));
     }
     body.appendChild(section("rewards", [
@@ -251,6 +302,8 @@
       if (member.codes.length) {
         body.appendChild(section("your_codes", [el("ul", { className: "loyalty-list" }, member.codes.map(codeItem))]));
       }
+      var acts = rules(member.activities, "activity");
+      if (acts.length) body.appendChild(section("ways_to_earn", [el("ul", { className: "loyalty-earn" }, acts.map(activityItem))]));
       body.appendChild(el("div", { "data-slot": "referral", hidden: "" }));
       body.appendChild(section("history", member.history.length ? [
         el("ul", { className: "loyalty-list" }, member.history.map(function (h) {
@@ -321,7 +374,7 @@
   function build() {
     var languages = el("select", {
       className: "loyalty-locale", "aria-label": t("language"),
-      onchange: function (ev) { state.locale = ev.target.value; languages.setAttribute("aria-label", t("language")); render(); state.root.querySelector(".loyalty-title").textContent = t("title"); closeButton.setAttribute("aria-label", t("close")); }
+      onchange: function (ev) { state.locale = state.root.lang = ev.target.value; languages.setAttribute("aria-label", t("language")); render(); state.root.querySelector(".loyalty-title").textContent = t("title"); closeButton.setAttribute("aria-label", t("close")); }
     }, [["en", "English"], ["vi", "Tiếng Việt"], ["th", "ไทย"]].map(function (o) {
       var opt = el("option", { value: o[0], text: o[1] });
       if (o[0] === state.locale) opt.selected = true;

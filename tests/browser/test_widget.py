@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -421,3 +422,228 @@ def test_inactivity_rule_and_a_single_expiring_point(
     )
     assert page.locator(".loyalty-expiring").inner_text() == expiring + when
     assert page.locator(".loyalty-expiry-rule").inner_text() == rule
+
+
+# --- earning rules ----------------------------------------------------------------------
+
+RULES: list[dict[str, Any]] = [
+    {"kind": "signup", "key": "welcome", "name": "Welcome bonus", "points": 50},
+    {
+        "kind": "activity",
+        "key": "product_review",
+        "name": "Product review",
+        "points": 20,
+        "limit_count": 2,
+        "limit_period": "day",
+    },
+    {
+        "kind": "activity",
+        "key": "follow",
+        "name": "Follow us",
+        "points": 1,
+        "limit_count": 1,
+        "limit_period": "week",
+    },
+    {
+        "kind": "activity",
+        "key": "photo",
+        "name": "Photo review",
+        "points": 30,
+        "limit_count": 3,
+        "limit_period": "month",
+    },
+    {
+        "kind": "activity",
+        "key": "birthday",
+        "name": "Birthday",
+        "points": 100,
+        "limit_count": 1,
+        "limit_period": "lifetime",
+    },
+    {
+        "kind": "activity",
+        "key": "quiz",
+        "name": "Style quiz",
+        "points": 5,
+        "limit_count": 5,
+        "limit_period": "lifetime",
+    },
+    # No limit; and a merchant's name is text, whatever it looks like.
+    {"kind": "activity", "key": "share", "name": "Share <b>us</b>", "points": 10},
+]
+
+
+def admin_api(store: Store, path: str, body: dict[str, Any]) -> requests.Response:
+    return requests.post(
+        f"{store.app_url}/api/v1{path}",
+        headers={"Authorization": f"Bearer {store.api_key}"},
+        json=body,
+        timeout=5,
+    )
+
+
+def create_rules(store: Store) -> None:
+    for rule in RULES:
+        r = admin_api(store, "/earning-rules", rule)
+        assert r.status_code == 201, r.text
+
+
+def record_activity(store: Store, rule: str, reference: str) -> requests.Response:
+    return admin_api(
+        store,
+        f"/customers/{demo.DEMO_CUSTOMER_ID}/activities",
+        {"rule": rule, "reference": reference},
+    )
+
+
+def clear_of_midnight(clock: FakeClock, margin_s: float = 30) -> None:
+    """Day, week and month limits restart at UTC midnight: a test that records activities
+    and then reads what is left starts just after one rather than just before."""
+    now = clock()
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    wait = (midnight - now).total_seconds()
+    if wait < margin_s:
+        time.sleep(wait + 1)
+
+
+def ways_to_earn(page: Page) -> list[str]:
+    return page.locator("[data-slot='ways_to_earn'] li").all_inner_texts()
+
+
+@pytest.mark.parametrize(
+    ("locale", "lines"),
+    [
+        (
+            "en",
+            [
+                "Welcome bonus: 50 points when you create an account",
+                "1 point for every 1.00 you spend",
+                "Product review: 20 points, up to 2 times a day",
+                "Follow us: 1 point, once a week",
+                "Photo review: 30 points, up to 3 times a month",
+                "Birthday: 100 points, once",
+                "Style quiz: 5 points, up to 5 times",
+                "Share <b>us</b>: 10 points",
+            ],
+        ),
+        (
+            "vi",
+            [
+                "Welcome bonus: 50 điểm khi bạn tạo tài khoản",
+                "1 điểm cho mỗi 1.00 bạn chi tiêu",
+                "Product review: 20 điểm, tối đa 2 lần mỗi ngày",
+                "Follow us: 1 điểm, tối đa 1 lần mỗi tuần",
+                "Photo review: 30 điểm, tối đa 3 lần mỗi tháng",
+                "Birthday: 100 điểm, tối đa 1 lần",
+                "Style quiz: 5 điểm, tối đa 5 lần",
+                "Share <b>us</b>: 10 điểm",
+            ],
+        ),
+        (
+            "th",
+            [
+                "Welcome bonus: 50 คะแนนเมื่อคุณสร้างบัญชี",
+                "1 คะแนนทุกการใช้จ่าย 1.00",
+                "Product review: 20 คะแนน สูงสุด 2 ครั้งต่อวัน",
+                "Follow us: 1 คะแนน สูงสุด 1 ครั้งต่อสัปดาห์",
+                "Photo review: 30 คะแนน สูงสุด 3 ครั้งต่อเดือน",
+                "Birthday: 100 คะแนน สูงสุด 1 ครั้ง",
+                "Style quiz: 5 คะแนน สูงสุด 5 ครั้ง",
+                "Share <b>us</b>: 10 คะแนน",
+            ],
+        ),
+    ],
+)
+def test_guest_sees_the_ways_to_earn_with_their_limits(
+    page: Page, store: Store, locale: str, lines: list[str]
+) -> None:
+    create_rules(store)
+    page.context.add_cookies([{"name": "sandbox_customer", "value": "guest", "url": store.url}])
+    summary = open_panel_reading_summary(page, store, f"?locale={locale}")
+    assert [r["key"] for r in summary["program"]["ways_to_earn"]] == [r["key"] for r in RULES]
+    assert ways_to_earn(page) == lines
+    # The rules sit with the order rule and the expiry rule, where a guest reads how to earn.
+    assert page.locator("[data-slot='ways_to_earn'] .loyalty-expiry-rule").count() == 1
+    assert page.locator("#loyalty-panel b").count() == 0
+    assert axe_violations(page) == []
+
+
+def test_guest_without_rules_sees_only_the_order_rule(page: Page, store: Store) -> None:
+    page.context.add_cookies([{"name": "sandbox_customer", "value": "guest", "url": store.url}])
+    open_panel(page, store)
+    assert ways_to_earn(page) == ["1 point for every 1.00 you spend"]
+
+
+def test_member_sees_what_each_activity_still_pays(
+    page: Page, store: Store, clock: FakeClock
+) -> None:
+    create_rules(store)
+    clear_of_midnight(clock)
+    for rule, reference in (("product_review", "r1"), ("follow", "f1"), ("birthday", "b1")):
+        r = record_activity(store, rule, reference)
+        assert r.status_code == 201, r.text
+
+    summary = open_panel_reading_summary(page, store)
+    remaining = {a["key"]: a["remaining"] for a in summary["member"]["activities"]}
+    assert remaining == {
+        "product_review": 1,
+        "follow": 0,
+        "photo": 3,
+        "birthday": 0,
+        "quiz": 5,
+        "share": None,
+    }
+    assert page.locator(".loyalty-balance").inner_text() == "300 points"  # 179 + 20 + 1 + 100
+    # Activities only: a member has signed up already, and orders are told elsewhere.
+    assert ways_to_earn(page) == [
+        "Product review · 20 points · 1 left today",
+        "Follow us · 1 point · none left this week",
+        "Photo review · 30 points · 3 left this month",
+        "Birthday · 100 points · none left",
+        "Style quiz · 5 points · 5 left",
+        "Share <b>us</b> · 10 points",
+    ]
+    assert page.locator("#loyalty-panel b").count() == 0
+    assert axe_violations(page) == []
+    # The section adds nothing to tab through: focus stays trapped in the panel.
+    inside = "document.getElementById('loyalty-panel').contains(document.activeElement)"
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        assert page.evaluate(inside)
+
+    # The second review of the day uses the limit up; a third is refused.
+    assert record_activity(store, "product_review", "r2").status_code == 201
+    assert record_activity(store, "product_review", "r3").status_code == 409
+    open_panel(page, store)
+    review = page.locator("[data-slot='ways_to_earn'] li[data-rule='product_review']")
+    assert review.inner_text() == "Product review · 20 points · none left today"
+    assert page.locator(".loyalty-balance").inner_text() == "320 points"
+    assert axe_violations(page) == []
+
+    page.select_option(".loyalty-locale", "vi")
+    assert ways_to_earn(page) == [
+        "Product review · 20 điểm · hôm nay đã hết lượt",
+        "Follow us · 1 điểm · tuần này đã hết lượt",
+        "Photo review · 30 điểm · tháng này còn 3 lượt",
+        "Birthday · 100 điểm · đã hết lượt",
+        "Style quiz · 5 điểm · còn 5 lượt",
+        "Share <b>us</b> · 10 điểm",
+    ]
+    assert page.locator("#loyalty-panel").get_attribute("lang") == "vi"
+    page.select_option(".loyalty-locale", "th")
+    assert ways_to_earn(page) == [
+        "Product review · 20 คะแนน · วันนี้ใช้สิทธิ์ครบแล้ว",
+        "Follow us · 1 คะแนน · สัปดาห์นี้ใช้สิทธิ์ครบแล้ว",
+        "Photo review · 30 คะแนน · เดือนนี้เหลืออีก 3 ครั้ง",
+        "Birthday · 100 คะแนน · ใช้สิทธิ์ครบแล้ว",
+        "Style quiz · 5 คะแนน · เหลืออีก 5 ครั้ง",
+        "Share <b>us</b> · 10 คะแนน",
+    ]
+    assert axe_violations(page) == []
+
+
+def test_member_without_activity_rules_sees_no_ways_to_earn(page: Page, store: Store) -> None:
+    r = admin_api(store, "/earning-rules", RULES[0])  # a sign-up bonus only
+    assert r.status_code == 201, r.text
+    open_panel(page, store)
+    assert page.locator("[data-slot='ways_to_earn']").count() == 0
