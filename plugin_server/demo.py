@@ -59,7 +59,10 @@ def set_up(container: Container, *, sandbox_url: str) -> Demo:
         shop_id, api_key = created.id, created.api_key
         # Points expire a year after they are earned: the widget shows Ann when hers do.
         program.update_program(
-            container.uow(), shop_id, {"expiry_policy": "batch", "expiry_months": 12}
+            container.uow(),
+            shop_id,
+            {"expiry_policy": "batch", "expiry_months": 12},
+            now=container.clock(),
         )
         for reward in DEMO_REWARDS:
             rewards.create_reward(container.uow(), shop_id, dict(reward), now=container.clock())

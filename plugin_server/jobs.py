@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from plugin_server.domain.errors import ReceiptNotFound
-from plugin_server.services import expiry, redemptions, webhook_receipts
+from plugin_server.services import expiry, redemptions, tiers, webhook_receipts
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -214,8 +214,9 @@ def shop_credentials(container: JobContainer, shop_id: int) -> ShopCredentials:
 
 def tick(container: JobContainer) -> dict[str, int]:
     """Periodic duties: re-offer receipts of dead drains, wake a drain for due work, retry
-    redemptions whose code the platform has not confirmed yet, expire unused codes, and
-    (once an hour across all schedulers) expire points on each shop's policy."""
+    redemptions whose code the platform has not confirmed yet, expire unused codes,
+    (once an hour across all schedulers) expire points on each shop's policy, and
+    recalculate VIP tiers (at once after the merchant changed them, else hourly)."""
     released = webhook_receipts.release_stale_claims(
         container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
@@ -229,12 +230,14 @@ def tick(container: JobContainer) -> dict[str, int]:
         container.dispatcher.retry_issue(redemption_id)
     expired = redemptions.expire_due(container.uow, now=container.clock(), grace=EXPIRY_GRACE)
     points = expiry.run_due(container.uow, now=container.clock())
+    moved = tiers.run_due(container.uow, now=container.clock())
     return {
         "released_claims": released,
         "woke": int(due),
         "redemptions_retried": len(pending),
         "redemptions_expired": expired,
         "points_expired": points.points_expired if points is not None else 0,
+        "tier_changes": moved["up"] + moved["down"],
     }
 
 

@@ -20,6 +20,7 @@ from plugin_server.services import (
     redemptions,
     rewards,
     storefront,
+    tiers,
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
@@ -132,7 +133,7 @@ def update_program(json: s.ProgramChanges) -> Response:
     """Change earning settings"""
     c = current_container()
     changes = json.model_dump(exclude_unset=True)
-    return jsonify(program.update_program(c.uow(), g.shop_id, changes))
+    return jsonify(program.update_program(c.uow(), g.shop_id, changes, now=c.clock()))
 
 
 @bp.get("/rewards")
@@ -538,3 +539,89 @@ def record_activity(customer_id: str, json: s.ActivityInput) -> tuple[Response, 
         now=c.clock(),
     )
     return jsonify(award), 201 if created else 200
+
+
+# --- tiers ----------------------------------------------------------------------------
+
+TIER = {"tier_id": "The tier's id."}
+NO_TIER = {"HTTP_404": (s.Error, "No such tier in this shop.")}
+
+
+@bp.get("/tiers")
+@endpoint(
+    tags=["tiers"],
+    security=API_KEY,
+    responses={
+        "HTTP_200": (s.TierList, "Tiers, lowest threshold first."),
+        "HTTP_400": (s.Error, "Unknown status."),
+        **AUTH_ERRORS,
+    },
+)
+def list_tiers(query: s.StatusQuery) -> Response:
+    """The VIP tiers (how members qualify is in /program)"""
+    return jsonify(
+        tiers=tiers.list_tiers(current_container().uow(), g.shop_id, status=query.status)
+    )
+
+
+@bp.post("/tiers")
+@endpoint(
+    tags=["tiers"],
+    security=API_KEY,
+    json=s.TierInput,
+    responses={
+        "HTTP_201": (s.TierOut, "Created; members are recalculated within a minute."),
+        "HTTP_400": (s.Error, "validation_failed (the bad field named)."),
+        **AUTH_ERRORS,
+    },
+)
+def create_tier(json: s.TierInput) -> tuple[Response, int]:
+    """Add a tier"""
+    c = current_container()
+    body = json.model_dump(exclude_unset=True)
+    return jsonify(tiers.create_tier(c.uow(), g.shop_id, body, now=c.clock())), 201
+
+
+@bp.get(f"/tiers/<{ID}:tier_id>")
+@endpoint(
+    tags=["tiers"],
+    security=API_KEY,
+    path_parameters=TIER,
+    responses={"HTTP_200": (s.TierOut, "The tier."), **NO_TIER, **AUTH_ERRORS},
+)
+def get_tier(tier_id: int) -> Response:
+    """One tier"""
+    return jsonify(tiers.get_tier(current_container().uow(), g.shop_id, tier_id))
+
+
+@bp.patch(f"/tiers/<{ID}:tier_id>")
+@endpoint(
+    tags=["tiers"],
+    security=API_KEY,
+    path_parameters=TIER,
+    json=s.TierChanges,
+    responses={
+        "HTTP_200": (s.TierOut, "The tier after the change; members recalculated shortly."),
+        "HTTP_400": (s.Error, "Invalid change, or the tier is archived."),
+        **NO_TIER,
+        **AUTH_ERRORS,
+    },
+)
+def update_tier(tier_id: int, json: s.TierChanges) -> Response:
+    """Change a tier's name, threshold, multiplier or entry points"""
+    c = current_container()
+    changes = json.model_dump(exclude_unset=True)
+    return jsonify(tiers.update_tier(c.uow(), g.shop_id, tier_id, changes, now=c.clock()))
+
+
+@bp.post(f"/tiers/<{ID}:tier_id>/archive")
+@endpoint(
+    tags=["tiers"],
+    security=API_KEY,
+    path_parameters=TIER,
+    responses={"HTTP_200": (s.TierOut, "The archived tier."), **NO_TIER, **AUTH_ERRORS},
+)
+def archive_tier(tier_id: int) -> Response:
+    """Retire a tier (idempotent); its members are recalculated shortly"""
+    c = current_container()
+    return jsonify(tiers.archive_tier(c.uow(), g.shop_id, tier_id, now=c.clock()))

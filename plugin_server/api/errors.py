@@ -33,6 +33,7 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.StoreUrlNotAllowed: 400,
     errors.EarningRuleNotFound: 404,
     errors.ActivityLimitReached: 409,
+    errors.TierNotFound: 404,
 }
 
 

@@ -221,6 +221,26 @@ class OpenApiDocument(RootModel[dict[str, Any]]):
 # --- customers and the ledger ---------------------------------------------------------------
 
 
+class TierBenefits(ResponseModel):
+    id: int
+    name: str = Field(description="Merchant text: render as text.")
+    threshold: DecimalText = Field(description="Of the shop's measure.")
+    multiplier: DecimalText = Field(description="Points earned on orders are multiplied by it.")
+    entry_points: int = Field(description="Paid once, the first time a member reaches it.")
+
+
+class NextTier(TierBenefits):
+    remaining: DecimalText = Field(description="How much more of the measure it needs.")
+
+
+class MemberTierView(ResponseModel):
+    measure: TierMeasure
+    period: TierPeriod
+    value: DecimalText = Field(description="The member's qualifying value now.")
+    current: TierBenefits | None = Field(description="null: no tier yet.")
+    next: NextTier | None = Field(description="null: the top tier.")
+
+
 class Expiring(ResponseModel):
     points: int
     at: datetime
@@ -242,6 +262,7 @@ class Customer(ResponseModel):
     expiring: Expiring | None = Field(
         description="The next points to expire under the shop's policy; null if none."
     )
+    tier: MemberTierView | None = Field(description="null when the shop has no tiers.")
 
 
 class CustomerList(ResponseModel):
@@ -306,6 +327,27 @@ class ExpirySettings(ResponseModel):
     )
 
 
+TierMeasure = Literal["points_earned", "amount_spent", "orders"]
+TierPeriod = Literal["lifetime", "calendar_year", "rolling_12_months"]
+TierDowngrade = Literal["never", "period_end"]
+
+
+class TierSettings(ResponseModel):
+    measure: TierMeasure = Field(
+        description="What qualifies: points earned on orders, amount spent (shop currency, "
+        "net of refunds) or number of orders. Pending points and cancelled or fully refunded "
+        "orders never count."
+    )
+    period: TierPeriod = Field(
+        description="Over the member's lifetime, this calendar year (UTC), or the last 12 months."
+    )
+    downgrade: TierDowngrade = Field(
+        description="never: members keep the best tier reached. period_end: a tier is kept "
+        "until the end of the period it was reached in (the calendar year, or 12 months), "
+        "then re-evaluated."
+    )
+
+
 class Program(ResponseModel):
     platform: Literal["shopify", "woocommerce"]
     points_per_unit: DecimalText = Field(
@@ -320,6 +362,7 @@ class Program(ResponseModel):
         description="A redeemed code that expires unused gives its points back."
     )
     expiry: ExpirySettings
+    tiers: TierSettings
 
 
 class ProgramChanges(RequestModel):
@@ -342,6 +385,11 @@ class ProgramChanges(RequestModel):
     expiry_policy: ExpiryPolicy = Field(default=OMIT)
     expiry_months: StrictInt = Field(default=OMIT, ge=1, le=60)
     expiry_reminder_days: StrictInt = Field(default=OMIT, ge=0, le=90)
+    tier_measure: TierMeasure = Field(
+        default=OMIT, description="Changing it recalculates every member."
+    )
+    tier_period: TierPeriod = Field(default=OMIT)
+    tier_downgrade: TierDowngrade = Field(default=OMIT)
 
 
 class RewardChanges(RequestModel):
@@ -523,6 +571,47 @@ class MemberActivity(ResponseModel):
     remaining: int | None
 
 
+# --- tiers ------------------------------------------------------------------------------
+
+
+class TierChanges(RequestModel):
+    """Changing a tier after launch recalculates every member (tier changes are recorded
+    as events); orders already paid keep the multiplier they earned with."""
+
+    name: StrictStr = Field(default=OMIT, min_length=1, max_length=50)
+    threshold: DecimalInput = Field(
+        default=OMIT,
+        description="Of the shop's measure (tier_measure in /program); whole for points "
+        "and orders, at most 2 decimals for an amount.",
+    )
+    multiplier: DecimalInput = Field(
+        default=OMIT, description="1 to 10, at most 2 decimals (default 1)."
+    )
+    entry_points: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = Field(
+        default=OMIT, description="Paid once, the first time a member reaches the tier."
+    )
+
+
+class TierInput(TierChanges):
+    name: StrictStr = Field(min_length=1, max_length=50)
+    threshold: DecimalInput
+
+
+class TierOut(ResponseModel):
+    id: int
+    name: str
+    threshold: DecimalText
+    multiplier: DecimalText
+    entry_points: int
+    status: Literal["active", "archived"]
+    created_at: datetime
+    updated_at: datetime
+
+
+class TierList(ResponseModel):
+    tiers: list[TierOut]
+
+
 # --- privacy -----------------------------------------------------------------------------------
 
 
@@ -667,7 +756,7 @@ class StorefrontMember(ResponseModel):
     activities: list[MemberActivity] = Field(
         default=[], description="Activity rules and how many more times each pays now."
     )
-    tier: dict[str, Any] | None = Field(description="Filled by tiers.")
+    tier: MemberTierView | None = Field(description="null when the shop has no tiers.")
     referral: dict[str, Any] | None = Field(description="Filled by referrals.")
 
 
@@ -685,6 +774,12 @@ class WayToEarn(ResponseModel):
     limit_period: LimitPeriod | None
 
 
+class ShopTiers(ResponseModel):
+    measure: TierMeasure
+    period: TierPeriod
+    tiers: list[TierBenefits]
+
+
 class StorefrontProgram(ResponseModel):
     platform: str
     points_per_unit: DecimalText
@@ -692,6 +787,7 @@ class StorefrontProgram(ResponseModel):
     guests_earn: bool | None = None
     expiry: StorefrontExpiry | None = None
     ways_to_earn: list[WayToEarn] = []
+    tiers: ShopTiers | None = Field(default=None, description="null: no tiers.")
     rewards: list[StorefrontReward]
 
 

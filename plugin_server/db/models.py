@@ -62,6 +62,14 @@ class Shop(Base):
     expiry_policy: Mapped[str] = mapped_column(String(20), default="never")
     expiry_months: Mapped[int] = mapped_column(Integer, default=12)
     expiry_reminder_days: Mapped[int] = mapped_column(Integer, default=14)
+    # VIP tiers (plugin_server.domain.tiers): what qualifies, over which period, and
+    # whether members ever move down.
+    tier_measure: Mapped[str] = mapped_column(String(20), default="points_earned")
+    tier_period: Mapped[str] = mapped_column(String(20), default="lifetime")
+    tier_downgrade: Mapped[str] = mapped_column(String(20), default="never")
+    # Tiers or how members qualify changed at; everyone recalculated up to.
+    tiers_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tiers_recalculated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -340,3 +348,49 @@ class EarningRule(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Tier(Base):
+    """A VIP tier: reached at `threshold` of the shop's measure. Archived, never deleted."""
+
+    __tablename__ = "tiers"
+    __table_args__ = (Index("ix_tiers_shop", "shop_id", "archived_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    name: Mapped[str] = mapped_column(String(50))
+    threshold: Mapped[Decimal] = mapped_column(ExactDecimal)
+    multiplier: Mapped[Decimal] = mapped_column(ExactDecimal)
+    entry_points: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MemberTier(Base):
+    """A member's current tier (NULL: none yet) and since when."""
+
+    __tablename__ = "member_tiers"
+    __table_args__ = (UniqueConstraint("shop_id", "customer_id", name="uq_member_tiers_customer"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TierChange(Base):
+    """Append-only history of tier changes: the events, and the tier held at any moment."""
+
+    __tablename__ = "tier_changes"
+    __table_args__ = (Index("ix_tier_changes_customer", "shop_id", "customer_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    from_tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
+    to_tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
+    reason: Mapped[str] = mapped_column(String(40))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -129,3 +129,9 @@ class ActivityLimitReached(LoyaltyError):
     """The rule already paid this member as often as its limit allows for now."""
 
     code = "activity_limit_reached"
+
+
+class TierNotFound(LoyaltyError):
+    """No such tier in this shop."""
+
+    code = "tier_not_found"

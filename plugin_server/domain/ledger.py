@@ -25,6 +25,7 @@ class EntryKind(StrEnum):
     REFERRAL_BONUS = "referral_bonus"
     EXPIRY = "expiry"
     RULE_BONUS = "rule_bonus"  # an earning rule's award (sign-up, activity): names its rule
+    TIER_BONUS = "tier_bonus"  # the entry points of a tier reached for the first time
 
 
 # Kinds that count toward "lifetime earned": everything a shopper earned, net of orders that
@@ -36,6 +37,7 @@ EARNING_KINDS = frozenset(
         EntryKind.ADJUSTMENT,
         EntryKind.REFERRAL_BONUS,
         EntryKind.RULE_BONUS,
+        EntryKind.TIER_BONUS,
     }
 )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from plugin_server.domain.errors import ValidationFailed
 from plugin_server.domain.expiry import validate_expiry_settings
+from plugin_server.domain.tiers import validate_tier_settings
 
 KNOWN_STATUSES = {
     "shopify": frozenset({"paid"}),
@@ -43,12 +44,18 @@ def validate_program_changes(platform: str, changes: Mapping[str, Any]) -> dict[
         "expiry_policy",
         "expiry_months",
         "expiry_reminder_days",
+        "tier_measure",
+        "tier_period",
+        "tier_downgrade",
         *_BOOLEANS,
     }
     unknown = sorted(set(changes) - allowed)
     if unknown:
         raise ValidationFailed(f"unknown settings: {', '.join(unknown)}")
-    values: dict[str, Any] = validate_expiry_settings(changes)
+    values: dict[str, Any] = {
+        **validate_expiry_settings(changes),
+        **validate_tier_settings(changes),
+    }
     if "points_per_unit" in changes:
         rate = parse_decimal(changes["points_per_unit"], "points_per_unit")
         if rate <= 0 or rate > MAX_RATE or rate != rate.quantize(Decimal("0.0001")):

@@ -50,6 +50,7 @@ _CREDIT = or_(
             *_ORDER_KINDS,
             EntryKind.REFERRAL_BONUS.value,
             EntryKind.RULE_BONUS.value,
+            EntryKind.TIER_BONUS.value,
             EntryKind.REDEEM_REFUND.value,
         ]
     ),
@@ -404,6 +405,7 @@ _CREDIT_KINDS = frozenset(
         *_ORDER_KINDS,
         EntryKind.REFERRAL_BONUS.value,
         EntryKind.RULE_BONUS.value,
+        EntryKind.TIER_BONUS.value,
         EntryKind.REDEEM_REFUND.value,
     }
 )

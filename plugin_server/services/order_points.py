@@ -9,6 +9,7 @@ ledger is brought to the state those facts call for.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from plugin_server.db.models import Customer, LedgerEntry, Order, OrderRefund, S
 from plugin_server.domain import ledger
 from plugin_server.domain import orders as domain
 from plugin_server.domain.ledger import EntryKind
-from plugin_server.services import redemptions
+from plugin_server.services import redemptions, tiers
 from plugin_server.services.shops import earning_rules
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,10 @@ def apply_order_event(
     ):
         new_entries += _earn(session, shop, order, event, rules, now=now)
     new_entries += _reverse(session, shop, order, now=now)
+    if new_entries and order.customer_id is not None and shop.tiers_changed_at is not None:
+        # The member's row lock, as the scheduler's recalculation takes it.
+        session.get(Customer, order.customer_id, with_for_update=True)
+        tiers.refresh_members(session, shop, [order.customer_id], now=now)
     return new_entries
 
 
@@ -167,7 +172,14 @@ def _earn(
     now: datetime,
 ) -> list[int]:
     assert event.totals is not None
-    snap = ledger.plan_earning(event.totals, rules, paid_at=event.occurred_at or now, now=now)
+    paid_at = event.occurred_at or now
+    tier_name = None
+    if order.customer_id is not None:
+        # The tier the member held when the order was paid, whenever its webhook arrives.
+        multiplier, tier_name = tiers.multiplier_at(session, shop, order.customer_id, paid_at)
+        if multiplier != 1:
+            rules = replace(rules, points_per_unit=rules.points_per_unit * multiplier)
+    snap = ledger.plan_earning(event.totals, rules, paid_at=paid_at, now=now)
     order.earning_base = snap.base
     order.earning_rate = snap.rate
     order.earn_includes_shipping = snap.includes_shipping
@@ -195,7 +207,12 @@ def _earn(
             "customer_id": order.customer_id,
             "points": snap.points,
             "kind": EntryKind.EARN_ORDER.value,
-            "reason": f"Points for {_label(order)}",
+            "reason": f"Points for {_label(order)}"
+            + (
+                f" ({tier_name}, {tiers.plain(rules.points_per_unit / shop.points_per_unit)}x)"
+                if tier_name and rules.points_per_unit != shop.points_per_unit
+                else ""
+            ),
             "source_type": "order",
             "source_ref": order.order_ref,
             "order_id": order.id,

@@ -24,7 +24,7 @@ from plugin_server.domain.widget import (
     validate_public_key,
     validate_widget_settings,
 )
-from plugin_server.services import earning_rules, expiry
+from plugin_server.services import earning_rules, expiry, tiers
 from plugin_server.services.customers import entry_view, expiring_view
 from plugin_server.services.rewards import view as reward_view
 from plugin_server.ttl_cache import TtlCache
@@ -99,6 +99,7 @@ def shop_page(session: Session, shop_id: int) -> dict[str, Any]:
             "guests_earn": shop.guests_earn,
             "expiry": {"policy": shop.expiry_policy, "months": shop.expiry_months},
             "ways_to_earn": earning_rules.public_rules(session, shop.id),
+            "tiers": tiers.public_tiers(session, shop),
             "rewards": [_reward(r) for r in rewards],
         },
         "settings": _public_settings(shop),
@@ -245,6 +246,7 @@ def summary(
         "codes": [],
         "history": [],
         "expiring": None,
+        "tier": tiers.member_tier_view(None, shop_id, page["program"]["tiers"], None, now=now),
         "activities": earning_rules.remaining_for(
             None, shop_id, None, page["program"]["ways_to_earn"], now=now
         ),
@@ -277,6 +279,9 @@ def summary(
             member["activities"] = earning_rules.remaining_for(
                 conn, shop_id, customer_id, page["program"]["ways_to_earn"], now=now
             )
+            member["tier"] = tiers.member_tier_view(
+                conn, shop_id, page["program"]["tiers"], customer_id, now=now
+            )
             rule = page["program"]["expiry"]
             if rule["policy"] != "never" and bal.spendable > 0:
                 upcoming = expiry.upcoming_for(
@@ -289,8 +294,7 @@ def summary(
                     now=now,
                 )
                 member["expiring"] = expiring_view(upcoming)
-    # Slots the tiers and referrals issue fills; null until then.
-    member["tier"] = None
+    # The referral slot the referrals work fills; null until then.
     member["referral"] = None
     return {
         "member": member,

@@ -39,6 +39,7 @@ def test_program_defaults_and_changes(client: FlaskClient, shopify_shop: ShopHan
         "guests_earn": False,
         "return_points_on_expiry": True,
         "expiry": {"policy": "never", "months": 12, "reminder_days": 14},
+        "tiers": {"measure": "points_earned", "period": "lifetime", "downgrade": "never"},
     }
     conforms(client, "Program", r.json)
     r = client.patch(

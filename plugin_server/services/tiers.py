@@ -1,0 +1,569 @@
+"""VIP tiers: the catalog, each member's tier, and recalculating it.
+
+Members move up as soon as an order's points become theirs to count (the drain refreshes
+the member in the order's own transaction) and, for what only time changes (pending
+points becoming available, periods ending), on the scheduler's hourly pass. When the
+merchant changes the tiers or how members qualify, the next tick recalculates every member
+from scratch, in chunks. Every change is a `tier_changes` row (the history that also says
+which tier a member held when an order was paid) and a `tier_changed` event; reaching a
+tier for the first time pays its entry points once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+from sqlalchemy.orm import Session
+
+from plugin_server.db import repositories
+from plugin_server.db.models import (
+    Customer,
+    LedgerEntry,
+    LoyaltyEvent,
+    MemberTier,
+    Order,
+    OrderRefund,
+    Shop,
+    Tier,
+    TierChange,
+)
+from plugin_server.db.unit_of_work import UnitOfWork
+from plugin_server.domain import tiers as rules
+from plugin_server.domain.errors import ShopNotFound, TierNotFound, ValidationFailed
+from plugin_server.domain.ledger import EntryKind
+from plugin_server.domain.tiers import Downgrade, TierLevel, TierMeasure, TierPeriod
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 5000
+TIER_EVENT = "tier_changed"
+ZERO = Decimal(0)
+
+
+def view(tier: Tier) -> dict[str, Any]:
+    return {
+        "id": tier.id,
+        "name": tier.name,
+        "threshold": plain(tier.threshold),
+        "multiplier": plain(tier.multiplier),
+        "entry_points": tier.entry_points,
+        "status": "archived" if tier.archived_at else "active",
+        "created_at": tier.created_at.isoformat(),
+        "updated_at": tier.updated_at.isoformat(),
+    }
+
+
+def plain(value: Decimal) -> str:
+    """A decimal as a short string: 1000, 1.5, 250.5."""
+    return format(value.normalize(), "f")
+
+
+def _shop(session: Session, shop_id: int, *, lock: bool = False) -> Shop:
+    shop = session.get(Shop, shop_id, with_for_update=lock)
+    if shop is None:
+        raise ShopNotFound()
+    return shop
+
+
+def _tier(session: Session, shop_id: int, tier_id: int) -> Tier:
+    tier = session.scalars(
+        select(Tier).where(Tier.shop_id == shop_id, Tier.id == tier_id).with_for_update()
+    ).one_or_none()
+    if tier is None:
+        raise TierNotFound(f"no tier {tier_id} in this shop")
+    return tier
+
+
+def active_tiers(session: Session, shop_id: int) -> list[Tier]:
+    return list(
+        session.scalars(
+            select(Tier)
+            .where(Tier.shop_id == shop_id, Tier.archived_at.is_(None))
+            .order_by(Tier.threshold)
+        )
+    )
+
+
+def _check_unique_threshold(
+    session: Session, shop_id: int, threshold: Decimal, except_id: int | None
+) -> None:
+    clash = session.scalar(
+        select(func.count()).where(
+            Tier.shop_id == shop_id,
+            Tier.archived_at.is_(None),
+            Tier.threshold == threshold,
+            Tier.id != (except_id or 0),
+        )
+    )
+    if clash:
+        raise ValidationFailed("another active tier has this threshold", field="threshold")
+
+
+def create_tier(
+    uow: UnitOfWork, shop_id: int, body: dict[str, Any], *, now: datetime
+) -> dict[str, Any]:
+    """A new tier; members are recalculated by the next scheduler tick."""
+    values = rules.validate_tier(body)
+    with uow:
+        shop = _shop(uow.session, shop_id, lock=True)  # serialises tier changes per shop
+        rules.check_threshold_fits(values["threshold"], TierMeasure(shop.tier_measure))
+        _check_unique_threshold(uow.session, shop_id, values["threshold"], None)
+        tier = Tier(shop_id=shop_id, created_at=now, updated_at=now, **values)
+        uow.session.add(tier)
+        shop.tiers_changed_at = now
+        uow.session.flush()
+        out = view(tier)
+        uow.commit()
+    return out
+
+
+def list_tiers(uow: UnitOfWork, shop_id: int, *, status: str = "active") -> list[dict[str, Any]]:
+    with uow:
+        query = select(Tier).where(Tier.shop_id == shop_id)
+        if status == "active":
+            query = query.where(Tier.archived_at.is_(None))
+        elif status == "archived":
+            query = query.where(Tier.archived_at.is_not(None))
+        return [view(t) for t in uow.session.scalars(query.order_by(Tier.threshold, Tier.id))]
+
+
+def get_tier(uow: UnitOfWork, shop_id: int, tier_id: int) -> dict[str, Any]:
+    with uow:
+        return view(_tier(uow.session, shop_id, tier_id))
+
+
+def update_tier(
+    uow: UnitOfWork, shop_id: int, tier_id: int, changes: dict[str, Any], *, now: datetime
+) -> dict[str, Any]:
+    """Change a tier after launch: every member is recalculated by the next tick."""
+    if not changes:
+        raise ValidationFailed("send at least one field to change")
+    with uow:
+        shop = _shop(uow.session, shop_id, lock=True)
+        tier = _tier(uow.session, shop_id, tier_id)
+        if tier.archived_at is not None:
+            raise ValidationFailed("an archived tier cannot change", field="body")
+        current = {
+            "name": tier.name,
+            "threshold": tier.threshold,
+            "multiplier": tier.multiplier,
+            "entry_points": tier.entry_points,
+        }
+        values = rules.validate_tier(changes, current)
+        rules.check_threshold_fits(values["threshold"], TierMeasure(shop.tier_measure))
+        _check_unique_threshold(uow.session, shop_id, values["threshold"], tier.id)
+        for column, value in values.items():
+            setattr(tier, column, value)
+        tier.updated_at = shop.tiers_changed_at = now
+        out = view(tier)
+        uow.commit()
+    return out
+
+
+def archive_tier(uow: UnitOfWork, shop_id: int, tier_id: int, *, now: datetime) -> dict[str, Any]:
+    """Retire a tier (idempotent): its members are recalculated by the next tick."""
+    with uow:
+        shop = _shop(uow.session, shop_id, lock=True)
+        tier = _tier(uow.session, shop_id, tier_id)
+        if tier.archived_at is None:
+            tier.archived_at = tier.updated_at = shop.tiers_changed_at = now
+        out = view(tier)
+        uow.commit()
+    return out
+
+
+# --- measuring members ---------------------------------------------------------------------
+
+_ORDER_KINDS = (EntryKind.EARN_ORDER.value, EntryKind.REVERSE_ORDER.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Qualifying:
+    """How a shop's members qualify: what is measured, and over which period."""
+
+    shop_id: int
+    measure: TierMeasure
+    period: TierPeriod
+
+    @classmethod
+    def of(cls, shop: Shop) -> Qualifying:
+        return cls(shop.id, TierMeasure(shop.tier_measure), TierPeriod(shop.tier_period))
+
+
+def _counted_orders(q: Qualifying, customer_ids: Sequence[int], now: datetime) -> Any:
+    start = rules.window_start(now, q.period)
+    where = [
+        Order.shop_id == q.shop_id,
+        Order.customer_id.in_(customer_ids),
+        Order.earned_points.is_not(None),
+        Order.cancelled.is_(False),
+        Order.fully_refunded.is_(False),
+        Order.earn_available_at <= now,  # still pending: does not count yet
+    ]
+    if start is not None:
+        where.append(Order.earn_available_at >= start)
+    return and_(*where)
+
+
+def measure_values(
+    session: Session | Connection, q: Qualifying, customer_ids: Sequence[int], *, now: datetime
+) -> dict[int, Decimal]:
+    """Each member's qualifying value under the shop's measure and period."""
+    if not customer_ids:
+        return {}
+    values: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    if q.measure is TierMeasure.POINTS_EARNED:
+        start = rules.window_start(now, q.period)
+        batch_time = func.coalesce(Order.earn_available_at, LedgerEntry.available_at)
+        conditions = [
+            LedgerEntry.shop_id == q.shop_id,
+            LedgerEntry.customer_id.in_(customer_ids),
+            LedgerEntry.kind.in_(_ORDER_KINDS),
+            batch_time <= now,
+        ]
+        if start is not None:
+            conditions.append(batch_time >= start)
+        rows = session.execute(
+            select(LedgerEntry.customer_id, func.sum(LedgerEntry.points))
+            .select_from(LedgerEntry)
+            .outerjoin(Order, Order.id == LedgerEntry.order_id)
+            .where(*conditions)
+            .group_by(LedgerEntry.customer_id)
+        )
+        for customer_id, points in rows:
+            values[int(customer_id)] = Decimal(int(points or 0))
+    elif q.measure is TierMeasure.ORDERS:
+        rows = session.execute(
+            select(Order.customer_id, func.count())
+            .where(_counted_orders(q, customer_ids, now))
+            .group_by(Order.customer_id)
+        )
+        for customer_id, count in rows:
+            values[int(customer_id)] = Decimal(int(count))
+    else:
+        # Money is summed here, not in SQL: SQLite keeps exact decimals as text and would
+        # add them as floats.
+        orders = session.execute(
+            select(Order.id, Order.customer_id, Order.order_total, Order.currency).where(
+                _counted_orders(q, customer_ids, now)
+            )
+        ).all()
+        refunded: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        if orders:
+            currency_of = {o.id: o.currency for o in orders}
+            for order_id, amount, currency in session.execute(
+                select(OrderRefund.order_id, OrderRefund.amount, OrderRefund.amount_currency).where(
+                    OrderRefund.shop_id == q.shop_id,
+                    OrderRefund.order_id.in_(list(currency_of)),
+                )
+            ):
+                if currency is None or currency == currency_of[order_id]:
+                    refunded[order_id] += amount
+        for order_id, owner, total, _ in orders:
+            assert owner is not None  # counted orders belong to a member
+            values[owner] += max(ZERO, (total or ZERO) - refunded[order_id])
+    return {cid: values[cid] for cid in customer_ids}
+
+
+# --- recalculating ---------------------------------------------------------------------------
+
+
+def _levels(tiers: Sequence[Tier]) -> list[TierLevel]:
+    return [TierLevel(t.id, t.threshold) for t in tiers]
+
+
+def _apply(
+    session: Session,
+    shop: Shop,
+    tiers_by_id: dict[int, Tier],
+    customer_id: int,
+    value: Decimal,
+    held: MemberTier | None,
+    *,
+    now: datetime,
+    from_scratch: bool,
+) -> str | None:
+    """Bring one member's tier up to date; 'up', 'down' or None."""
+    levels = _levels(list(tiers_by_id.values()))
+    held_level = (
+        TierLevel(held.tier_id, tiers_by_id[held.tier_id].threshold)
+        if held is not None and held.tier_id in tiers_by_id
+        else None
+    )
+    new = rules.next_tier(
+        held_level,
+        held.reached_at if held is not None else None,
+        rules.qualifying_tier(value, levels),
+        downgrade=Downgrade(shop.tier_downgrade),
+        period=TierPeriod(shop.tier_period),
+        now=now,
+        from_scratch=from_scratch,
+    )
+    old_id = held.tier_id if held is not None else None
+    new_id = new.id if new is not None else None
+    if new_id == old_id:
+        return None
+    if held is None:
+        session.add(
+            MemberTier(
+                shop_id=shop.id,
+                customer_id=customer_id,
+                tier_id=new_id,
+                reached_at=now,
+                updated_at=now,
+            )
+        )
+    else:
+        held.tier_id, held.reached_at, held.updated_at = new_id, now, now
+    old_threshold = tiers_by_id[old_id].threshold if old_id in tiers_by_id else ZERO
+    direction = "up" if new is not None and new.threshold > old_threshold else "down"
+    reason = (
+        "recalculated" if from_scratch else ("qualified" if direction == "up" else "period_end")
+    )
+    change = TierChange(
+        shop_id=shop.id,
+        customer_id=customer_id,
+        from_tier_id=old_id,
+        to_tier_id=new_id,
+        reason=reason,
+        changed_at=now,
+    )
+    session.add(change)
+    session.flush()
+    new_name = tiers_by_id[new_id].name if new_id is not None else None
+    old_name = tiers_by_id[old_id].name if old_id in tiers_by_id else None
+    repositories.insert_ignoring_conflict(
+        session,
+        LoyaltyEvent,
+        {
+            "shop_id": shop.id,
+            "customer_id": customer_id,
+            "kind": TIER_EVENT,
+            "payload": json.dumps({"from": old_name, "to": new_name, "direction": direction}),
+            "dedupe_key": f"{TIER_EVENT}:{change.id}",
+            "created_at": now,
+        },
+        ("shop_id", "dedupe_key"),
+    )
+    if direction == "up" and new_id is not None and tiers_by_id[new_id].entry_points > 0:
+        tier = tiers_by_id[new_id]
+        repositories.insert_ignoring_conflict(
+            session,
+            LedgerEntry,
+            {
+                "shop_id": shop.id,
+                "customer_id": customer_id,
+                "points": tier.entry_points,
+                "kind": EntryKind.TIER_BONUS.value,
+                "reason": f"Welcome to {tier.name}",
+                "source_type": "tier",
+                "source_ref": str(tier.id),
+                "order_id": None,
+                # Once per member and tier, ever: falling back and climbing again pays nothing.
+                "idempotency_key": f"tier:{tier.id}:{customer_id}",
+                "created_at": now,
+                "available_at": now,
+            },
+            ("shop_id", "idempotency_key"),
+        )
+    return direction
+
+
+def refresh_members(
+    session: Session,
+    shop: Shop,
+    customer_ids: Sequence[int],
+    *,
+    now: datetime,
+    from_scratch: bool = False,
+) -> dict[str, int]:
+    """Bring these members' tiers up to date inside the caller's transaction (the caller
+    holds their rows)."""
+    counts = {"members": len(customer_ids), "up": 0, "down": 0}
+    tiers_by_id = {t.id: t for t in active_tiers(session, shop.id)}
+    held = {
+        m.customer_id: m
+        for m in session.scalars(
+            select(MemberTier).where(
+                MemberTier.shop_id == shop.id, MemberTier.customer_id.in_(customer_ids)
+            )
+        )
+    }
+    values = measure_values(session, Qualifying.of(shop), customer_ids, now=now)
+    for customer_id in customer_ids:
+        moved = _apply(
+            session,
+            shop,
+            tiers_by_id,
+            customer_id,
+            values[customer_id],
+            held.get(customer_id),
+            now=now,
+            from_scratch=from_scratch,
+        )
+        if moved:
+            counts[moved] += 1
+    return counts
+
+
+def recalculate_shop(
+    uow_factory: Callable[[], UnitOfWork],
+    shop_id: int,
+    *,
+    now: datetime,
+    from_scratch: bool = False,
+    chunk: int = CHUNK,
+) -> dict[str, int]:
+    """Every member of the shop, `chunk` members per transaction."""
+    totals = {"members": 0, "up": 0, "down": 0}
+    after = 0
+    while True:
+        with uow_factory() as uow:
+            session = uow.session
+            shop = _shop(session, shop_id)
+            ids = list(
+                session.scalars(
+                    select(Customer.id)
+                    .where(Customer.shop_id == shop_id, Customer.id > after)
+                    .order_by(Customer.id)
+                    .limit(chunk)
+                    .with_for_update()
+                )
+            )
+            if not ids:
+                return totals
+            after = ids[-1]
+            counts = refresh_members(session, shop, ids, now=now, from_scratch=from_scratch)
+            uow.commit()
+        for key, n in counts.items():
+            totals[key] += n
+
+
+def run_due(uow_factory: Callable[[], UnitOfWork], *, now: datetime) -> dict[str, int]:
+    """The scheduler's share: a shop whose tiers changed since its last recalculation is
+    recalculated from scratch; every shop with tiers gets an hourly pass for what time
+    alone changes (pending points becoming available, periods ending)."""
+    from plugin_server.services.expiry import claim_period
+
+    totals = {"members": 0, "up": 0, "down": 0}
+    with uow_factory() as uow:
+        shops = uow.session.execute(
+            select(Shop.id, Shop.tiers_changed_at, Shop.tiers_recalculated_at).where(
+                Shop.active.is_(True), Shop.tiers_changed_at.is_not(None)
+            )
+        ).all()
+    hourly = bool(shops) and claim_period(uow_factory(), f"tiers:{now:%Y-%m-%dT%H}", now=now)
+    for shop_id, changed_at, recalculated_at in shops:
+        changed = recalculated_at is None or (
+            changed_at is not None and recalculated_at < changed_at
+        )
+        if not (changed or hourly):
+            continue
+        counts = recalculate_shop(uow_factory, shop_id, now=now, from_scratch=changed)
+        if changed:
+            with uow_factory() as uow:
+                shop = _shop(uow.session, shop_id, lock=True)
+                # A change made while we worked leaves the shop due again.
+                if shop.tiers_changed_at == changed_at:
+                    shop.tiers_recalculated_at = changed_at
+                uow.commit()
+        for key, n in counts.items():
+            totals[key] += n
+    return totals
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def multiplier_at(
+    session: Session, shop: Shop, customer_id: int, moment: datetime
+) -> tuple[Decimal, str | None]:
+    """The earning multiplier of the tier the member held at `moment`, and its name."""
+    if shop.tiers_changed_at is None:
+        return Decimal(1), None
+    row = session.execute(
+        select(Tier.multiplier, Tier.name)
+        .join(TierChange, TierChange.to_tier_id == Tier.id)
+        .where(
+            TierChange.shop_id == shop.id,
+            TierChange.customer_id == customer_id,
+            TierChange.changed_at <= moment,
+        )
+        .order_by(TierChange.changed_at.desc(), TierChange.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        # No change at or before that moment: either no tier then, or the latest change
+        # was to none.
+        return Decimal(1), None
+    return row[0], row[1]
+
+
+def public_tiers(session: Session, shop: Shop) -> dict[str, Any] | None:
+    """The shop's tiers and how members qualify, as shoppers may see them (cacheable with
+    the shop); None when the shop has no tiers."""
+    tiers = active_tiers(session, shop.id)
+    if not tiers:
+        return None
+    return {
+        "measure": shop.tier_measure,
+        "period": shop.tier_period,
+        "tiers": [_benefits(t) for t in tiers],
+    }
+
+
+def member_tier_view(
+    conn: Session | Connection | None,
+    shop_id: int,
+    program: dict[str, Any] | None,
+    customer_id: int | None,
+    *,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """The member's tier, their progress to the next one and its benefits; None when the
+    shop has no tiers. `program` is `public_tiers`."""
+    if program is None:
+        return None
+    held_id = None
+    value = ZERO
+    if customer_id is not None and conn is not None:
+        held_id = conn.execute(
+            select(MemberTier.tier_id).where(
+                MemberTier.shop_id == shop_id, MemberTier.customer_id == customer_id
+            )
+        ).scalar_one_or_none()
+        q = Qualifying(shop_id, TierMeasure(program["measure"]), TierPeriod(program["period"]))
+        value = measure_values(conn, q, [customer_id], now=now)[customer_id]
+    tiers = program["tiers"]
+    current = next((t for t in tiers if t["id"] == held_id), None)
+    floor = Decimal(current["threshold"]) if current is not None else None
+    upcoming = next((t for t in tiers if floor is None or Decimal(t["threshold"]) > floor), None)
+    return {
+        "measure": program["measure"],
+        "period": program["period"],
+        "value": plain(value),
+        "current": current,
+        "next": (
+            {**upcoming, "remaining": plain(max(ZERO, Decimal(upcoming["threshold"]) - value))}
+            if upcoming is not None
+            else None
+        ),
+    }
+
+
+def _benefits(tier: Tier) -> dict[str, Any]:
+    return {
+        "id": tier.id,
+        "name": tier.name,
+        "threshold": plain(tier.threshold),
+        "multiplier": plain(tier.multiplier),
+        "entry_points": tier.entry_points,
+    }
