@@ -25,11 +25,14 @@ from plugin_server.db.models import (
     LedgerEntry,
     LedgerPurge,
     LoyaltyEvent,
+    MemberTier,
     Order,
     OrderRefund,
     Redemption,
     Reward,
     Shop,
+    Tier,
+    TierChange,
     WebhookReceipt,
 )
 from plugin_server.domain.orders import PrivacyEvent
@@ -38,12 +41,15 @@ from plugin_server.domain.orders import PrivacyEvent
 _SHOP_TABLES = (
     LedgerEntry,
     LoyaltyEvent,
+    TierChange,
+    MemberTier,
     OrderRefund,
     Order,
     Redemption,
     Customer,
     Reward,
     EarningRule,
+    Tier,
     DataExport,
     WebhookReceipt,
 )

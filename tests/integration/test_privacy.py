@@ -11,15 +11,19 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from plugin_server import jobs
 from plugin_server.bootstrap import Container
 from plugin_server.db.models import (
     Customer,
     EarningRule,
     LedgerEntry,
     LoyaltyEvent,
+    MemberTier,
     Order,
     OrderRefund,
     Shop,
+    Tier,
+    TierChange,
     WebhookReceipt,
 )
 from plugin_server.services import expiry
@@ -85,6 +89,9 @@ def shop_rows(container: Container, shop_id: int) -> dict[str, int]:
                 WebhookReceipt,
                 EarningRule,
                 LoyaltyEvent,
+                Tier,
+                MemberTier,
+                TierChange,
             )
         }
 
@@ -159,7 +166,9 @@ def test_shop_redact_erases_the_whole_shop_and_nothing_else(
         shopify_order(order_id=5, email="n@example.com", subtotal=D("5"), customer_id=5),
     )
     untouched = shop_rows(container, other.id)
-    # An earning rule and an expiry reminder are the shop's too.
+    # An earning rule, a tier with its members and an expiry reminder are the shop's too.
+    client.post("/api/v1/tiers", json={"name": "Silver", "threshold": 10}, headers=history.auth)
+    jobs.tick(container)
     client.post(
         "/api/v1/earning-rules",
         json={"kind": "activity", "key": "review", "name": "Review", "points": 5},
@@ -172,6 +181,7 @@ def test_shop_redact_erases_the_whole_shop_and_nothing_else(
     )
     assert expiry.expire_all(container.uow, now=container.clock()).reminders > 0
     assert shop_rows(container, history.id)["loyalty_events"] > 0
+    assert shop_rows(container, history.id)["tier_changes"] > 0
     # The app was uninstalled first; shop/redact comes 48 hours later.
     send(client, history, "app/uninstalled", {"id": 1, "domain": history.domain})
     r = send(client, history, "shop/redact", sample("shop_redact", history))
