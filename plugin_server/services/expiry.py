@@ -113,7 +113,13 @@ class ExpiryRun:
 
 
 def _totals_query(
-    shop_id: int, customer_ids: Sequence[int], *, now: datetime, cutoff: datetime, soon: datetime
+    shop_id: int,
+    customer_ids: Sequence[int] | tuple[int, int],
+    *,
+    now: datetime,
+    cutoff: datetime,
+    soon: datetime,
+    id_range: bool = False,
 ) -> Select[Any]:
     spendable = repositories.balance_columns(now)[0]
     points = LedgerEntry.points
@@ -147,18 +153,33 @@ def _totals_query(
         )
         .select_from(LedgerEntry)
         .outerjoin(Order, Order.id == LedgerEntry.order_id)
-        .where(LedgerEntry.shop_id == shop_id, LedgerEntry.customer_id.in_(customer_ids))
+        .where(
+            LedgerEntry.shop_id == shop_id,
+            # A range reads the (shop, customer) index in order, with no long IN list.
+            LedgerEntry.customer_id.between(*customer_ids)
+            if id_range
+            else LedgerEntry.customer_id.in_(customer_ids),
+        )
         .group_by(LedgerEntry.customer_id)
     )
 
 
 def member_totals(
-    session: Session, shop: Shop, customer_ids: Sequence[int], *, now: datetime
+    session: Session,
+    shop: Shop,
+    customer_ids: Sequence[int] | tuple[int, int],
+    *,
+    now: datetime,
+    id_range: bool = False,
 ) -> list[MemberTotals]:
-    """Each member's expiry totals under the shop's policy, from one aggregate query."""
+    """Each member's expiry totals under the shop's policy, from one aggregate query: of
+    the members in `customer_ids`, or with an id from `customer_ids[0]` to
+    `customer_ids[1]` when `id_range`."""
     cutoff = expiry.months_before(now, shop.expiry_months)
     soon = expiry.months_before(now + timedelta(days=shop.expiry_reminder_days), shop.expiry_months)
-    rows = session.execute(_totals_query(shop.id, customer_ids, now=now, cutoff=cutoff, soon=soon))
+    rows = session.execute(
+        _totals_query(shop.id, customer_ids, now=now, cutoff=cutoff, soon=soon, id_range=id_range)
+    )
     return [
         MemberTotals(int(r[0]), int(r[1]), int(r[2]), r[3], int(r[4]), int(r[5]), int(r[6]), r[7])
         for r in rows
@@ -171,6 +192,10 @@ class MemberPlan:
     expired_after: int
     reminder: expiry.Upcoming | None
     reminder_key: str | None
+
+    @property
+    def writes(self) -> bool:
+        return self.expire > 0 or self.reminder_key is not None
 
 
 def plan_member(
@@ -216,37 +241,40 @@ def expire_shop(
             shop = session.get(Shop, shop_id)
             if shop is None or shop.expiry_policy == ExpiryPolicy.NEVER.value:
                 return counts
-            policy = ExpiryPolicy(shop.expiry_policy)
-            # The same rows a redemption locks: no spend can slip between the totals and
-            # the expiry written from them.
             ids = list(
                 session.scalars(
                     select(Customer.id)
                     .where(Customer.shop_id == shop_id, Customer.id > after)
                     .order_by(Customer.id)
                     .limit(chunk)
-                    .with_for_update()
                 )
             )
             if not ids:
                 return counts
             after = ids[-1]
+            counts["members_checked"] += len(ids)
+            totals = member_totals(session, shop, (ids[0], ids[-1]), now=now, id_range=True)
+            due = sorted(t.customer_id for t, plan in _plans(shop, totals, now) if plan.writes)
+            if not due:
+                continue  # most chunks on most runs: read, nothing to write, no locks taken
+            # Lock only the members something will be written for (the row a redemption or
+            # an adjustment locks too), then read them again under the lock: a spend that
+            # committed in between is counted, and none can start until we commit.
+            session.execute(
+                select(Customer.id)
+                .where(Customer.shop_id == shop_id, Customer.id.in_(due))
+                .order_by(Customer.id)
+                .with_for_update()
+            )
+            policy = ExpiryPolicy(shop.expiry_policy)
             entries, events = [], []
-            for totals in member_totals(session, shop, ids, now=now):
-                plan = plan_member(
-                    totals,
-                    policy,
-                    months=shop.expiry_months,
-                    reminder_days=shop.expiry_reminder_days,
-                    now=now,
-                )
+            for t, plan in _plans(shop, member_totals(session, shop, due, now=now), now):
                 if plan.expire > 0:
-                    entries.append(_expiry_entry(shop, totals.customer_id, plan, policy, now))
+                    entries.append(_expiry_entry(shop, t.customer_id, plan, policy, now))
                     counts["members_expired"] += 1
                     counts["points_expired"] += plan.expire
                 if plan.reminder is not None and plan.reminder_key is not None:
-                    events.append(_reminder(shop.id, totals.customer_id, plan, now))
-            counts["members_checked"] += len(ids)
+                    events.append(_reminder(shop.id, t.customer_id, plan, now))
             if entries:
                 repositories.insert_many_ignoring_conflict(
                     session, LedgerEntry, entries, ("shop_id", "idempotency_key")
@@ -257,6 +285,25 @@ def expire_shop(
                 )
             if not dry_run:
                 uow.commit()
+
+
+def _plans(
+    shop: Shop, totals: Sequence[MemberTotals], now: datetime
+) -> list[tuple[MemberTotals, MemberPlan]]:
+    policy = ExpiryPolicy(shop.expiry_policy)
+    return [
+        (
+            t,
+            plan_member(
+                t,
+                policy,
+                months=shop.expiry_months,
+                reminder_days=shop.expiry_reminder_days,
+                now=now,
+            ),
+        )
+        for t in totals
+    ]
 
 
 def _expiry_entry(
