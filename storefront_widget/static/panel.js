@@ -32,7 +32,22 @@
       limit_lifetime: "up to {n} times", limit_lifetime_one: "once",
       left_day: "{n} left today", left_week: "{n} left this week", left_month: "{n} left this month",
       left_lifetime: "{n} left", none_day: "none left today", none_week: "none left this week",
-      none_month: "none left this month", none_lifetime: "none left"
+      none_month: "none left this month", none_lifetime: "none left",
+      tier: "Your VIP tier", tiers: "VIP tiers", tier_none: "No tier yet", tier_top: "You're at our top tier",
+      tier_earn: "You earn {x}× points on orders", tier_x: "{x}× points", tier_next: "{name}: {perks}",
+      tier_progress: "Progress to {name}",
+      tier_bonus: "{n} bonus points when you get there", tier_bonus_one: "{n} bonus point when you get there",
+      tier_more_points_earned: "{n} more points to {name}", tier_more_points_earned_one: "{n} more point to {name}",
+      tier_more_orders: "{n} more orders to {name}", tier_more_orders_one: "{n} more order to {name}",
+      tier_more_spend: "{amount} more to spend for {name}", tier_spend_plain: "Spend {n} more to reach {name}",
+      tier_from_points_earned: "from {n} points earned", tier_from_points_earned_one: "from {n} point earned",
+      tier_from_orders: "from {n} orders", tier_from_orders_one: "from {n} order", tier_from_spend: "from {amount} spent",
+      tier_counts_points_earned_calendar_year: "Tiers count the points you earn this year.",
+      tier_counts_points_earned_rolling_12_months: "Tiers count the points you earned in the last 12 months.",
+      tier_counts_amount_spent_calendar_year: "Tiers count what you spend this year.",
+      tier_counts_amount_spent_rolling_12_months: "Tiers count what you spent in the last 12 months.",
+      tier_counts_orders_calendar_year: "Tiers count your orders this year.",
+      tier_counts_orders_rolling_12_months: "Tiers count your orders in the last 12 months."
     },
     vi: {
       title: "Ưu đãi", close: "Đóng", loading: "Đang tải…", error: "Đã có lỗi. Vui lòng thử lại.",
@@ -56,7 +71,22 @@
       left_day: "hôm nay còn {n} lượt", left_week: "tuần này còn {n} lượt",
       left_month: "tháng này còn {n} lượt", left_lifetime: "còn {n} lượt",
       none_day: "hôm nay đã hết lượt", none_week: "tuần này đã hết lượt",
-      none_month: "tháng này đã hết lượt", none_lifetime: "đã hết lượt"
+      none_month: "tháng này đã hết lượt", none_lifetime: "đã hết lượt",
+      tier: "Hạng thành viên của bạn", tiers: "Hạng thành viên VIP", tier_none: "Bạn chưa có hạng",
+      tier_top: "Bạn đang ở hạng cao nhất", tier_earn: "Bạn được nhận điểm gấp {x} lần cho mỗi đơn hàng",
+      tier_x: "điểm gấp {x} lần", tier_progress: "Tiến độ lên hạng {name}",
+      tier_bonus: "thưởng {n} điểm khi lên hạng",
+      tier_more_points_earned: "Cần thêm {n} điểm để lên hạng {name}",
+      tier_more_orders: "Cần thêm {n} đơn hàng để lên hạng {name}",
+      tier_more_spend: "Chi tiêu thêm {amount} để lên hạng {name}", tier_spend_plain: "Chi tiêu thêm {n} để lên hạng {name}",
+      tier_from_points_earned: "từ {n} điểm tích lũy", tier_from_orders: "từ {n} đơn hàng",
+      tier_from_spend: "chi tiêu từ {amount}",
+      tier_counts_points_earned_calendar_year: "Hạng được xét theo số điểm bạn tích lũy trong năm nay.",
+      tier_counts_points_earned_rolling_12_months: "Hạng được xét theo số điểm bạn tích lũy trong 12 tháng gần nhất.",
+      tier_counts_amount_spent_calendar_year: "Hạng được xét theo số tiền bạn chi tiêu trong năm nay.",
+      tier_counts_amount_spent_rolling_12_months: "Hạng được xét theo số tiền bạn chi tiêu trong 12 tháng gần nhất.",
+      tier_counts_orders_calendar_year: "Hạng được xét theo số đơn hàng của bạn trong năm nay.",
+      tier_counts_orders_rolling_12_months: "Hạng được xét theo số đơn hàng của bạn trong 12 tháng gần nhất."
     },
     th: {
       title: "รางวัล", close: "ปิด", loading: "กำลังโหลด…", error: "เกิดข้อผิดพลาด โปรดลองอีกครั้ง",
@@ -80,7 +110,23 @@
       left_day: "วันนี้เหลืออีก {n} ครั้ง", left_week: "สัปดาห์นี้เหลืออีก {n} ครั้ง",
       left_month: "เดือนนี้เหลืออีก {n} ครั้ง", left_lifetime: "เหลืออีก {n} ครั้ง",
       none_day: "วันนี้ใช้สิทธิ์ครบแล้ว", none_week: "สัปดาห์นี้ใช้สิทธิ์ครบแล้ว",
-      none_month: "เดือนนี้ใช้สิทธิ์ครบแล้ว", none_lifetime: "ใช้สิทธิ์ครบแล้ว"
+      none_month: "เดือนนี้ใช้สิทธิ์ครบแล้ว", none_lifetime: "ใช้สิทธิ์ครบแล้ว",
+      tier: "ระดับสมาชิกของคุณ", tiers: "ระดับสมาชิก VIP", tier_none: "ยังไม่มีระดับสมาชิก",
+      tier_top: "คุณอยู่ในระดับสูงสุดแล้ว", tier_earn: "คุณได้รับคะแนน {x} เท่าจากทุกคำสั่งซื้อ",
+      tier_x: "คะแนน {x} เท่า", tier_progress: "ความคืบหน้าสู่ระดับ {name}",
+      tier_bonus: "โบนัส {n} คะแนนเมื่อเลื่อนถึงระดับนี้",
+      tier_more_points_earned: "สะสมอีก {n} คะแนนเพื่อเลื่อนเป็นระดับ {name}",
+      tier_more_orders: "สั่งซื้ออีก {n} ครั้งเพื่อเลื่อนเป็นระดับ {name}",
+      tier_more_spend: "ใช้จ่ายอีก {amount} เพื่อเลื่อนเป็นระดับ {name}",
+      tier_spend_plain: "ใช้จ่ายอีก {n} เพื่อเลื่อนเป็นระดับ {name}",
+      tier_from_points_earned: "เมื่อสะสมครบ {n} คะแนน", tier_from_orders: "เมื่อสั่งซื้อครบ {n} ครั้ง",
+      tier_from_spend: "เมื่อใช้จ่ายครบ {amount}",
+      tier_counts_points_earned_calendar_year: "ระดับสมาชิกคำนวณจากคะแนนที่คุณสะสมในปีนี้",
+      tier_counts_points_earned_rolling_12_months: "ระดับสมาชิกคำนวณจากคะแนนที่คุณสะสมในช่วง 12 เดือนที่ผ่านมา",
+      tier_counts_amount_spent_calendar_year: "ระดับสมาชิกคำนวณจากยอดใช้จ่ายของคุณในปีนี้",
+      tier_counts_amount_spent_rolling_12_months: "ระดับสมาชิกคำนวณจากยอดใช้จ่ายของคุณในช่วง 12 เดือนที่ผ่านมา",
+      tier_counts_orders_calendar_year: "ระดับสมาชิกคำนวณจากจำนวนคำสั่งซื้อของคุณในปีนี้",
+      tier_counts_orders_rolling_12_months: "ระดับสมาชิกคำนวณจากจำนวนคำสั่งซื้อของคุณในช่วง 12 เดือนที่ผ่านมา"
     }
   };
 
@@ -259,6 +305,67 @@
     ]);
   }
 
+  /* VIP tiers (merchant names are text). Thresholds and values are decimal strings. The
+     summary has no shop currency: a reward's stands in, and without one an amount is a
+     plain number. A measure or period the widget does not know yet is left out. */
+  function money(program, n) {
+    var r = program.rewards.filter(function (r) { return r.currency; })[0];
+    return r ? new Intl.NumberFormat(state.locale, { style: "currency", currency: r.currency }).format(n) : null;
+  }
+
+  function times(m, key) { return Number(m) !== 1 ? t(key || "tier_x", { x: number(Number(m)) }) : ""; }
+
+  function tierCounts(x) {
+    var k = "tier_counts_" + x.measure + "_" + x.period;
+    return STRINGS.en[k] ? el("p", { className: "loyalty-muted", text: t(k) }) : null;
+  }
+
+  function tierFrom(x, tier, program) {
+    var n = Number(tier.threshold), k = "tier_from_" + x.measure;
+    if (x.measure === "amount_spent") return t("tier_from_spend", { amount: money(program, n) || number(n) });
+    return STRINGS.en[k] ? tn(k, n) : "";
+  }
+
+  function tierToGo(x, program) {
+    var next = x.next, n = Number(next.remaining), vars = { name: next.name, amount: money(program, n) }, k = "tier_more_" + x.measure;
+    if (x.measure === "amount_spent") return vars.amount ? t("tier_more_spend", vars) : tn("tier_spend_plain", n, vars);
+    return STRINGS.en[k] ? tn(k, n, vars) : "";
+  }
+
+  /* The member's tier, what it pays, and how far the next one is. */
+  function tierSection(x, program) {
+    var now = x.current, next = x.next, parts = [el("p", {}, [now
+      ? el("span", { className: "loyalty-badge", text: now.name })
+      : el("span", { className: "loyalty-muted", text: t("tier_none") })])];
+    if (now && times(now.multiplier)) parts.push(el("p", { text: times(now.multiplier, "tier_earn") }));
+    if (next) {
+      var pct = String(Math.round(Math.min(Math.max(Number(x.value) / Number(next.threshold), 0), 1) * 100));
+      var perks = [times(next.multiplier), next.entry_points > 0 && tn("tier_bonus", next.entry_points)].filter(Boolean);
+      parts.push(el("div", {
+        className: "loyalty-progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
+        "aria-valuenow": pct, "aria-label": t("tier_progress", { name: next.name })
+      }, [el("div", { className: "loyalty-progress-bar", style: "width:" + pct + "%" })]));
+      parts.push(el("p", { className: "loyalty-tier-next", text: tierToGo(x, program) }));
+      if (perks.length) {
+        parts.push(el("p", { className: "loyalty-muted", text: t("tier_next", { name: next.name, perks: new Intl.ListFormat(state.locale).format(perks) }) }));
+      }
+    } else {
+      parts.push(el("p", { className: "loyalty-tier-next", text: t("tier_top") }));
+    }
+    parts.push(tierCounts(x));
+    return section("tier", parts);
+  }
+
+  /* For guests: every tier, from what it starts and what it pays. */
+  function tierList(x, program) {
+    return section("tiers", [el("ul", { className: "loyalty-earn" }, x.tiers.map(function (tier) {
+      var text = [tierFrom(x, tier, program), times(tier.multiplier)].filter(Boolean).join(" · ");
+      return el("li", { "data-tier": String(tier.id) }, [
+        el("span", { className: "loyalty-earn-name", text: tier.name }), el("span", { text: text && ": " + text })
+      ]);
+    })), tierCounts(x)]);
+  }
+
   function render() {
     var body = state.root.querySelector(".loyalty-body");
     body.textContent = "";
@@ -278,7 +385,7 @@
       }
       head.push(expiryRule(program));
       body.appendChild(el("div", { className: "loyalty-summary" }, head));
-      body.appendChild(el("div", { "data-slot": "tier", hidden: "" }));
+      body.appendChild(member.tier ? tierSection(member.tier, program) : el("div", { "data-slot": "tier", hidden: "" }));
     } else {
       body.appendChild(el("div", { className: "loyalty-summary" }, [
         el("p", { className: "loyalty-balance", text: t("welcome_guest") }),
@@ -294,6 +401,7 @@
           el("li", { text: tn("earn_rule", Number(program.points_per_unit)) }), rules(ways, "activity").map(line))),
         expiryRule(program)
       ]));
+      if (program.tiers) body.appendChild(tierList(program.tiers, program));
     }
     body.appendChild(section("rewards", [
       el("ul", { className: "loyalty-list" }, program.rewards.map(function (r) { return rewardItem(r, member); }))

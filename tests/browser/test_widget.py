@@ -19,7 +19,7 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 from werkzeug.serving import make_server
 
-from plugin_server import create_app, demo
+from plugin_server import create_app, demo, jobs
 from plugin_server.bootstrap import Container
 from plugin_server.domain.expiry import months_after
 from plugin_server.sandbox.server import RunningSandbox, Sandbox
@@ -647,3 +647,283 @@ def test_member_without_activity_rules_sees_no_ways_to_earn(page: Page, store: S
     assert r.status_code == 201, r.text
     open_panel(page, store)
     assert page.locator("[data-slot='ways_to_earn']").count() == 0
+
+
+# --- VIP tiers ----------------------------------------------------------------------------
+
+TIMES = "\N{MULTIPLICATION SIGN}"  # "1.5 times points": not the letter x
+SILVER = {"name": "Silver", "threshold": 100, "multiplier": "1.25", "entry_points": 10}
+GOLD = {"name": "Gold", "threshold": 300, "multiplier": "1.5", "entry_points": 100}
+
+
+def set_up_tiers(
+    store: Store, container: Container, *tiers: dict[str, Any], **qualifying: str
+) -> None:
+    """The shop's tiers and how members qualify; then the scheduler's pass places Ann (the
+    demo's orders: 59.90 and 120.00, so 179 points earned, 179.90 spent, 2 orders)."""
+    if qualifying:
+        r = requests.patch(
+            f"{store.app_url}/api/v1/program",
+            headers={"Authorization": f"Bearer {store.api_key}"},
+            json=qualifying,
+            timeout=5,
+        )
+        assert r.status_code == 200, r.text
+    for tier in tiers:
+        r = admin_api(store, "/tiers", tier)
+        assert r.status_code == 201, r.text
+    jobs.tick(container)
+
+
+def tier_slot(page: Page) -> dict[str, Any]:
+    slot = page.locator("[data-slot='tier']")
+    progress = slot.locator("[role='progressbar']")
+    return {
+        "heading": slot.locator("h3").inner_text(),
+        "lines": slot.locator("p").all_inner_texts(),
+        "progress": (
+            {
+                "now": progress.get_attribute("aria-valuenow"),
+                "min": progress.get_attribute("aria-valuemin"),
+                "max": progress.get_attribute("aria-valuemax"),
+                "label": progress.get_attribute("aria-label"),
+            }
+            if progress.count()
+            else None
+        ),
+    }
+
+
+def test_member_sees_their_tier_and_the_way_to_the_next(
+    page: Page, store: Store, container: Container
+) -> None:
+    set_up_tiers(store, container, SILVER, GOLD)
+    summary = open_panel_reading_summary(page, store)
+    tier = summary["member"]["tier"]
+    assert tier["current"]["name"] == "Silver"
+    assert (tier["value"], tier["next"]["name"], tier["next"]["remaining"]) == (
+        "179",
+        "Gold",
+        "121",
+    )
+    # Reaching Silver paid its 10 entry points.
+    assert page.locator(".loyalty-balance").inner_text() == "189 points"
+    slot = page.locator("[data-slot='tier']")
+    assert slot.evaluate("n => n.previousElementSibling.className") == "loyalty-summary"
+    assert slot.locator(".loyalty-badge").inner_text() == "Silver"
+    assert tier_slot(page) == {
+        "heading": "YOUR VIP TIER",  # headings are set in capitals
+        "lines": [
+            "Silver",
+            f"You earn 1.25{TIMES} points on orders",
+            "121 more points to Gold",
+            f"Gold: 1.5{TIMES} points and 100 bonus points when you get there",
+        ],
+        "progress": {"now": "60", "min": "0", "max": "100", "label": "Progress to Gold"},
+    }
+    assert axe_violations(page) == []
+
+    page.select_option(".loyalty-locale", "vi")
+    assert tier_slot(page) == {
+        "heading": "HẠNG THÀNH VIÊN CỦA BẠN",
+        "lines": [
+            "Silver",
+            "Bạn được nhận điểm gấp 1,25 lần cho mỗi đơn hàng",
+            "Cần thêm 121 điểm để lên hạng Gold",
+            "Gold: điểm gấp 1,5 lần và thưởng 100 điểm khi lên hạng",
+        ],
+        "progress": {"now": "60", "min": "0", "max": "100", "label": "Tiến độ lên hạng Gold"},
+    }
+    page.select_option(".loyalty-locale", "th")
+    assert tier_slot(page)["lines"] == [
+        "Silver",
+        "คุณได้รับคะแนน 1.25 เท่าจากทุกคำสั่งซื้อ",
+        "สะสมอีก 121 คะแนนเพื่อเลื่อนเป็นระดับ Gold",
+        "Gold: คะแนน 1.5 เท่าและโบนัส 100 คะแนนเมื่อเลื่อนถึงระดับนี้",
+    ]
+    assert axe_violations(page) == []
+
+
+def test_member_without_a_tier_yet(page: Page, store: Store, container: Container) -> None:
+    plain = {"name": "Silver <i>club</i>", "threshold": 1000, "entry_points": 1}
+    set_up_tiers(store, container, plain)
+    open_panel(page, store)
+    assert tier_slot(page) == {
+        "heading": "YOUR VIP TIER",
+        "lines": [
+            "No tier yet",
+            "821 more points to Silver <i>club</i>",
+            "Silver <i>club</i>: 1 bonus point when you get there",  # no multiplier to tell
+        ],
+        "progress": {
+            "now": "18",
+            "min": "0",
+            "max": "100",
+            "label": "Progress to Silver <i>club</i>",
+        },
+    }
+    assert page.locator(".loyalty-badge, #loyalty-panel i").count() == 0
+    assert axe_violations(page) == []
+    page.select_option(".loyalty-locale", "vi")
+    assert tier_slot(page)["lines"] == [
+        "Bạn chưa có hạng",
+        "Cần thêm 821 điểm để lên hạng Silver <i>club</i>",
+        "Silver <i>club</i>: thưởng 1 điểm khi lên hạng",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("locale", "lines"),
+    [
+        ("en", ["Gold", f"You earn 1.5{TIMES} points on orders", "You're at our top tier"]),
+        (
+            "vi",
+            ["Gold", "Bạn được nhận điểm gấp 1,5 lần cho mỗi đơn hàng", "Bạn đang ở hạng cao nhất"],
+        ),
+        ("th", ["Gold", "คุณได้รับคะแนน 1.5 เท่าจากทุกคำสั่งซื้อ", "คุณอยู่ในระดับสูงสุดแล้ว"]),
+    ],
+)
+def test_member_at_the_top_tier(
+    page: Page, store: Store, container: Container, locale: str, lines: list[str]
+) -> None:
+    set_up_tiers(store, container, SILVER, {**GOLD, "threshold": 150})
+    open_panel(page, store, f"?locale={locale}")
+    slot = tier_slot(page)
+    assert slot["lines"] == lines
+    assert slot["progress"] is None
+    assert axe_violations(page) == []
+
+
+def test_member_counted_by_orders_this_rolling_year(
+    page: Page, store: Store, container: Container
+) -> None:
+    set_up_tiers(
+        store,
+        container,
+        {**SILVER, "threshold": 1},
+        {**GOLD, "threshold": 3},
+        tier_measure="orders",
+        tier_period="rolling_12_months",
+    )
+    open_panel(page, store)
+    assert tier_slot(page)["lines"][2:] == [
+        "1 more order to Gold",  # 2 orders of 3: English says it in the singular
+        f"Gold: 1.5{TIMES} points and 100 bonus points when you get there",
+        "Tiers count your orders in the last 12 months.",
+    ]
+    assert tier_slot(page)["progress"]["now"] == "67"  # type: ignore[index]
+    page.select_option(".loyalty-locale", "vi")
+    assert tier_slot(page)["lines"][2:] == [
+        "Cần thêm 1 đơn hàng để lên hạng Gold",
+        "Gold: điểm gấp 1,5 lần và thưởng 100 điểm khi lên hạng",
+        "Hạng được xét theo số đơn hàng của bạn trong 12 tháng gần nhất.",
+    ]
+    page.select_option(".loyalty-locale", "th")
+    assert tier_slot(page)["lines"][2:] == [
+        "สั่งซื้ออีก 1 ครั้งเพื่อเลื่อนเป็นระดับ Gold",
+        "Gold: คะแนน 1.5 เท่าและโบนัส 100 คะแนนเมื่อเลื่อนถึงระดับนี้",
+        "ระดับสมาชิกคำนวณจากจำนวนคำสั่งซื้อของคุณในช่วง 12 เดือนที่ผ่านมา",
+    ]
+
+
+def test_member_counted_by_amount_spent_this_year(
+    page: Page, store: Store, container: Container
+) -> None:
+    set_up_tiers(
+        store,
+        container,
+        SILVER,
+        {**GOLD, "threshold": "500.50"},
+        tier_measure="amount_spent",
+        tier_period="calendar_year",
+    )
+    summary = open_panel_reading_summary(page, store)
+    assert summary["member"]["tier"]["next"]["remaining"] == "320.6"  # 500.50 - 179.90
+    # Money in the currency of the shop's rewards (USD in the demo).
+    assert tier_slot(page)["lines"][2:] == [
+        "$320.60 more to spend for Gold",
+        f"Gold: 1.5{TIMES} points and 100 bonus points when you get there",
+        "Tiers count what you spend this year.",
+    ]
+    assert tier_slot(page)["progress"]["now"] == "36"  # type: ignore[index]
+    assert axe_violations(page) == []
+    page.select_option(".loyalty-locale", "vi")
+    # Intl keeps the amount and its currency together with a no-break space.
+    assert (
+        tier_slot(page)["lines"][2] == "Chi tiêu thêm 320,60\N{NO-BREAK SPACE}US$ để lên hạng Gold"
+    )
+    assert tier_slot(page)["lines"][4] == "Hạng được xét theo số tiền bạn chi tiêu trong năm nay."
+
+    # Without a reward in money, the widget knows no currency: a plain number.
+    def no_currency(route: Route) -> None:
+        summary = route.fetch().json()
+        for reward in summary["program"]["rewards"]:
+            reward["currency"] = None
+        route.fulfill(json=summary)
+
+    page.route("**/apps/loyalty/summary*", no_currency)
+    open_panel(page, store)
+    assert tier_slot(page)["lines"][2] == "Spend 320.6 more to reach Gold"
+
+
+@pytest.mark.parametrize(
+    ("locale", "heading", "lines", "counts"),
+    [
+        (
+            "en",
+            "VIP TIERS",
+            [f"Silver: from 100 points earned · 1.25{TIMES} points", "Gold: from 1 point earned"],
+            "Tiers count the points you earn this year.",
+        ),
+        (
+            "vi",
+            "HẠNG THÀNH VIÊN VIP",
+            ["Silver: từ 100 điểm tích lũy · điểm gấp 1,25 lần", "Gold: từ 1 điểm tích lũy"],
+            "Hạng được xét theo số điểm bạn tích lũy trong năm nay.",
+        ),
+        (
+            "th",
+            "ระดับสมาชิก VIP",
+            ["Silver: เมื่อสะสมครบ 100 คะแนน · คะแนน 1.25 เท่า", "Gold: เมื่อสะสมครบ 1 คะแนน"],
+            "ระดับสมาชิกคำนวณจากคะแนนที่คุณสะสมในปีนี้",
+        ),
+    ],
+)
+def test_guest_sees_the_tiers(
+    page: Page,
+    store: Store,
+    container: Container,
+    locale: str,
+    heading: str,
+    lines: list[str],
+    counts: str,
+) -> None:
+    # Listed lowest first, whatever order the merchant created them in.
+    set_up_tiers(
+        store,
+        container,
+        SILVER,
+        {"name": "Gold", "threshold": 1, "multiplier": "1"},
+        tier_period="calendar_year",
+    )
+    page.context.add_cookies([{"name": "sandbox_customer", "value": "guest", "url": store.url}])
+    open_panel(page, store, f"?locale={locale}")
+    tiers = page.locator("[data-slot='tiers']")
+    assert tiers.locator("h3").inner_text() == heading
+    assert tiers.locator("li").all_inner_texts() == lines[::-1]
+    assert tiers.locator(".loyalty-muted").inner_text() == counts
+    # With the ways to earn, where a guest reads about the program; nothing of a member's.
+    assert tiers.evaluate("n => n.previousElementSibling.dataset.slot") == "ways_to_earn"
+    assert page.locator("[data-slot='tier'], [role='progressbar']").count() == 0
+    assert axe_violations(page) == []
+
+
+def test_no_tiers_no_tier_lines(page: Page, store: Store) -> None:
+    summary = open_panel_reading_summary(page, store)
+    assert summary["program"]["tiers"] is None
+    assert summary["member"]["tier"] is None
+    assert page.locator("[data-slot='tier']").is_hidden()
+    assert page.locator("[data-slot='tier']").inner_text() == ""
+    page.context.add_cookies([{"name": "sandbox_customer", "value": "guest", "url": store.url}])
+    open_panel(page, store)
+    assert page.locator("[data-slot='tiers'], [data-slot='tier']").count() == 0
