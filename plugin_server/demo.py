@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from plugin_server.bootstrap import Container
 from plugin_server.db.repositories import shop_by_domain
-from plugin_server.services import program, rewards
+from plugin_server.services import earning_rules, program, rewards, tiers
 from plugin_server.services import shops as shop_service
 
 DEMO_DOMAIN = "demo-store.myshopify.com"
@@ -33,6 +33,22 @@ DEMO_REWARDS = (
     },
 )
 DEMO_ORDERS = ((9001, Decimal("59.90")), (9002, Decimal("120.00")))
+# Ann's 179 points make her Silver, 121 points from Gold.
+DEMO_TIERS = (
+    {"name": "Silver", "threshold": 100, "multiplier": Decimal("1.25")},
+    {"name": "Gold", "threshold": 300, "multiplier": Decimal("1.5"), "entry_points": 50},
+)
+DEMO_RULES = (
+    {"kind": "signup", "key": "welcome", "name": "Welcome bonus", "points": 50},
+    {
+        "kind": "activity",
+        "key": "product_review",
+        "name": "Product review",
+        "points": 20,
+        "limit_count": 2,
+        "limit_period": "month",
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +59,11 @@ class Demo:
     customer_id: str
 
 
-def set_up(container: Container, *, sandbox_url: str) -> Demo:
-    """Create (or refresh) the demo shop and its shopper. Safe to run again."""
+def set_up(container: Container, *, sandbox_url: str, showcase: bool = True) -> Demo:
+    """Create (or refresh) the demo shop and its shopper. Safe to run again.
+
+    `showcase` also sets up what a newcomer should see: expiry, tiers, ways to earn (the
+    browser tests start without them and add what each test is about)."""
     with container.session_factory() as session:
         existing = shop_by_domain(session, "shopify", DEMO_DOMAIN)
         shop_id = existing.id if existing else None
@@ -57,15 +76,10 @@ def set_up(container: Container, *, sandbox_url: str) -> Demo:
             now=container.clock(),
         )
         shop_id, api_key = created.id, created.api_key
-        # Points expire a year after they are earned: the widget shows Ann when hers do.
-        program.update_program(
-            container.uow(),
-            shop_id,
-            {"expiry_policy": "batch", "expiry_months": 12},
-            now=container.clock(),
-        )
         for reward in DEMO_REWARDS:
             rewards.create_reward(container.uow(), shop_id, dict(reward), now=container.clock())
+        if showcase:
+            _showcase(container, shop_id)
     else:
         api_key = shop_service.rotate_api_key(container.uow(), shop_id)
     token = "shpat_demo_" + secrets.token_hex(8)
@@ -74,6 +88,20 @@ def set_up(container: Container, *, sandbox_url: str) -> Demo:
     )
     _orders(container)
     return Demo(shop_id, api_key, token, DEMO_CUSTOMER_ID)
+
+
+def _showcase(container: Container, shop_id: int) -> None:
+    # Points expire a year after they are earned: the widget shows Ann when hers do.
+    program.update_program(
+        container.uow(),
+        shop_id,
+        {"expiry_policy": "batch", "expiry_months": 12},
+        now=container.clock(),
+    )
+    for tier in DEMO_TIERS:
+        tiers.create_tier(container.uow(), shop_id, dict(tier), now=container.clock())
+    for rule in DEMO_RULES:
+        earning_rules.create_rule(container.uow(), shop_id, dict(rule), now=container.clock())
 
 
 def _orders(container: Container) -> None:

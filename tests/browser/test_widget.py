@@ -70,7 +70,7 @@ def store(container: Container) -> Iterator[Store]:
         )
     )
     with RunningSandbox(state) as sandbox:
-        shop = demo.set_up(container, sandbox_url=sandbox.url)
+        shop = demo.set_up(container, sandbox_url=sandbox.url, showcase=False)
         state.shopify_shop(demo.DEMO_DOMAIN, access_token=shop.access_token)
         try:
             yield Store(sandbox.url, app_url, shop.api_key, sandbox)
@@ -558,6 +558,7 @@ def test_guest_sees_the_ways_to_earn_with_their_limits(
     page: Page, store: Store, locale: str, lines: list[str]
 ) -> None:
     create_rules(store)
+    set_expiry(store, "batch", 12)
     page.context.add_cookies([{"name": "sandbox_customer", "value": "guest", "url": store.url}])
     summary = open_panel_reading_summary(page, store, f"?locale={locale}")
     assert [r["key"] for r in summary["program"]["ways_to_earn"]] == [r["key"] for r in RULES]
