@@ -280,6 +280,31 @@ def _levels(tiers: Sequence[Tier]) -> list[TierLevel]:
     return [TierLevel(t.id, t.threshold) for t in tiers]
 
 
+def _decide(
+    shop: Shop,
+    tiers_by_id: dict[int, Tier],
+    value: Decimal,
+    held: MemberTier | None,
+    *,
+    now: datetime,
+    from_scratch: bool,
+) -> TierLevel | None:
+    held_level = (
+        TierLevel(held.tier_id, tiers_by_id[held.tier_id].threshold)
+        if held is not None and held.tier_id in tiers_by_id
+        else None
+    )
+    return rules.next_tier(
+        held_level,
+        held.reached_at if held is not None else None,
+        rules.qualifying_tier(value, _levels(list(tiers_by_id.values()))),
+        downgrade=Downgrade(shop.tier_downgrade),
+        period=TierPeriod(shop.tier_period),
+        now=now,
+        from_scratch=from_scratch,
+    )
+
+
 def _apply(
     session: Session,
     shop: Shop,
@@ -292,21 +317,7 @@ def _apply(
     from_scratch: bool,
 ) -> str | None:
     """Bring one member's tier up to date; 'up', 'down' or None."""
-    levels = _levels(list(tiers_by_id.values()))
-    held_level = (
-        TierLevel(held.tier_id, tiers_by_id[held.tier_id].threshold)
-        if held is not None and held.tier_id in tiers_by_id
-        else None
-    )
-    new = rules.next_tier(
-        held_level,
-        held.reached_at if held is not None else None,
-        rules.qualifying_tier(value, levels),
-        downgrade=Downgrade(shop.tier_downgrade),
-        period=TierPeriod(shop.tier_period),
-        now=now,
-        from_scratch=from_scratch,
-    )
+    new = _decide(shop, tiers_by_id, value, held, now=now, from_scratch=from_scratch)
     old_id = held.tier_id if held is not None else None
     new_id = new.id if new is not None else None
     if new_id == old_id:
@@ -435,16 +446,49 @@ def recalculate_shop(
                     .where(Customer.shop_id == shop_id, Customer.id > after)
                     .order_by(Customer.id)
                     .limit(chunk)
-                    .with_for_update()
                 )
             )
             if not ids:
                 return totals
             after = ids[-1]
-            counts = refresh_members(session, shop, ids, now=now, from_scratch=from_scratch)
+            totals["members"] += len(ids)
+            moving = _moving(session, shop, ids, now=now, from_scratch=from_scratch)
+            if not moving:
+                continue  # most chunks of most passes: read, nothing to write, no locks
+            # Lock only the members whose tier changes (the drain takes the same row lock
+            # when an order moves a member), then decide again under the lock.
+            session.execute(
+                select(Customer.id)
+                .where(Customer.shop_id == shop_id, Customer.id.in_(moving))
+                .order_by(Customer.id)
+                .with_for_update()
+            )
+            counts = refresh_members(session, shop, moving, now=now, from_scratch=from_scratch)
             uow.commit()
-        for key, n in counts.items():
-            totals[key] += n
+        totals["up"] += counts["up"]
+        totals["down"] += counts["down"]
+
+
+def _moving(
+    session: Session, shop: Shop, ids: Sequence[int], *, now: datetime, from_scratch: bool
+) -> list[int]:
+    """The members among `ids` whose tier would change now."""
+    tiers_by_id = {t.id: t for t in active_tiers(session, shop.id)}
+    held = {
+        m.customer_id: m
+        for m in session.scalars(
+            select(MemberTier).where(MemberTier.shop_id == shop.id, MemberTier.customer_id.in_(ids))
+        )
+    }
+    values = measure_values(session, Qualifying.of(shop), ids, now=now)
+    moving = []
+    for cid in ids:
+        member = held.get(cid)
+        new = _decide(shop, tiers_by_id, values[cid], member, now=now, from_scratch=from_scratch)
+        old_id = member.tier_id if member is not None else None
+        if (new.id if new is not None else None) != old_id:
+            moving.append(cid)
+    return moving
 
 
 def run_due(uow_factory: Callable[[], UnitOfWork], *, now: datetime) -> dict[str, int]:
