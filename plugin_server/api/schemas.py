@@ -286,6 +286,7 @@ class Transaction(ResponseModel):
         "referral_bonus",
         "expiry",
         "rule_bonus",
+        "tier_bonus",
     ]
     reason: str
     source: TransactionSource

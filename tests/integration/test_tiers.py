@@ -101,6 +101,11 @@ def test_members_move_up_with_their_orders_and_see_what_is_next(
     assert view["tier"]["current"]["name"] == "Silver"
     assert (view["tier"]["next"]["name"], view["tier"]["next"]["remaining"]) == ("Gold", "170")
     assert view["balance"] == 130 + 25  # Silver's entry points, once
+    history = client.get("/api/v1/customers/42/transactions", headers=shopify_shop.auth).json
+    assert (history["transactions"][0]["kind"], history["transactions"][0]["reason"]) == (
+        "tier_bonus",
+        "Welcome to Silver",
+    )
     with container.session_factory() as s:
         [event] = s.scalars(select(LoyaltyEvent).where(LoyaltyEvent.kind == "tier_changed"))
     assert json.loads(event.payload) == {"from": None, "to": "Silver", "direction": "up"}
