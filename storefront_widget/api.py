@@ -142,7 +142,10 @@ def program() -> Response:
         "HTTP_200": (schemas.Redemption, "Already redeemed under this key."),
         "HTTP_400": (schemas.Error, "Invalid body."),
         "HTTP_404": (schemas.Error, "No such reward."),
-        "HTTP_409": (schemas.Error, "insufficient_points or idempotency_key_reused."),
+        "HTTP_409": (
+            schemas.Error,
+            "insufficient_points, idempotency_key_reused, or tier_required.",
+        ),
         **STOREFRONT_ERRORS,
     },
 )

@@ -302,7 +302,10 @@ def get_data_export(export_id: int) -> Response:
         "HTTP_200": (s.Redemption, "Already redeemed under this Idempotency-Key."),
         "HTTP_400": (s.Error, "Invalid reward_id, points or key."),
         "HTTP_404": (s.Error, "No such customer or active reward in this shop."),
-        "HTTP_409": (s.Error, "insufficient_points, idempotency_key_reused, or shop_inactive."),
+        "HTTP_409": (
+            s.Error,
+            "insufficient_points, idempotency_key_reused, shop_inactive, or tier_required.",
+        ),
         "HTTP_422": (s.Error, "Redemptions are not available for this shop's platform."),
         **AUTH_ERRORS,
     },

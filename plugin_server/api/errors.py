@@ -34,6 +34,7 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.EarningRuleNotFound: 404,
     errors.ActivityLimitReached: 409,
     errors.TierNotFound: 404,
+    errors.TierRequired: 409,
 }
 
 

@@ -413,6 +413,9 @@ class RewardChanges(RequestModel):
     product_ids: list[ExternalId] = Field(default=OMIT, max_length=100)
     collection_ids: list[ExternalId] = Field(default=OMIT, max_length=100)
     code_valid_days: StrictInt = Field(default=OMIT, ge=1, le=365)
+    min_tier_id: Id | None = Field(
+        default=None, description="Only members at this tier or above may redeem it; null: all."
+    )
 
 
 class RewardInput(RewardChanges):
@@ -435,6 +438,7 @@ class Reward(ResponseModel):
     product_ids: list[str]
     collection_ids: list[str]
     code_valid_days: int
+    min_tier_id: int | None
     status: Literal["active", "archived"]
     created_at: datetime
     updated_at: datetime
@@ -731,6 +735,9 @@ class StorefrontReward(ResponseModel):
     min_points: int | None = None
     max_points: int | None = None
     min_order_subtotal: DecimalText | None = None
+    min_tier_id: int | None = Field(
+        default=None, description="Only members at this tier (see program.tiers) or above."
+    )
     progress: float | None = Field(default=None, ge=0, le=1)
     can_redeem: bool | None = None
 

@@ -224,6 +224,8 @@ class Reward(Base):
     product_ids: Mapped[str] = mapped_column(Text)  # JSON list
     collection_ids: Mapped[str] = mapped_column(Text)  # JSON list
     code_valid_days: Mapped[int] = mapped_column(Integer)
+    # Only members at this tier or above may redeem it (NULL: everyone).
+    min_tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

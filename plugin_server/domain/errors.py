@@ -135,3 +135,9 @@ class TierNotFound(LoyaltyError):
     """No such tier in this shop."""
 
     code = "tier_not_found"
+
+
+class TierRequired(LoyaltyError):
+    """The reward is only for members of a higher tier."""
+
+    code = "tier_required"

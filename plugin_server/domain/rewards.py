@@ -35,6 +35,7 @@ FIELDS = frozenset(
         "min_points",
         "max_points",
         "min_order_subtotal",
+        "min_tier_id",
         "product_ids",
         "collection_ids",
         "code_valid_days",
@@ -172,6 +173,12 @@ def validate_reward(
             "code_valid_days must be a whole number from 1 to 365", field="code_valid_days"
         )
     out["code_valid_days"] = days
+    tier_id = merged.get("min_tier_id")
+    if tier_id is not None and (
+        isinstance(tier_id, bool) or not isinstance(tier_id, int) or tier_id < 1
+    ):
+        raise ValidationFailed("min_tier_id must be a tier's id, or null", field="min_tier_id")
+    out["min_tier_id"] = tier_id
     return out
 
 

@@ -37,6 +37,7 @@ from plugin_server.domain.errors import (
     RedemptionNotFound,
     RewardNotFound,
     ShopInactive,
+    TierRequired,
     ValidationFailed,
 )
 from plugin_server.domain.ledger import EntryKind
@@ -49,6 +50,7 @@ from plugin_server.platforms.base import (
     ShopCredentials,
     ShopPlatform,
 )
+from plugin_server.services import tiers
 from plugin_server.services.rewards import definition
 
 logger = logging.getLogger(__name__)
@@ -151,6 +153,10 @@ def redeem(
                     raise IdempotencyKeyReused()
                 return view(earlier, customer_ref), False
         reward = _pick_reward(session, shop_id, reward_id)
+        if reward.min_tier_id is not None and not tiers.holds_at_least(
+            session, shop_id, customer.id, reward.min_tier_id
+        ):
+            raise TierRequired(f"{reward.name} is for members of a higher tier")
         plan = plan_discount(definition(reward), points=points)
         balance = repositories.balance(session, shop_id, customer.id, now).spendable
         if balance < plan.points:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from plugin_server.db.models import Reward
+from plugin_server.db.models import Reward, Tier
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.errors import RewardArchived, RewardNotFound, ValidationFailed
 from plugin_server.domain.rewards import validate_reward
@@ -33,6 +33,7 @@ def definition(reward: Reward) -> dict[str, Any]:
         "product_ids": json.loads(reward.product_ids),
         "collection_ids": json.loads(reward.collection_ids),
         "code_valid_days": reward.code_valid_days,
+        "min_tier_id": reward.min_tier_id,
     }
 
 
@@ -62,6 +63,7 @@ def create_reward(
 ) -> dict[str, Any]:
     values = validate_reward(data)
     with uow:
+        _check_tier(uow, shop_id, values["min_tier_id"])
         reward = Reward(shop_id=shop_id, created_at=now, updated_at=now)
         _store(reward, values)
         uow.session.add(reward)
@@ -69,6 +71,18 @@ def create_reward(
         out = view(reward)
         uow.commit()
     return out
+
+
+def _check_tier(uow: UnitOfWork, shop_id: int, tier_id: int | None) -> None:
+    if tier_id is None:
+        return
+    found = uow.session.scalar(
+        select(Tier.id).where(
+            Tier.shop_id == shop_id, Tier.id == tier_id, Tier.archived_at.is_(None)
+        )
+    )
+    if found is None:
+        raise ValidationFailed(f"no active tier {tier_id} in this shop", field="min_tier_id")
 
 
 def _get(uow: UnitOfWork, shop_id: int, reward_id: int, *, lock: bool = False) -> Reward:
@@ -106,7 +120,10 @@ def update_reward(
         reward = _get(uow, shop_id, reward_id, lock=True)
         if reward.archived_at is not None:
             raise RewardArchived()
-        _store(reward, validate_reward(changes, current=definition(reward)))
+        values = validate_reward(changes, current=definition(reward))
+        if "min_tier_id" in changes:
+            _check_tier(uow, shop_id, values["min_tier_id"])
+        _store(reward, values)
         reward.updated_at = now
         out = view(reward)
         uow.commit()

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,17 +62,32 @@ def _reward(r: Reward) -> dict[str, Any]:
         "min_points": out["min_points"],
         "max_points": out["max_points"],
         "min_order_subtotal": out["min_order_subtotal"],
+        "min_tier_id": out["min_tier_id"],
         "cost": cost,
     }
 
 
-def _with_progress(program: dict[str, Any], balance: int) -> dict[str, Any]:
-    """The shop's rewards with how far this shopper's balance goes toward each."""
+def _with_progress(
+    program: dict[str, Any], balance: int, tier: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The shop's rewards with how far this shopper's balance goes toward each, and
+    whether their tier lets them redeem it."""
+    thresholds = {
+        t["id"]: Decimal(t["threshold"]) for t in (program.get("tiers") or {}).get("tiers", [])
+    }
+    held = tier["current"] if tier is not None else None
+    held_threshold = Decimal(held["threshold"]) if held is not None else None
     rewards = []
     for r in program["rewards"]:
         cost = r["cost"]
         progress = 0.0 if cost <= 0 else round(min(max(balance, 0) / cost, 1.0), 4)
-        rewards.append({**r, "progress": progress, "can_redeem": balance >= cost})
+        required = r.get("min_tier_id")
+        tier_ok = required is None or (
+            held_threshold is not None
+            and required in thresholds
+            and held_threshold >= thresholds[required]
+        )
+        rewards.append({**r, "progress": progress, "can_redeem": balance >= cost and tier_ok})
     return {**program, "rewards": rewards}
 
 
@@ -298,7 +314,7 @@ def summary(
     member["referral"] = None
     return {
         "member": member,
-        "program": _with_progress(page["program"], member["balance"]),
+        "program": _with_progress(page["program"], member["balance"], member["tier"]),
         "settings": page["settings"],
     }
 

@@ -611,3 +611,20 @@ def _benefits(tier: Tier) -> dict[str, Any]:
         "multiplier": plain(tier.multiplier),
         "entry_points": tier.entry_points,
     }
+
+
+def holds_at_least(session: Session, shop_id: int, customer_id: int, tier_id: int) -> bool:
+    """Whether the member's tier now is `tier_id` or one with a higher threshold."""
+    required = session.scalar(
+        select(Tier.threshold).where(Tier.shop_id == shop_id, Tier.id == tier_id)
+    )
+    held = session.scalar(
+        select(Tier.threshold)
+        .join(MemberTier, MemberTier.tier_id == Tier.id)
+        .where(
+            MemberTier.shop_id == shop_id,
+            MemberTier.customer_id == customer_id,
+            Tier.archived_at.is_(None),
+        )
+    )
+    return required is not None and held is not None and held >= required

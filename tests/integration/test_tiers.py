@@ -281,3 +281,50 @@ def test_shoppers_see_their_tier_and_the_next(
         100,
     )
     assert [t["name"] for t in summary["program"]["tiers"]["tiers"]] == ["Silver", "Gold"]
+
+
+def test_a_tier_only_reward_is_for_that_tier_and_above(
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
+) -> None:
+    silver = tier(client, shopify_shop, "Silver", 100)
+    gold = tier(client, shopify_shop, "Gold", 300)
+    r = client.post(
+        "/api/v1/rewards",
+        json={
+            "name": "Silver lounge",
+            "kind": "free_shipping",
+            "points_cost": 10,
+            "min_tier_id": silver["id"],
+        },
+        headers=shopify_shop.auth,
+    )
+    assert (r.status_code, r.json["min_tier_id"]) == (201, silver["id"])
+    reward_id = r.json["id"]
+    order(client, shopify_shop, 1, "50.00")  # 50 points: no tier yet
+    r = client.post(
+        "/api/v1/customers/42/redemptions", json={"reward_id": reward_id}, headers=shopify_shop.auth
+    )
+    assert (r.status_code, r.json["error"]["code"]) == (409, "tier_required")
+    order(client, shopify_shop, 2, "60.00")  # Silver
+    r = client.post(
+        "/api/v1/customers/42/redemptions", json={"reward_id": reward_id}, headers=shopify_shop.auth
+    )
+    assert r.status_code == 201, r.json
+    # A Gold-only reward stays out of reach, and the storefront says so.
+    r = client.patch(
+        f"/api/v1/rewards/{reward_id}", json={"min_tier_id": gold["id"]}, headers=shopify_shop.auth
+    )
+    assert r.json["min_tier_id"] == gold["id"]
+    params = [
+        ("shop", shopify_shop.domain),
+        ("logged_in_customer_id", "42"),
+        ("path_prefix", "/apps/loyalty"),
+        ("timestamp", str(int(time.time()))),
+    ]
+    params.append(("signature", proxy_signature(params, SHOPIFY_SECRET)))
+    [shown] = client.get(f"/storefront/v1/summary?{urlencode(params)}").json["program"]["rewards"]
+    assert (shown["min_tier_id"], shown["can_redeem"]) == (gold["id"], False)
+    r = client.patch(
+        f"/api/v1/rewards/{reward_id}", json={"min_tier_id": 999}, headers=shopify_shop.auth
+    )
+    assert list(r.json["error"]["fields"]) == ["min_tier_id"]
