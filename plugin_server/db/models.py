@@ -153,7 +153,14 @@ class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         UniqueConstraint("shop_id", "idempotency_key", name="uq_ledger_entries_idempotency"),
-        Index("ix_ledger_entries_customer", "shop_id", "customer_id", "id"),
+        # Covers the per-member aggregates (balance, expiry, tiers) on PostgreSQL.
+        Index(
+            "ix_ledger_entries_customer",
+            "shop_id",
+            "customer_id",
+            "id",
+            postgresql_include=["kind", "points", "available_at", "created_at", "order_id"],
+        ),
         Index("ix_ledger_entries_order", "order_id"),
         Index("ix_ledger_entries_source", "shop_id", "customer_id", "source_type", "source_ref"),
     )

@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, type_coerce
+from sqlalchemy import and_, bindparam, case, func, or_, select, text, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from plugin_server.db.models import Customer, LedgerEntry, Order, OrderRefund, Shop
 from plugin_server.db.types import UTCDateTime
@@ -51,18 +52,41 @@ def insert_many_ignoring_conflict(
     rows: Sequence[Mapping[str, Any]],
     conflict_columns: Sequence[str],
 ) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING for many rows in few round trips (SQLAlchemy's
-    insertmanyvalues); how many rows were new."""
+    """INSERT ... ON CONFLICT DO NOTHING for many rows; how many rows were new.
+
+    On PostgreSQL the rows travel as one array per column (`INSERT ... SELECT FROM
+    unnest(...)`): one short statement per call, where a multi-row VALUES list would be
+    thousands of placeholders that the driver re-parses every time (about 2.5x slower for
+    a few thousand ledger entries). SQLite takes SQLAlchemy's insertmanyvalues."""
     if not rows:
         return 0
     table = model.__table__
     first_key = next(iter(table.primary_key.columns))
-    stmt = (
-        _insert_for(session)(table)
-        .on_conflict_do_nothing(index_elements=list(conflict_columns))
-        .returning(first_key)
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        stmt = (
+            _insert_for(session)(table)
+            .on_conflict_do_nothing(index_elements=list(conflict_columns))
+            .returning(first_key)
+        )
+        return len(session.connection().execute(stmt, [dict(r) for r in rows]).all())
+    columns = [c for c in table.columns if c.name in rows[0]]
+    arrays: dict[str, list[Any]] = {}
+    for column in columns:
+        bind = column.type.bind_processor(dialect)
+        values = [row[column.name] for row in rows]
+        if isinstance(column.type, TypeDecorator):
+            values = [column.type.process_bind_param(v, dialect) for v in values]
+        elif bind is not None:
+            values = [bind(v) for v in values]
+        arrays[column.name] = values
+    casts = ", ".join(f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in columns)
+    names = ", ".join(c.name for c in columns)
+    sql = text(
+        f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({casts}) "
+        f"ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING RETURNING {first_key.name}"
     )
-    return len(session.connection().execute(stmt, [dict(r) for r in rows]).all())
+    return len(session.connection().execute(sql, arrays).all())
 
 
 def upsert_locked(
