@@ -431,8 +431,9 @@ Loyalty is set up on the embedded default (SQLite in {settings.instance_path}).
 Demo shop: {demo_shop.DEMO_DOMAIN}   admin API key: {shop.api_key}
 
 Open the demo storefront: {sandbox_url}/
-  You are signed in as Ann, who has 179 points. Open "Rewards" at the bottom right, redeem
-  a reward, copy the code or apply it. Sign out to see what guests see.
+  You are signed in as Ann, who has 179 points and is Silver (121 points from Gold).
+  Open "Rewards" at the bottom right: see when her points expire, her tier and the ways to
+  earn; redeem a reward, copy the code or apply it. Sign out to see what guests see.
 
 Or use the API, in another terminal (same folder):
   .venv/bin/loyalty simulate order --email ann@example.com --total 59.90{url_opt}
@@ -440,6 +441,9 @@ Or use the API, in another terminal (same folder):
   curl {auth} -H 'Content-Type: application/json' -d '{{"reward_id": 1}}' \\
       {base}/api/v1/customers/{shop.customer_id}/redemptions
   curl {sandbox_url}/_sandbox/shopify/{demo_shop.DEMO_DOMAIN}/discounts   # codes at the store
+  curl {auth} -H 'Content-Type: application/json' \
+      -d '{{"rule": "product_review", "reference": "review-1"}}' \
+      {base}/api/v1/customers/{shop.customer_id}/activities      # 20 points for a review
 API description: {base}/openapi.json
 """)
     if not no_serve:
