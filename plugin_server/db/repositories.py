@@ -128,6 +128,30 @@ def upsert_locked(
     return session.scalars(stmt, dict(values), execution_options={"populate_existing": True}).one()
 
 
+def member_ids_after(session: Session, shop_id: int, after: int, limit: int) -> list[int]:
+    """The next `limit` member ids of the shop above `after`, in order (a chunk of a pass
+    over every member)."""
+    return list(
+        session.scalars(
+            select(Customer.id)
+            .where(Customer.shop_id == shop_id, Customer.id > after)
+            .order_by(Customer.id)
+            .limit(limit)
+        )
+    )
+
+
+def lock_members(session: Session, shop_id: int, customer_ids: Sequence[int]) -> None:
+    """Row-lock these members, in id order (so two passes never deadlock): the lock that
+    redemptions, adjustments and activities take before they spend or award."""
+    session.execute(
+        select(Customer.id)
+        .where(Customer.shop_id == shop_id, Customer.id.in_(customer_ids))
+        .order_by(Customer.id)
+        .with_for_update()
+    )
+
+
 def shop_by_api_key_hash(session: Session, api_key_hash: str) -> Shop | None:
     return session.scalars(select(Shop).where(Shop.api_key_hash == api_key_hash)).one_or_none()
 

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
-from plugin_server.db.models import Customer, LedgerEntry, LoyaltyEvent, Order, PeriodicRun, Shop
+from plugin_server.db.models import LedgerEntry, LoyaltyEvent, Order, PeriodicRun, Shop
 from plugin_server.db.types import UTCDateTime
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain import expiry
@@ -241,14 +241,7 @@ def expire_shop(
             shop = session.get(Shop, shop_id)
             if shop is None or shop.expiry_policy == ExpiryPolicy.NEVER.value:
                 return counts
-            ids = list(
-                session.scalars(
-                    select(Customer.id)
-                    .where(Customer.shop_id == shop_id, Customer.id > after)
-                    .order_by(Customer.id)
-                    .limit(chunk)
-                )
-            )
+            ids = repositories.member_ids_after(session, shop_id, after, chunk)
             if not ids:
                 return counts
             after = ids[-1]
@@ -260,12 +253,7 @@ def expire_shop(
             # Lock only the members something will be written for (the row a redemption or
             # an adjustment locks too), then read them again under the lock: a spend that
             # committed in between is counted, and none can start until we commit.
-            session.execute(
-                select(Customer.id)
-                .where(Customer.shop_id == shop_id, Customer.id.in_(due))
-                .order_by(Customer.id)
-                .with_for_update()
-            )
+            repositories.lock_members(session, shop_id, due)
             policy = ExpiryPolicy(shop.expiry_policy)
             entries, events = [], []
             for t, plan in _plans(shop, member_totals(session, shop, due, now=now), now):

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
 from plugin_server.db.models import (
-    Customer,
     LedgerEntry,
     LoyaltyEvent,
     MemberTier,
@@ -440,14 +439,7 @@ def recalculate_shop(
         with uow_factory() as uow:
             session = uow.session
             shop = _shop(session, shop_id)
-            ids = list(
-                session.scalars(
-                    select(Customer.id)
-                    .where(Customer.shop_id == shop_id, Customer.id > after)
-                    .order_by(Customer.id)
-                    .limit(chunk)
-                )
-            )
+            ids = repositories.member_ids_after(session, shop_id, after, chunk)
             if not ids:
                 return totals
             after = ids[-1]
@@ -457,12 +449,7 @@ def recalculate_shop(
                 continue  # most chunks of most passes: read, nothing to write, no locks
             # Lock only the members whose tier changes (the drain takes the same row lock
             # when an order moves a member), then decide again under the lock.
-            session.execute(
-                select(Customer.id)
-                .where(Customer.shop_id == shop_id, Customer.id.in_(moving))
-                .order_by(Customer.id)
-                .with_for_update()
-            )
+            repositories.lock_members(session, shop_id, moving)
             counts = refresh_members(session, shop, moving, now=now, from_scratch=from_scratch)
             uow.commit()
         totals["up"] += counts["up"]

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from flask.testing import FlaskClient
 
 from plugin_server.bootstrap import Container
-from plugin_server.sandbox.storefront import proxy_signature
 from plugin_server.services import earning_rules
 from plugin_server.simulate import shopify_order, sign_shopify
 from tests.conftest import SHOPIFY_SECRET, FakeClock, ShopHandle, post
+from tests.integration.test_storefront_api import proxied
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "shopify"
 REVIEW = {"kind": "activity", "key": "product_review", "name": "Product review", "points": 20}
@@ -214,14 +212,7 @@ def test_shoppers_see_the_ways_to_earn_and_what_is_left(
     make_rule(client, shopify_shop, **REVIEW, limit_count=2, limit_period="month")
     make_rule(client, shopify_shop, kind="signup", key="welcome", name="Welcome", points=50)
     activity(client, shopify_shop, "product_review", "r1")
-    params = [
-        ("shop", shopify_shop.domain),
-        ("logged_in_customer_id", "42"),
-        ("path_prefix", "/apps/loyalty"),
-        ("timestamp", str(int(time.time()))),
-    ]
-    params.append(("signature", proxy_signature(params, SHOPIFY_SECRET)))
-    summary = client.get(f"/storefront/v1/summary?{urlencode(params)}").json
+    summary = client.get(proxied("summary", shop=shopify_shop.domain)).json
     assert [w["key"] for w in summary["program"]["ways_to_earn"]] == ["product_review", "welcome"]
     [review] = summary["member"]["activities"]
     assert (review["key"], review["points"], review["remaining"]) == ("product_review", 20, 1)

@@ -5,11 +5,9 @@ after the merchant changes the tiers."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from decimal import Decimal as D
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from flask.testing import FlaskClient
@@ -18,9 +16,9 @@ from sqlalchemy import select
 from plugin_server import jobs
 from plugin_server.bootstrap import Container
 from plugin_server.db.models import LoyaltyEvent, TierChange
-from plugin_server.sandbox.storefront import proxy_signature
 from plugin_server.simulate import shopify_order, shopify_refund, sign_shopify
 from tests.conftest import SHOPIFY_SECRET, FakeClock, ShopHandle, post
+from tests.integration.test_storefront_api import proxied
 
 
 def tier(client: FlaskClient, shop: ShopHandle, name: str, threshold: Any, **extra: Any) -> dict:
@@ -265,14 +263,7 @@ def test_shoppers_see_their_tier_and_the_next(
     tier(client, shopify_shop, "Silver", 100, multiplier="1.25")
     tier(client, shopify_shop, "Gold", 300, multiplier="1.5", entry_points=100)
     order(client, shopify_shop, 1, "120.00")
-    params = [
-        ("shop", shopify_shop.domain),
-        ("logged_in_customer_id", "42"),
-        ("path_prefix", "/apps/loyalty"),
-        ("timestamp", str(int(time.time()))),
-    ]
-    params.append(("signature", proxy_signature(params, SHOPIFY_SECRET)))
-    summary = client.get(f"/storefront/v1/summary?{urlencode(params)}").json
+    summary = client.get(proxied("summary", shop=shopify_shop.domain)).json
     mine = summary["member"]["tier"]
     assert (mine["current"]["name"], mine["current"]["multiplier"]) == ("Silver", "1.25")
     assert (mine["next"]["name"], mine["next"]["remaining"], mine["next"]["entry_points"]) == (
@@ -315,14 +306,7 @@ def test_a_tier_only_reward_is_for_that_tier_and_above(
         f"/api/v1/rewards/{reward_id}", json={"min_tier_id": gold["id"]}, headers=shopify_shop.auth
     )
     assert r.json["min_tier_id"] == gold["id"]
-    params = [
-        ("shop", shopify_shop.domain),
-        ("logged_in_customer_id", "42"),
-        ("path_prefix", "/apps/loyalty"),
-        ("timestamp", str(int(time.time()))),
-    ]
-    params.append(("signature", proxy_signature(params, SHOPIFY_SECRET)))
-    [shown] = client.get(f"/storefront/v1/summary?{urlencode(params)}").json["program"]["rewards"]
+    [shown] = client.get(proxied("summary", shop=shopify_shop.domain)).json["program"]["rewards"]
     assert (shown["min_tier_id"], shown["can_redeem"]) == (gold["id"], False)
     r = client.patch(
         f"/api/v1/rewards/{reward_id}", json={"min_tier_id": 999}, headers=shopify_shop.auth
