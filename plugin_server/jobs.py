@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from plugin_server.domain.errors import ReceiptNotFound
-from plugin_server.services import expiry, redemptions, tiers, webhook_receipts
+from plugin_server.services import earning_rules, expiry, redemptions, tiers, webhook_receipts
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -231,6 +231,10 @@ def tick(container: JobContainer) -> dict[str, int]:
     expired = redemptions.expire_due(container.uow, now=container.clock(), grace=EXPIRY_GRACE)
     points = expiry.run_due(container.uow, now=container.clock())
     moved = tiers.run_due(container.uow, now=container.clock())
+    now = container.clock()
+    birthdays = 0
+    if expiry.claim_period(container.uow(), f"birthdays:{now:%Y-%m-%dT%H}", now=now):
+        birthdays = earning_rules.award_birthdays(container.uow, now=now)
     return {
         "released_claims": released,
         "woke": int(due),
@@ -238,6 +242,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         "redemptions_expired": expired,
         "points_expired": points.points_expired if points is not None else 0,
         "tier_changes": moved["up"] + moved["down"],
+        "birthday_bonuses": birthdays,
     }
 
 

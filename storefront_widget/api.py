@@ -20,7 +20,7 @@ from plugin_server.api import schemas
 from plugin_server.api.context import current_container
 from plugin_server.api.contract import STOREFRONT_AUTH, STOREFRONT_ERRORS, endpoint
 from plugin_server.api.errors import ApiError
-from plugin_server.services import redemptions, storefront
+from plugin_server.services import earning_rules, redemptions, storefront
 from storefront_widget.auth import RateLimits, Shopper, authenticate
 
 bp = Blueprint("storefront", __name__, url_prefix="/storefront/v1")
@@ -65,7 +65,7 @@ def _preflight() -> Response:
     origin = request.headers.get("Origin", "")
     if origin and origin in _origins_for(request.args.get("shop")):
         response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT"
         response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
         response.headers["Access-Control-Max-Age"] = "600"
     response.headers["Vary"] = "Origin"
@@ -165,6 +165,30 @@ def redeem(
         idempotency_key=headers.idempotency_key,
     )
     return jsonify(out), 201 if created else 200
+
+
+@bp.put("/birthday")
+@endpoint(
+    tags=["storefront"],
+    security=STOREFRONT_AUTH,
+    query=schemas.StorefrontQuery,
+    json=schemas.BirthdayInput,
+    responses={
+        "HTTP_200": (schemas.Birthday, "Saved; a new date pays from bonus_from on."),
+        "HTTP_400": (schemas.Error, "No such date."),
+        **STOREFRONT_ERRORS,
+    },
+)
+def set_birthday(json: schemas.BirthdayInput) -> Response:
+    """The shopper's birthday, for the shop's birthday bonus (month and day, no year)"""
+    shopper: Shopper = g.shopper
+    customer = _member(shopper)
+    c = current_container()
+    return jsonify(
+        earning_rules.set_birthday(
+            c.uow(), shopper.shop_id, customer, month=json.month, day=json.day, now=c.clock()
+        )
+    )
 
 
 @bp.get(f"/redemptions/<int(max={schemas.MAX_ID}):redemption_id>")

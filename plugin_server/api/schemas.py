@@ -241,6 +241,20 @@ class MemberTierView(ResponseModel):
     next: NextTier | None = Field(description="null: the top tier.")
 
 
+class Birthday(ResponseModel):
+    month: int = Field(ge=1, le=12)
+    day: int = Field(ge=1, le=31)
+    set_at: datetime
+    bonus_from: datetime = Field(description="A birthday bonus is paid from this moment on.")
+
+
+class BirthdayInput(RequestModel):
+    month: Annotated[StrictInt, Field(ge=1, le=12)]
+    day: Annotated[
+        StrictInt, Field(ge=1, le=31, description="29 February is paid on the 28th in other years.")
+    ]
+
+
 class Expiring(ResponseModel):
     points: int
     at: datetime
@@ -263,6 +277,7 @@ class Customer(ResponseModel):
         description="The next points to expire under the shop's policy; null if none."
     )
     tier: MemberTierView | None = Field(description="null when the shop has no tiers.")
+    birthday: Birthday | None = Field(default=None, description="null: not given.")
 
 
 class CustomerList(ResponseModel):
@@ -500,7 +515,7 @@ class RedemptionList(ResponseModel):
 
 # --- earning rules ----------------------------------------------------------------------
 
-RuleKind = Literal["signup", "activity"]
+RuleKind = Literal["signup", "activity", "birthday"]
 LimitPeriod = Literal["day", "week", "month", "lifetime"]
 RuleKey = Annotated[
     StrictStr,
@@ -512,10 +527,12 @@ RuleKey = Annotated[
 
 
 class EarningRuleChanges(RequestModel):
-    """signup: pays `points` once per member when the store reports a new account (one
-    active signup rule per shop). activity: pays `points` each time the merchant's systems
-    post the activity, at most `limit_count` times per `limit_period` (UTC calendar day,
-    ISO week, calendar month, or lifetime) when a limit is set."""
+    """signup: pays `points` once per member when the store reports a new account.
+    birthday: pays `points` once a year on the birthday the shopper gave (not within 30
+    days of setting or changing it). One active signup and one birthday rule per shop.
+    activity: pays `points` each time the merchant's systems post the activity, at most
+    `limit_count` times per `limit_period` (UTC calendar day, ISO week, calendar month, or
+    lifetime) when a limit is set."""
 
     name: StrictStr = Field(default=OMIT, min_length=1, max_length=100)
     points: PositivePoints = Field(default=OMIT)
@@ -761,6 +778,7 @@ class StorefrontMember(ResponseModel):
     expiring: Expiring | None = Field(
         default=None, description="The next points to expire; null if none."
     )
+    birthday: Birthday | None = Field(default=None, description="null: not given.")
     activities: list[MemberActivity] = Field(
         default=[], description="Activity rules and how many more times each pays now."
     )

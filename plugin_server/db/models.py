@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -79,6 +80,7 @@ class Customer(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "customer_ref", name="uq_customers_shop_ref"),
         Index("ix_customers_shop_email", "shop_id", "email"),
+        Index("ix_customers_birthday", "shop_id", "birth_month", "birth_day"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -88,6 +90,10 @@ class Customer(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
+    # Set by the shopper (storefront); no year is asked for or kept.
+    birth_month: Mapped[int | None] = mapped_column(SmallInteger)
+    birth_day: Mapped[int | None] = mapped_column(SmallInteger)
+    birthday_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

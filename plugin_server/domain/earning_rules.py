@@ -6,6 +6,7 @@ Every award is a ledger entry that names its rule, so a shopper's history explai
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from plugin_server.domain.errors import ValidationFailed
 class RuleKind(StrEnum):
     SIGNUP = "signup"  # once per member, when the store reports a new account
     ACTIVITY = "activity"  # each time the merchant's systems post the activity
+    BIRTHDAY = "birthday"  # once a year on the member's birthday
 
 
 class LimitPeriod(StrEnum):
@@ -83,8 +85,10 @@ def validate_rule(
             f"points must be a whole number from 1 to {MAX_RULE_POINTS}", field="points"
         )
     count, period = out.get("limit_count"), out.get("limit_period")
-    if kind is RuleKind.SIGNUP and (count is not None or period is not None):
-        raise ValidationFailed("a signup rule pays once per member: no limit", field="limit_count")
+    if kind is not RuleKind.ACTIVITY and (count is not None or period is not None):
+        raise ValidationFailed(
+            f"a {kind.value} rule pays once per member (a year): no limit", field="limit_count"
+        )
     if (count is None) != (period is None):
         raise ValidationFailed(
             "give limit_count and limit_period together, or neither", field="limit_count"
@@ -109,3 +113,28 @@ def validate_rule(
         "limit_count": count,
         "limit_period": period,
     }
+
+
+# A birthday set (or changed) this recently pays nothing yet: no bonus by editing the date.
+BIRTHDAY_COOLDOWN = timedelta(days=30)
+
+
+def validate_birthday(month: Any, day: Any) -> tuple[int, int]:
+    """A month and day that exist in some year (29 February included)."""
+    for name, value in (("month", month), ("day", day)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationFailed(f"{name} must be a whole number", field=name)
+    if not 1 <= month <= 12:
+        raise ValidationFailed("month must be from 1 to 12", field="month")
+    if not 1 <= day <= calendar.monthrange(2024, month)[1]:  # 2024: a leap year
+        raise ValidationFailed("day does not exist in that month", field="day")
+    return month, day
+
+
+def birthdays_on(today: datetime) -> list[tuple[int, int]]:
+    """The (month, day) birthdays celebrated on `today`: 29 February falls on 28 February
+    in other years."""
+    days = [(today.month, today.day)]
+    if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
+        days.append((2, 29))
+    return days

@@ -11,7 +11,7 @@ from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.errors import CustomerNotFound
 from plugin_server.domain.expiry import Upcoming
 from plugin_server.domain.ledger import IMMEDIATE_DEBIT_KINDS
-from plugin_server.services import expiry, tiers
+from plugin_server.services import earning_rules, expiry, tiers
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -49,6 +49,9 @@ def _summary(uow: UnitOfWork, shop_id: int, customer: Customer, now: datetime) -
         "can_redeem": bal.can_redeem,
         "member_since": _iso(customer.created_at),
         "expiring": expiring_view(upcoming),
+        "birthday": earning_rules.birthday_view(
+            customer.birth_month, customer.birth_day, customer.birthday_set_at
+        ),
         "tier": tiers.member_tier_view(
             uow.session, shop_id, tiers.public_tiers(uow.session, shop), customer.id, now=now
         ),

@@ -9,16 +9,25 @@ both pay.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
 from plugin_server.db.models import Customer, EarningRule, LedgerEntry, Shop
 from plugin_server.db.unit_of_work import UnitOfWork
-from plugin_server.domain.earning_rules import LimitPeriod, RuleKind, period_start, validate_rule
+from plugin_server.domain.earning_rules import (
+    BIRTHDAY_COOLDOWN,
+    LimitPeriod,
+    RuleKind,
+    birthdays_on,
+    period_start,
+    validate_birthday,
+    validate_rule,
+)
 from plugin_server.domain.errors import (
     ActivityLimitReached,
     CustomerNotFound,
@@ -55,17 +64,17 @@ def _rule(session: Session, shop_id: int, rule_id: int, *, lock: bool = False) -
 
 
 def _check_one_signup(session: Session, shop_id: int, kind: str, except_id: int | None) -> None:
-    if kind != RuleKind.SIGNUP.value:
+    if kind == RuleKind.ACTIVITY.value:
         return
     others = select(func.count()).where(
         EarningRule.shop_id == shop_id,
-        EarningRule.kind == RuleKind.SIGNUP.value,
+        EarningRule.kind == kind,
         EarningRule.archived_at.is_(None),
         EarningRule.id != (except_id or 0),
     )
     if session.scalar(others):
         raise ValidationFailed(
-            "the shop already has an active signup rule; change or archive it", field="kind"
+            f"the shop already has an active {kind} rule; change or archive it", field="kind"
         )
 
 
@@ -332,3 +341,91 @@ def remaining_for(
             remaining = max(0, rule["limit_count"] - used)
         out.append({**rule, "remaining": remaining})
     return out
+
+
+# --- birthdays -----------------------------------------------------------------------------
+
+
+def birthday_view(
+    month: int | None, day: int | None, set_at: datetime | None
+) -> dict[str, Any] | None:
+    if month is None or day is None or set_at is None:
+        return None
+    return {
+        "month": month,
+        "day": day,
+        "set_at": set_at.isoformat(),
+        "bonus_from": (set_at + BIRTHDAY_COOLDOWN).isoformat(),
+    }
+
+
+def set_birthday(
+    uow: UnitOfWork, shop_id: int, customer_ref: str, *, month: Any, day: Any, now: datetime
+) -> dict[str, Any]:
+    """The shopper's birthday (month and day). Setting the same date again changes
+    nothing; a new date waits 30 days before it pays (no bonus by editing the date)."""
+    month, day = validate_birthday(month, day)
+    with uow:
+        member: Customer = repositories.upsert_locked(
+            uow.session,
+            Customer,
+            {
+                "shop_id": shop_id,
+                "customer_ref": customer_ref,
+                "created_at": now,
+                "updated_at": now,
+            },
+            ("shop_id", "customer_ref"),
+        )
+        if (member.birth_month, member.birth_day) != (month, day):
+            member.birth_month, member.birth_day, member.birthday_set_at = month, day, now
+        out = birthday_view(member.birth_month, member.birth_day, member.birthday_set_at)
+        uow.commit()
+    assert out is not None
+    return out
+
+
+def award_birthdays(uow_factory: Callable[[], UnitOfWork], *, now: datetime) -> int:
+    """Pay today's birthdays in every active shop with a birthday rule; how many were paid.
+    Once per member and year, whatever the number of runs."""
+    paid = 0
+    with uow_factory() as uow:
+        rules = list(
+            uow.session.execute(
+                select(EarningRule.shop_id, EarningRule.id)
+                .join(Shop, Shop.id == EarningRule.shop_id)
+                .where(
+                    Shop.active.is_(True),
+                    EarningRule.kind == RuleKind.BIRTHDAY.value,
+                    EarningRule.archived_at.is_(None),
+                )
+            )
+        )
+    for shop_id, rule_id in rules:
+        with uow_factory() as uow:
+            session = uow.session
+            rule = _rule(session, shop_id, rule_id)
+            members = session.scalars(
+                select(Customer.id).where(
+                    Customer.shop_id == shop_id,
+                    tuple_(Customer.birth_month, Customer.birth_day).in_(birthdays_on(now)),
+                    Customer.birthday_set_at <= now - BIRTHDAY_COOLDOWN,
+                )
+            ).all()
+            paid += repositories.insert_many_ignoring_conflict(
+                session,
+                LedgerEntry,
+                [
+                    _award(
+                        shop_id,
+                        customer_id,
+                        rule,
+                        key=f"rule:birthday:{customer_id}:{now.year}",
+                        now=now,
+                    )
+                    for customer_id in members
+                ],
+                ("shop_id", "idempotency_key"),
+            )
+            uow.commit()
+    return paid

@@ -192,6 +192,9 @@ _MEMBER = (
     select(
         Customer.id,
         Customer.first_name,
+        Customer.birth_month,
+        Customer.birth_day,
+        Customer.birthday_set_at,
         *repositories.balance_columns(bindparam("now", type_=UTCDateTime())),
     )
     .select_from(Customer)
@@ -200,7 +203,13 @@ _MEMBER = (
         and_(LedgerEntry.shop_id == Customer.shop_id, LedgerEntry.customer_id == Customer.id),
     )
     .where(Customer.shop_id == bindparam("shop_id"), Customer.customer_ref == bindparam("ref"))
-    .group_by(Customer.id, Customer.first_name)
+    .group_by(
+        Customer.id,
+        Customer.first_name,
+        Customer.birth_month,
+        Customer.birth_day,
+        Customer.birthday_set_at,
+    )
 )
 _CODES = (
     select(
@@ -262,6 +271,7 @@ def summary(
         "codes": [],
         "history": [],
         "expiring": None,
+        "birthday": None,
         "tier": tiers.member_tier_view(None, shop_id, page["program"]["tiers"], None, now=now),
         "activities": earning_rules.remaining_for(
             None, shop_id, None, page["program"]["ways_to_earn"], now=now
@@ -273,7 +283,8 @@ def summary(
         ).one_or_none()
         if row is not None:
             customer_id, member["first_name"] = row[0], row[1]
-            bal = repositories.balance_from_row(*row[2:])
+            member["birthday"] = earning_rules.birthday_view(row[2], row[3], row[4])
+            bal = repositories.balance_from_row(*row[5:])
             member["balance"], member["pending"] = bal.spendable, bal.pending
             if bal.next_available_at:
                 member["next_pending_available_at"] = bal.next_available_at.isoformat()

@@ -72,6 +72,7 @@ def test_tick_reports_what_it_did(runner: CliRunner, container: Container) -> No
         "redemptions_expired": 0,
         "points_expired": 0,
         "tier_changes": 0,
+        "birthday_bonuses": 0,
     }
 
 

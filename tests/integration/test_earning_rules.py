@@ -69,7 +69,7 @@ def test_rule_lifecycle(client: FlaskClient, shopify_shop: ShopHandle) -> None:
         ({**REVIEW, "limit_count": 2}, "limit_count"),
         ({**REVIEW, "limit_period": "year", "limit_count": 1}, "limit_period"),
         ({**REVIEW, "kind": "signup", "limit_count": 1, "limit_period": "day"}, "limit_count"),
-        ({**REVIEW, "kind": "birthday"}, "kind"),
+        ({**REVIEW, "kind": "anniversary"}, "kind"),
         ({**REVIEW, "surprise": True}, "surprise"),
     ],
 )

@@ -176,6 +176,7 @@ def test_lost_jobs_and_dead_drains_are_recovered_by_the_scheduler_tick(
         "redemptions_expired": 0,
         "points_expired": 0,
         "tier_changes": 0,
+        "birthday_bonuses": 0,
     }
     drain(rq_container)
     assert statuses(rq_container) == ["processing", "processed"]
