@@ -40,6 +40,7 @@ DEMO_TIERS = (
 )
 DEMO_RULES = (
     {"kind": "signup", "key": "welcome", "name": "Welcome bonus", "points": 50},
+    {"kind": "birthday", "key": "birthday", "name": "Birthday treat", "points": 100},
     {
         "kind": "activity",
         "key": "product_review",
