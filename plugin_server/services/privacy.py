@@ -117,6 +117,11 @@ def export_customer_data(
                 "email": m.email,
                 "first_name": m.first_name,
                 "last_name": m.last_name,
+                "birthday": (
+                    f"--{m.birth_month:02d}-{m.birth_day:02d}"  # ISO 8601 without a year
+                    if m.birth_month and m.birth_day
+                    else None
+                ),
                 "member_since": m.created_at.isoformat(),
                 "balance": repositories.balance(session, shop.id, m.id, now).spendable,
             }
@@ -202,6 +207,7 @@ def redact_customer(session: Session, shop: Shop, event: PrivacyEvent) -> int:
         digest = hashlib.sha256(f"{shop.id}:{member.customer_ref}".encode()).hexdigest()[:24]
         member.customer_ref = f"redacted:{digest}"
         member.email = member.first_name = member.last_name = None
+        member.birth_month = member.birth_day = member.birthday_set_at = None
     # Stored webhook bodies hold names, emails and addresses: remove those about them.
     session.execute(
         delete(WebhookReceipt).where(

@@ -29,6 +29,7 @@ from plugin_server.db.models import (
 from plugin_server.services import expiry
 from plugin_server.simulate import shopify_order, shopify_refund, sign_shopify
 from tests.conftest import SHOPIFY_SECRET, ShopHandle, make_shop, post
+from tests.integration.test_storefront_api import proxied
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
 CUSTOMER = 191167
@@ -127,7 +128,15 @@ def test_customer_redact_erases_personal_data_and_keeps_totals(
             return int(s.scalar(select(func.sum(LedgerEntry.points))) or 0)
 
     before = total()
+    r = client.put(
+        proxied("birthday", customer=str(CUSTOMER), shop=history.domain),
+        json={"month": 7, "day": 14},
+    )
+    assert r.status_code == 200, r.json
     send(client, history, "customers/data_request", sample("customers_data_request", history))
+    [export] = client.get("/api/v1/data-exports", headers=history.auth).json["data_exports"]
+    data = client.get(f"/api/v1/data-exports/{export['id']}", headers=history.auth).json["data"]
+    assert [c["birthday"] for c in data["customers"]] == ["--07-14"]
     r = send(client, history, "customers/redact", sample("customers_redact", history))
     assert r.json["status"] == "accepted"
     assert total() == before  # the ledger keeps every entry
@@ -139,6 +148,7 @@ def test_customer_redact_erases_personal_data_and_keeps_totals(
         member = s.scalars(select(Customer).where(Customer.customer_ref.like("redacted:%"))).one()
     assert b"john@example.com" not in bodies
     assert member.email is None
+    assert (member.birth_month, member.birth_day, member.birthday_set_at) == (None, None, None)
     assert client.get("/api/v1/data-exports", headers=history.auth).json == {"data_exports": []}
     # The unrelated shopper is untouched; a repeated erasure is harmless.
     assert client.get("/api/v1/customers/2", headers=history.auth).json["balance"] == 7
