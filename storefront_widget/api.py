@@ -65,7 +65,7 @@ def _preflight() -> Response:
     origin = request.headers.get("Origin", "")
     if origin and origin in _origins_for(request.args.get("shop")):
         response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
         response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
         response.headers["Access-Control-Max-Age"] = "600"
     response.headers["Vary"] = "Origin"
@@ -167,7 +167,8 @@ def redeem(
     return jsonify(out), 201 if created else 200
 
 
-@bp.put("/birthday")
+# POST, not PUT: Shopify's app proxy and every store's forwarding take POST.
+@bp.post("/birthday")
 @endpoint(
     tags=["storefront"],
     security=STOREFRONT_AUTH,

@@ -928,3 +928,147 @@ def test_no_tiers_no_tier_lines(page: Page, store: Store) -> None:
     page.context.add_cookies([{"name": "sandbox_customer", "value": "guest", "url": store.url}])
     open_panel(page, store)
     assert page.locator("[data-slot='tiers'], [data-slot='tier']").count() == 0
+
+
+# --- birthday ------------------------------------------------------------------------------
+
+BIRTHDAY_RULE = {"kind": "birthday", "key": "birthday", "name": "Birthday treat", "points": 100}
+
+
+def birthday_slot(page: Page) -> Any:
+    return page.locator("[data-slot='birthday']")
+
+
+def medium_date(page: Page, iso: str) -> str:
+    return str(
+        page.evaluate(
+            "iso => new Intl.DateTimeFormat(document.getElementById('loyalty-panel').lang, "
+            "{dateStyle: 'medium'}).format(new Date(iso))",
+            iso,
+        )
+    )
+
+
+def save_birthday(page: Page, month: str, day: str) -> dict[str, Any]:
+    """Pick a date in the form, save it and return the summary the widget read next."""
+    slot = birthday_slot(page)
+    slot.locator("select").nth(0).select_option(month)
+    slot.locator("select").nth(1).select_option(day)
+    with page.expect_response("**/apps/loyalty/summary*") as answer:
+        slot.locator("button[type='submit']").click()
+    summary: dict[str, Any] = answer.value.json()
+    page.wait_for_function("document.querySelector('.loyalty-status').textContent.length > 0")
+    return summary
+
+
+def test_member_sets_and_changes_their_birthday(page: Page, store: Store) -> None:
+    assert admin_api(store, "/earning-rules", BIRTHDAY_RULE).status_code == 201
+    summary = open_panel_reading_summary(page, store)
+    assert summary["member"]["birthday"] is None
+    assert [r["kind"] for r in summary["program"]["ways_to_earn"]] == ["birthday"]
+    slot = birthday_slot(page)
+    assert slot.locator("h3").inner_text().lower() == "your birthday"
+    assert "Birthday treat: 100 points on your birthday" in slot.inner_text()
+    month, day = slot.get_by_label("Month"), slot.get_by_label("Day")
+    assert month.locator("option").all_inner_texts()[6] == "July"
+    # Only days the month has: 29 February (a birthday), no 31 April.
+    month.select_option("2")
+    assert day.locator("option").count() == 29
+    month.select_option("4")
+    assert day.locator("option").count() == 30
+    assert axe_violations(page) == []
+
+    summary = save_birthday(page, "7", "14")
+    birthday = summary["member"]["birthday"]
+    assert (birthday["month"], birthday["day"]) == (7, 14)
+    start = datetime.fromisoformat(birthday["bonus_from"])
+    assert start - datetime.fromisoformat(birthday["set_at"]) == timedelta(days=30)
+    from_on = (
+        f"Your birthday treat arrives on the day (from {medium_date(page, start.isoformat())} on)."
+    )
+    assert page.locator(".loyalty-status").inner_text() == f"Birthday saved: July 14. {from_on}"
+    slot = birthday_slot(page)
+    assert slot.locator(".loyalty-birthday-date").inner_text().startswith("July 14")
+    assert from_on in slot.inner_text()
+    assert slot.locator("form").is_hidden()
+    # Focus lands on Change, in the row that now shows the date.
+    assert page.evaluate("document.activeElement.textContent") == "Change"
+    assert axe_violations(page) == []
+
+    page.keyboard.press("Enter")  # Change, from the keyboard
+    assert slot.locator("form").is_visible()
+    assert page.evaluate("document.activeElement.tagName") == "SELECT"
+    assert slot.get_by_label("Month").input_value() == "7"
+    assert slot.get_by_label("Day").input_value() == "14"
+    assert "A new date restarts the 30-day wait for the treat." in slot.inner_text()
+    summary = save_birthday(page, "12", "25")
+    birthday = summary["member"]["birthday"]
+    assert (birthday["month"], birthday["day"]) == (12, 25)
+    assert page.locator(".loyalty-status").inner_text().startswith("Birthday saved: December 25.")
+    assert (
+        birthday_slot(page).locator(".loyalty-birthday-date").inner_text().startswith("December 25")
+    )
+    assert axe_violations(page) == []
+
+    # Guests read the treat with the other ways to earn, and get no form.
+    page.context.add_cookies([{"name": "sandbox_customer", "value": "guest", "url": store.url}])
+    open_panel(page, store)
+    assert ways_to_earn(page) == [
+        "1 point for every 1.00 you spend",
+        "Birthday treat: 100 points on your birthday",
+    ]
+    assert birthday_slot(page).count() == 0
+
+
+def test_an_impossible_date_is_told_in_words(page: Page, store: Store) -> None:
+    assert admin_api(store, "/earning-rules", BIRTHDAY_RULE).status_code == 201
+    # The app's answer to 30 February, had the form offered it.
+    page.route(
+        "**/apps/loyalty/birthday*",
+        lambda route: route.fulfill(
+            status=400,
+            json={
+                "error": {
+                    "code": "validation_failed",
+                    "message": "day does not exist in that month",
+                    "fields": {"day": "day does not exist in that month"},
+                }
+            },
+        ),
+    )
+    open_panel(page, store)
+    slot = birthday_slot(page)
+    slot.locator("button[type='submit']").click()
+    page.wait_for_function("document.querySelector('.loyalty-status').textContent.length > 0")
+    assert page.locator(".loyalty-status").inner_text() == (
+        "That date doesn't exist. Pick another day."
+    )
+    assert slot.locator("button[type='submit']").is_enabled()  # free to try again
+    assert slot.locator("form").is_visible()
+    # The browser reports the failed answer itself on the console; nothing else may appear.
+    assert all("status of" in e for e in store.console_errors)
+    store.console_errors.clear()
+
+
+def test_member_sets_their_birthday_in_vietnamese(page: Page, store: Store) -> None:
+    assert admin_api(store, "/earning-rules", BIRTHDAY_RULE).status_code == 201
+    open_panel_reading_summary(page, store, "?locale=vi")
+    slot = birthday_slot(page)
+    assert slot.locator("h3").inner_text().lower() == "sinh nhật của bạn"
+    assert "Birthday treat: 100 điểm vào ngày sinh nhật của bạn" in slot.inner_text()
+    assert slot.get_by_label("Tháng").locator("option").nth(6).inner_text() == "Tháng 7"
+    summary = save_birthday(page, "7", "14")
+    start = medium_date(page, summary["member"]["birthday"]["bonus_from"])
+    assert page.locator(".loyalty-status").inner_text() == (
+        "Đã lưu ngày sinh nhật: 14 tháng 7. "
+        f"Quà sinh nhật sẽ đến đúng ngày sinh nhật của bạn (từ {start} trở đi)."
+    )
+    assert page.evaluate("document.activeElement.textContent") == "Thay đổi"
+    assert axe_violations(page) == []
+
+
+def test_no_birthday_row_without_a_birthday_rule(page: Page, store: Store) -> None:
+    summary = open_panel_reading_summary(page, store)
+    assert summary["program"]["ways_to_earn"] == []
+    assert birthday_slot(page).count() == 0
+    assert page.locator("#loyalty-panel form, #loyalty-panel .loyalty-birthday").count() == 0

@@ -27,7 +27,7 @@ def birthday_rule(client: FlaskClient, shop: ShopHandle, points: int = 100) -> N
 
 
 def set_birthday(client: FlaskClient, shop: ShopHandle, month: int, day: int) -> Any:
-    return client.put(proxied("birthday", shop=shop.domain), json={"month": month, "day": day})
+    return client.post(proxied("birthday", shop=shop.domain), json={"month": month, "day": day})
 
 
 def bonuses(container: Container) -> list[str]:
@@ -71,7 +71,7 @@ def test_impossible_dates_and_guests_are_refused(
     r = set_birthday(client, shopify_shop, 13, 1)
     assert r.status_code == 400
     assert set_birthday(client, shopify_shop, 2, 29).status_code == 200
-    guest = client.put(
+    guest = client.post(
         proxied("birthday", customer="", shop=shopify_shop.domain), json={"month": 1, "day": 1}
     )
     assert (guest.status_code, guest.json["error"]["code"]) == (401, "sign_in_required")

@@ -128,7 +128,7 @@ def test_customer_redact_erases_personal_data_and_keeps_totals(
             return int(s.scalar(select(func.sum(LedgerEntry.points))) or 0)
 
     before = total()
-    r = client.put(
+    r = client.post(
         proxied("birthday", customer=str(CUSTOMER), shop=history.domain),
         json={"month": 7, "day": 14},
     )

@@ -25,7 +25,10 @@
       expiry_inactivity: "Points expire after {n} months without earning or redeeming.",
       expiry_inactivity_one: "Points expire after {n} month without earning or redeeming.",
       earn_signup: "{name}: {points} when you create an account", earn_activity: "{name}: {points}",
-      earn_limited: "{name}: {points}, {limit}",
+      earn_limited: "{name}: {points}, {limit}", earn_birthday: "{name}: {points} on your birthday",
+      birthday: "Your birthday", month: "Month", day: "Day", save: "Save", change: "Change",
+      birthday_saved: "Birthday saved: {date}.", birthday_from: "Your birthday treat arrives on the day (from {date} on).",
+      birthday_wait: "A new date restarts the 30-day wait for the treat.", bad_date: "That date doesn't exist. Pick another day.",
       limit_day: "up to {n} times a day", limit_day_one: "once a day",
       limit_week: "up to {n} times a week", limit_week_one: "once a week",
       limit_month: "up to {n} times a month", limit_month_one: "once a month",
@@ -65,7 +68,10 @@
       expiring: "{n} điểm sẽ hết hạn vào ngày {date}",
       expiry_batch: "Điểm sẽ hết hạn sau {n} tháng kể từ khi bạn tích được.",
       expiry_inactivity: "Điểm sẽ hết hạn nếu bạn không tích hoặc đổi điểm trong {n} tháng.",
-      earn_signup: "{name}: {points} khi bạn tạo tài khoản",
+      earn_signup: "{name}: {points} khi bạn tạo tài khoản", earn_birthday: "{name}: {points} vào ngày sinh nhật của bạn",
+      birthday: "Sinh nhật của bạn", month: "Tháng", day: "Ngày", save: "Lưu", change: "Thay đổi",
+      birthday_saved: "Đã lưu ngày sinh nhật: {date}.", birthday_from: "Quà sinh nhật sẽ đến đúng ngày sinh nhật của bạn (từ {date} trở đi).",
+      birthday_wait: "Đổi ngày sinh nhật thì phải chờ lại 30 ngày mới được nhận quà.", bad_date: "Ngày này không tồn tại. Vui lòng chọn ngày khác.",
       limit_day: "tối đa {n} lần mỗi ngày", limit_week: "tối đa {n} lần mỗi tuần",
       limit_month: "tối đa {n} lần mỗi tháng", limit_lifetime: "tối đa {n} lần",
       left_day: "hôm nay còn {n} lượt", left_week: "tuần này còn {n} lượt",
@@ -105,6 +111,10 @@
       expiry_batch: "คะแนนจะหมดอายุเมื่อครบ {n} เดือนนับจากวันที่คุณได้รับ",
       expiry_inactivity: "คะแนนจะหมดอายุหากไม่มีการสะสมหรือแลกคะแนนเป็นเวลา {n} เดือน",
       earn_signup: "{name}: {points}เมื่อคุณสร้างบัญชี", earn_limited: "{name}: {points} {limit}",
+      earn_birthday: "{name}: {points}ในวันเกิดของคุณ",
+      birthday: "วันเกิดของคุณ", month: "เดือน", day: "วัน", save: "บันทึก", change: "เปลี่ยน",
+      birthday_saved: "บันทึกวันเกิดแล้ว: {date}", birthday_from: "คุณจะได้รับของขวัญในวันเกิดของคุณ (ตั้งแต่ {date} เป็นต้นไป)",
+      birthday_wait: "หากเปลี่ยนวันเกิด ต้องรออีก 30 วันจึงจะได้รับของขวัญ", bad_date: "ไม่มีวันที่นี้ โปรดเลือกวันอื่น",
       limit_day: "สูงสุด {n} ครั้งต่อวัน", limit_week: "สูงสุด {n} ครั้งต่อสัปดาห์",
       limit_month: "สูงสุด {n} ครั้งต่อเดือน", limit_lifetime: "สูงสุด {n} ครั้ง",
       left_day: "วันนี้เหลืออีก {n} ครั้ง", left_week: "สัปดาห์นี้เหลืออีก {n} ครั้ง",
@@ -203,6 +213,7 @@
     if (code === "insufficient_points") return t("insufficient");
     if (code === "token_expired" || code === "stale_request") return t("expired");
     if (code === "rate_limited") return t("rate_limited");
+    if (code === "validation_failed") return t("bad_date");
     return t("error");
   }
 
@@ -289,7 +300,7 @@
 
   function ruleLine(r) {
     var k = "limit_" + r.limit_period, vars = { name: r.name, points: tn("cost", r.points) };
-    if (r.kind === "signup") return t("earn_signup", vars);
+    if (r.kind !== "activity") return t("earn_" + r.kind, vars);
     vars.limit = r.limit_count && STRINGS.en[k] ? tn(k, r.limit_count) : "";
     return t(vars.limit ? "earn_limited" : "earn_activity", vars);
   }
@@ -366,6 +377,51 @@
     })), tierCounts(x)]);
   }
 
+  /* The member's birthday (month and day, no year) for the shop's birthday treat: the date
+     and a Change button, or a form whose day list only holds days the month has. */
+  function md(m, day) {
+    return new Intl.DateTimeFormat(state.locale, { month: "long", day: "numeric", timeZone: "UTC" }).format(Date.UTC(2024, m - 1, day));
+  }
+
+  function birthdaySection(rule, b) {
+    var month = el("select"), day = el("select"), i, change, form;
+    var save = el("button", { type: "submit", className: "loyalty-button", text: t("save") });
+    var names = new Intl.DateTimeFormat(state.locale, { month: "long", timeZone: "UTC" });
+    for (i = 1; i <= 12; i++) month.appendChild(el("option", { value: i, text: names.format(Date.UTC(2024, i - 1)) }));
+    function days(keep) {
+      var max = new Date(Date.UTC(2024, month.value, 0)).getUTCDate(); // 2024: 29 February exists
+      day.textContent = "";
+      for (i = 1; i <= max; i++) day.appendChild(el("option", { value: i, text: number(i) }));
+      day.value = Math.min(keep, max);
+    }
+    month.value = b ? b.month : 1;
+    days(b ? b.day : 1);
+    month.onchange = function () { days(day.value); };
+    form = el("form", { className: "loyalty-birthday", onsubmit: function (ev) {
+      ev.preventDefault();
+      save.disabled = true;
+      request("POST", "/birthday", { month: +month.value, day: +day.value }).then(function (r) {
+        return refresh().then(function () {
+          announce(t("birthday_saved", { date: md(r.month, r.day) }) + " " + t("birthday_from", { date: date(r.bonus_from) }));
+          var next = state.root.querySelector("[data-slot=birthday] button");
+          if (next) next.focus();
+        });
+      }, function (e) { save.disabled = false; announce(failure(e)); });
+    } }, [
+      el("label", { text: t("month") }, [month]), el("label", { text: t("day") }, [day]), save,
+      b && el("p", { className: "loyalty-muted", text: t("birthday_wait") })
+    ]);
+    form.hidden = !!b;
+    var parts = [el("p", { className: "loyalty-muted", text: ruleLine(rule) })];
+    if (b) {
+      change = el("button", { type: "button", className: "loyalty-button loyalty-secondary", text: t("change"),
+        onclick: function () { form.hidden = false; change.hidden = true; month.focus(); } });
+      parts.push(el("p", { className: "loyalty-birthday-date" }, [el("strong", { text: md(b.month, b.day) }), change]));
+      if (new Date(b.bonus_from) > new Date()) parts.push(el("p", { className: "loyalty-muted", text: t("birthday_from", { date: date(b.bonus_from) }) }));
+    }
+    return section("birthday", parts.concat(form));
+  }
+
   function render() {
     var body = state.root.querySelector(".loyalty-body");
     body.textContent = "";
@@ -398,7 +454,7 @@
       var ways = program.ways_to_earn, line = function (r) { return el("li", { "data-rule": r.key, text: ruleLine(r) }); };
       body.appendChild(section("ways_to_earn", [
         el("ul", { className: "loyalty-earn" }, rules(ways, "signup").map(line).concat(
-          el("li", { text: tn("earn_rule", Number(program.points_per_unit)) }), rules(ways, "activity").map(line))),
+          el("li", { text: tn("earn_rule", Number(program.points_per_unit)) }), rules(ways, "birthday").concat(rules(ways, "activity")).map(line))),
         expiryRule(program)
       ]));
       if (program.tiers) body.appendChild(tierList(program.tiers, program));
@@ -412,6 +468,8 @@
       }
       var acts = rules(member.activities, "activity");
       if (acts.length) body.appendChild(section("ways_to_earn", [el("ul", { className: "loyalty-earn" }, acts.map(activityItem))]));
+      var bday = rules(program.ways_to_earn, "birthday")[0];
+      if (bday) body.appendChild(birthdaySection(bday, member.birthday));
       body.appendChild(el("div", { "data-slot": "referral", hidden: "" }));
       body.appendChild(section("history", member.history.length ? [
         el("ul", { className: "loyalty-list" }, member.history.map(function (h) {
