@@ -66,7 +66,7 @@ def insert_many_ignoring_conflict(
     if dialect.name != "postgresql":
         stmt = (
             _insert_for(session)(table)
-            .on_conflict_do_nothing(index_elements=list(conflict_columns))
+            .on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
             .returning(first_key)
         )
         return len(session.connection().execute(stmt, [dict(r) for r in rows]).all())
@@ -82,11 +82,31 @@ def insert_many_ignoring_conflict(
         arrays[column.name] = values
     casts = ", ".join(f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in columns)
     names = ", ".join(c.name for c in columns)
+    target = f"({', '.join(conflict_columns)}) " if conflict_columns else ""
     sql = text(
         f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({casts}) "
-        f"ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING RETURNING {first_key.name}"
+        f"ON CONFLICT {target}DO NOTHING RETURNING {first_key.name}"
     )
     return len(session.connection().execute(sql, arrays).all())
+
+
+def upsert_many(
+    session: Session,
+    model: type[Any],
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: Sequence[str],
+    *,
+    update: Sequence[str],
+) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE SET `update` for many rows in few round trips."""
+    if not rows:
+        return
+    insert = _insert_for(session)(model.__table__)
+    stmt = insert.on_conflict_do_update(
+        index_elements=list(conflict_columns),
+        set_={column: insert.excluded[column] for column in update},
+    )
+    session.connection().execute(stmt, [dict(r) for r in rows])
 
 
 def upsert_locked(

@@ -304,8 +304,18 @@ def _decide(
     )
 
 
+@dataclass
+class _Writes:
+    """What one chunk's tier changes write, sent as a few bulk statements."""
+
+    held: list[dict[str, Any]]
+    changes: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    bonuses: list[dict[str, Any]]
+
+
 def _apply(
-    session: Session,
+    writes: _Writes,
     shop: Shop,
     tiers_by_id: dict[int, Tier],
     customer_id: int,
@@ -315,59 +325,51 @@ def _apply(
     now: datetime,
     from_scratch: bool,
 ) -> str | None:
-    """Bring one member's tier up to date; 'up', 'down' or None."""
+    """Plan one member's tier change into `writes`; 'up', 'down' or None."""
     new = _decide(shop, tiers_by_id, value, held, now=now, from_scratch=from_scratch)
     old_id = held.tier_id if held is not None else None
     new_id = new.id if new is not None else None
     if new_id == old_id:
         return None
-    if held is None:
-        session.add(
-            MemberTier(
-                shop_id=shop.id,
-                customer_id=customer_id,
-                tier_id=new_id,
-                reached_at=now,
-                updated_at=now,
-            )
-        )
-    else:
-        held.tier_id, held.reached_at, held.updated_at = new_id, now, now
     old_threshold = tiers_by_id[old_id].threshold if old_id in tiers_by_id else ZERO
     direction = "up" if new is not None and new.threshold > old_threshold else "down"
     reason = (
         "recalculated" if from_scratch else ("qualified" if direction == "up" else "period_end")
     )
-    change = TierChange(
-        shop_id=shop.id,
-        customer_id=customer_id,
-        from_tier_id=old_id,
-        to_tier_id=new_id,
-        reason=reason,
-        changed_at=now,
+    writes.held.append(
+        {
+            "shop_id": shop.id,
+            "customer_id": customer_id,
+            "tier_id": new_id,
+            "reached_at": now,
+            "updated_at": now,
+        }
     )
-    session.add(change)
-    session.flush()
+    writes.changes.append(
+        {
+            "shop_id": shop.id,
+            "customer_id": customer_id,
+            "from_tier_id": old_id,
+            "to_tier_id": new_id,
+            "reason": reason,
+            "changed_at": now,
+        }
+    )
     new_name = tiers_by_id[new_id].name if new_id is not None else None
     old_name = tiers_by_id[old_id].name if old_id in tiers_by_id else None
-    repositories.insert_ignoring_conflict(
-        session,
-        LoyaltyEvent,
+    writes.events.append(
         {
             "shop_id": shop.id,
             "customer_id": customer_id,
             "kind": TIER_EVENT,
             "payload": json.dumps({"from": old_name, "to": new_name, "direction": direction}),
-            "dedupe_key": f"{TIER_EVENT}:{change.id}",
+            "dedupe_key": f"{TIER_EVENT}:{customer_id}:{now.isoformat()}:{new_id}",
             "created_at": now,
-        },
-        ("shop_id", "dedupe_key"),
+        }
     )
     if direction == "up" and new_id is not None and tiers_by_id[new_id].entry_points > 0:
         tier = tiers_by_id[new_id]
-        repositories.insert_ignoring_conflict(
-            session,
-            LedgerEntry,
+        writes.bonuses.append(
             {
                 "shop_id": shop.id,
                 "customer_id": customer_id,
@@ -377,12 +379,12 @@ def _apply(
                 "source_type": "tier",
                 "source_ref": str(tier.id),
                 "order_id": None,
-                # Once per member and tier, ever: falling back and climbing again pays nothing.
+                # Once per member and tier, ever: falling back and climbing again pays
+                # nothing.
                 "idempotency_key": f"tier:{tier.id}:{customer_id}",
                 "created_at": now,
                 "available_at": now,
-            },
-            ("shop_id", "idempotency_key"),
+            }
         )
     return direction
 
@@ -396,7 +398,7 @@ def refresh_members(
     from_scratch: bool = False,
 ) -> dict[str, int]:
     """Bring these members' tiers up to date inside the caller's transaction (the caller
-    holds their rows)."""
+    holds their rows): one read of their values, and a few bulk writes for the changes."""
     counts = {"members": len(customer_ids), "up": 0, "down": 0}
     tiers_by_id = {t.id: t for t in active_tiers(session, shop.id)}
     held = {
@@ -408,9 +410,10 @@ def refresh_members(
         )
     }
     values = measure_values(session, Qualifying.of(shop), customer_ids, now=now)
+    writes = _Writes([], [], [], [])
     for customer_id in customer_ids:
         moved = _apply(
-            session,
+            writes,
             shop,
             tiers_by_id,
             customer_id,
@@ -421,6 +424,22 @@ def refresh_members(
         )
         if moved:
             counts[moved] += 1
+    if writes.held:
+        repositories.upsert_many(
+            session,
+            MemberTier,
+            writes.held,
+            ("shop_id", "customer_id"),
+            update=("tier_id", "reached_at", "updated_at"),
+        )
+        repositories.insert_many_ignoring_conflict(session, TierChange, writes.changes, ())
+        repositories.insert_many_ignoring_conflict(
+            session, LoyaltyEvent, writes.events, ("shop_id", "dedupe_key")
+        )
+        repositories.insert_many_ignoring_conflict(
+            session, LedgerEntry, writes.bonuses, ("shop_id", "idempotency_key")
+        )
+        session.expire_all()  # the ORM's copies of member_tiers are stale now
     return counts
 
 
