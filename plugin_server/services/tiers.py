@@ -363,7 +363,8 @@ def _apply(
             "customer_id": customer_id,
             "kind": TIER_EVENT,
             "payload": json.dumps({"from": old_name, "to": new_name, "direction": direction}),
-            "dedupe_key": f"{TIER_EVENT}:{customer_id}:{now.isoformat()}:{new_id}",
+            # One event per change: the member, the moment, and from which tier to which.
+            "dedupe_key": f"{TIER_EVENT}:{customer_id}:{now.isoformat()}:{old_id}:{new_id}",
             "created_at": now,
         }
     )
