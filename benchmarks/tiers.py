@@ -6,10 +6,11 @@ benchmarks/expiry.py (its set-based loader, imported), creates three tiers throu
 its peak, four full recalculations of the shop in chunks of `--chunk` members:
 
 1. points earned over the lifetime, from scratch (most members reach a tier);
-2. the same an hour later, not from scratch (the scheduler's hourly pass: only members
-   whose pending points became spendable in that hour may move up);
-3. Gold's threshold raised, from scratch (Gold members below it move down);
-4. amount spent over the last 12 months with money thresholds, from scratch.
+2. the same again at the same moment, not from scratch (the scheduler's hourly pass when
+   nothing changed: it must move no one);
+3. an hour later, Gold's threshold raised, from scratch (Gold members below it move down);
+4. another hour later, amount spent over the last 12 months with money thresholds, from
+   scratch.
 
 After each, every member's tier is compared with the one an independent set-based SQL
 query gives (each member's value under the shop's measure and period against the active
@@ -397,7 +398,7 @@ def main() -> None:
     parser.add_argument(
         "--same-moment",
         action="store_true",
-        help="run every pass at the load's moment instead of one hour apart",
+        help="make every change at the load's moment instead of an hour apart",
     )
     parser.add_argument(
         "--explain", action="store_true", help="print each pass's EXPLAIN of one measure query"
@@ -460,8 +461,8 @@ def main() -> None:
         results["rss_setup_mib"] = round(rss_mib(), 1)
 
         def moment(n: int) -> datetime:
-            """Pass n runs n hours after the load, as the scheduler's passes would (pending
-            points become spendable meanwhile), unless --same-moment."""
+            """The moment of the n-th change of configuration: n hours after the load, unless
+            --same-moment (then a member moving twice gets two changes at one moment)."""
             return now if args.same_moment else now + timedelta(hours=n)
 
         def run(name: str, label: str, at: datetime, *, from_scratch: bool) -> None:
@@ -480,11 +481,11 @@ def main() -> None:
             print(flush=True)
 
         run("points", "points/lifetime, from scratch", moment(0), from_scratch=True)
-        run("again", "again (hourly pass, not scratch)", moment(1), from_scratch=False)
-        at = moment(2)
+        run("again", "same again (hourly, not scratch)", moment(0), from_scratch=False)
+        at = moment(1)
         tiers.update_tier(c.uow(), shop_id, ids["Gold"], {"threshold": RAISED_GOLD}, now=at)
         run("raised", f"Gold raised to {RAISED_GOLD}, from scratch", at, from_scratch=True)
-        at = moment(3)
+        at = moment(2)
         for name, _, _, _, amount in TIERS:  # ascending, so no two thresholds ever clash
             tiers.update_tier(c.uow(), shop_id, ids[name], {"threshold": amount}, now=at)
         update_program(
