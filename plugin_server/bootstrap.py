@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -31,6 +32,33 @@ if TYPE_CHECKING:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+DEMO_CLOCK_FILE = "demo-clock-offset"
+
+
+class DemoClock:
+    """The embedded default's clock: real time plus the offset that `loyalty simulate
+    advance` keeps in the instance folder, so the server, its ticker and the CLI all see
+    the same moved time (a pending period can be watched ending). Development only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def offset(self) -> timedelta:
+        try:
+            return timedelta(seconds=float(self.path.read_text()))
+        except (OSError, ValueError):
+            return timedelta()
+
+    def advance(self, by: timedelta) -> timedelta:
+        moved = self.offset() + by
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(str(moved.total_seconds()))
+        return moved
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset()
 
 
 @dataclass
@@ -69,6 +97,8 @@ def bootstrap(
     clock: Callable[[], datetime] | None = None,
     dispatcher: Dispatcher | None = None,
 ) -> Container:
+    if clock is None and settings.development:
+        clock = DemoClock(settings.instance_path / DEMO_CLOCK_FILE)
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     cipher = CredentialCipher(settings.secret_key)
@@ -92,7 +122,9 @@ def bootstrap(
         session_factory=session_factory,
         cipher=cipher,
         shops=ShopDirectory(session_factory, cipher, settings.shop_cache_seconds),
-        storefront_shops=StorefrontShops(session_factory, settings.shop_cache_seconds),
+        storefront_shops=StorefrontShops(
+            session_factory, settings.shop_cache_seconds, clock=clock or utc_now
+        ),
         redis=redis,
         clock=clock or utc_now,
         platforms={"shopify": ShopifyClient(), "woocommerce": WooCommerceClient()},

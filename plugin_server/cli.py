@@ -268,6 +268,73 @@ def points_expire(shop_id: int | None, dry_run: bool, chunk: int) -> None:
     _echo_json({**run.as_dict(), "dry_run": dry_run})
 
 
+@main.group()
+def referrals() -> None:
+    """Review referrals held by the fraud checks, and see how referrals stand."""
+
+
+SHOP_OPTION = click.option("--shop", "shop_id", type=int, required=True, help="The shop's id.")
+
+
+@referrals.command("list")
+@SHOP_OPTION
+@click.option(
+    "--status",
+    type=click.Choice(["claimed", "pending", "flagged", "rewarded", "voided", "rejected"]),
+    help="e.g. flagged: waiting for your review.",
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+def referrals_list(shop_id: int, status: str | None, limit: int) -> None:
+    """Referrals, newest first."""
+    from plugin_server.services import referrals as service
+
+    c = _container()
+    _echo_json(
+        service.list_referrals(
+            c.uow(), shop_id, status=status, advocate_ref=None, before=None, limit=limit
+        )
+    )
+
+
+def _review_command(shop_id: int, referral_id: int, note: str | None, *, approve: bool) -> None:
+    from plugin_server import redemption_flow
+
+    c = _container()
+    try:
+        out = redemption_flow.review_referral(c, shop_id, referral_id, approve=approve, note=note)
+    except LoyaltyError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    _echo_json(out)
+
+
+@referrals.command("approve")
+@SHOP_OPTION
+@click.argument("referral_id", type=int)
+@click.option("--note", help="Why (kept with the referral).")
+def referrals_approve(shop_id: int, referral_id: int, note: str | None) -> None:
+    """Release a flagged referral (the advocate is paid once its period has passed)."""
+    _review_command(shop_id, referral_id, note, approve=True)
+
+
+@referrals.command("reject")
+@SHOP_OPTION
+@click.argument("referral_id", type=int)
+@click.option("--note", help="Why (kept with the referral).")
+def referrals_reject(shop_id: int, referral_id: int, note: str | None) -> None:
+    """Refuse a referral that has not been rewarded: the advocate is not paid."""
+    _review_command(shop_id, referral_id, note, approve=False)
+
+
+@referrals.command("report")
+@SHOP_OPTION
+def referrals_report(shop_id: int) -> None:
+    """Counts by status, flagged/approved/rejected, and what advocates were paid."""
+    from plugin_server.services import referrals as service
+
+    c = _container()
+    _echo_json(service.report(c.uow(), shop_id, since=None, until=None))
+
+
 def _start_ticker(c: Container, interval: float = 30) -> None:
     """The embedded default has no scheduler process: tick from a thread of the server."""
     import threading
@@ -437,6 +504,12 @@ Open the demo storefront: {sandbox_url}/
 
 Or use the API, in another terminal (same folder):
   .venv/bin/loyalty simulate order --email ann@example.com --total 59.90{url_opt}
+      # 74 points (Silver earns 1.25x), pending for the shop's 14 days
+  .venv/bin/loyalty simulate friend --email bao@example.com{url_opt}
+      # Bao claims Ann's referral offer (10% off), then orders 80.00 with the code
+  .venv/bin/loyalty simulate advance --days 15
+      # the demo's clock moves on: the points are spendable, Ann is paid 200 for Bao
+  .venv/bin/loyalty referrals list --shop {shop.shop_id}
   curl {auth} '{base}/api/v1/customers/{shop.customer_id}'
   curl {auth} -H 'Content-Type: application/json' -d '{{"reward_id": 1}}' \\
       {base}/api/v1/customers/{shop.customer_id}/redemptions
@@ -501,43 +574,82 @@ def _post(url: str, delivery: Any) -> dict[str, Any]:
     return result
 
 
-def _member_view(c: Container, email: str) -> list[dict[str, object]]:
+def _demo_shop_id(c: Container) -> int:
     from plugin_server.db.repositories import shop_by_domain
-    from plugin_server.services import customers
 
     with c.session_factory() as session:
         shop = shop_by_domain(session, "shopify", DEMO_DOMAIN)
-        shop_id = shop.id if shop else None
-    if shop_id is None:
-        return []
-    # A worker may still be applying the delivery; give it a moment.
-    for _ in range(20):
-        found = customers.customers_by_email(c.uow(), shop_id, email, now=c.clock())
-        if found:
-            return found
+        if shop is None:
+            raise click.ClickException(
+                "no demo shop here: start it with `./scripts/demo` (or `loyalty demo`)"
+            )
+        return shop.id
+
+
+def _wait_for_order(c: Container, shop_id: int, order_ref: str) -> None:
+    """A worker may still be applying the delivery; give it a moment."""
+    from sqlalchemy import select
+
+    from plugin_server.db.models import Order
+
+    for _ in range(50):
+        with c.session_factory() as session:
+            applied = session.scalar(
+                select(Order.earned_points).where(
+                    Order.shop_id == shop_id, Order.order_ref == order_ref
+                )
+            )
+        if applied is not None:
+            return
         time.sleep(0.1)
-    return []
 
 
-@simulate.command("order")
-@click.option("--email", required=True)
-@click.option("--total", required=True, help="Order subtotal, e.g. 59.90")
-@click.option("--currency", default="USD", show_default=True)
-@click.option("--url", default="http://127.0.0.1:5000", show_default=True)
-def simulate_order(email: str, total: str, currency: str, url: str) -> None:
-    """Send a signed Shopify orders/paid webhook for the demo shop."""
+def _member_view(c: Container, email: str) -> list[dict[str, object]]:
+    from plugin_server.services import customers
+
+    return customers.customers_by_email(c.uow(), _demo_shop_id(c), email, now=c.clock())
+
+
+def _customer_for(c: Container, shop_id: int, email: str) -> tuple[int, str | None, str | None]:
+    """The demo store's customer for an email: the existing member (so an order for
+    ann@example.com goes to Ann, customer 1001, under her name), else a stable new id."""
+    from plugin_server import simulate as sim
+    from plugin_server.db.repositories import customers_by_email
+
+    with c.session_factory() as session:
+        for member in customers_by_email(session, shop_id, email.strip().lower()):
+            if member.customer_ref.isdigit():
+                return int(member.customer_ref), member.first_name, member.last_name
+    return sim.customer_id_for(email), None, None
+
+
+def _send_order(
+    c: Container,
+    url: str,
+    *,
+    email: str,
+    amount: Decimal,
+    currency: str = "USD",
+    codes: tuple[str, ...] = (),
+    first_name: str | None = None,
+    product: int = 1,
+) -> tuple[int, dict[str, Any]]:
     from plugin_server import simulate as sim
 
-    c = _container()
-    amount = _decimal(total, "--total")
+    shop_id = _demo_shop_id(c)
     order_id = int(time.time() * 1000)
+    customer_id, known_first, known_last = _customer_for(c, shop_id, email)
     payload = sim.shopify_order(
         order_id=order_id,
         email=email.lower(),
         subtotal=amount,
         currency=currency.upper(),
-        customer_id=sim.customer_id_for(email),
+        customer_id=customer_id,
+        discount_codes=codes,
     )
+    payload["line_items"][0]["product_id"] = product
+    payload["customer"]["first_name"] = known_first or first_name or "Demo"
+    payload["customer"]["last_name"] = known_last or ("Shopper" if not first_name else None)
     ack = _post(
         url,
         sim.sign_shopify(
@@ -547,7 +659,94 @@ def simulate_order(email: str, total: str, currency: str, url: str) -> None:
             secret=c.settings.shopify_api_secret,
         ),
     )
+    _wait_for_order(c, shop_id, str(order_id))
+    return order_id, ack
+
+
+@simulate.command("order")
+@click.option("--email", required=True)
+@click.option("--total", required=True, help="Order subtotal, e.g. 59.90")
+@click.option("--currency", default="USD", show_default=True)
+@click.option(
+    "--product",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="The product bought (demo: 2 is on a bonus campaign, 3 never earns).",
+)
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True)
+def simulate_order(email: str, total: str, currency: str, product: int, url: str) -> None:
+    """Send a signed Shopify orders/paid webhook for the demo shop (to the member with this
+    email if there is one)."""
+    c = _container()
+    order_id, ack = _send_order(
+        c, url, email=email, amount=_decimal(total, "--total"), currency=currency, product=product
+    )
     _echo_json({"order_id": order_id, "webhook": ack, "customers": _member_view(c, email)})
+
+
+@simulate.command("friend")
+@click.option("--advocate", "advocate_email", default="ann@example.com", show_default=True)
+@click.option("--email", required=True, help="The friend's email (new to the shop).")
+@click.option("--total", default="80.00", show_default=True, help="The first order's subtotal.")
+@click.option("--name", default="Bao", show_default=True, help="The friend's first name.")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True)
+def simulate_friend(advocate_email: str, email: str, total: str, name: str, url: str) -> None:
+    """Play a referred friend: claim the advocate's offer (a real code at the store), then
+    place a first order with that code, as if from another device."""
+    from plugin_server import redemption_flow
+    from plugin_server.services import referrals
+
+    c = _container()
+    shop_id = _demo_shop_id(c)
+    advocates = [m for m in _member_view(c, advocate_email) if m.get("referral")]
+    if not advocates:
+        raise click.ClickException(f"no member with the email {advocate_email}")
+    code = str(advocates[0]["referral"]["code"])  # type: ignore[index]
+    try:
+        claimed, _ = redemption_flow.claim_referral(
+            c, shop_id, code, customer_ref=None, email=email, address="cli", device=None
+        )
+    except LoyaltyError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    friend_code = claimed["code"]
+    if friend_code is None:
+        raise click.ClickException("the store has not confirmed the friend's code yet; retry")
+    order_id, _ = _send_order(
+        c,
+        url,
+        email=email,
+        amount=_decimal(total, "--total"),
+        codes=(friend_code,),
+        first_name=name,
+    )
+    [referral] = referrals.list_referrals(
+        c.uow(), shop_id, status=None, advocate_ref=None, before=None, limit=1
+    )
+    _echo_json({"friend_code": friend_code, "order_id": order_id, "referral": referral})
+
+
+@simulate.command("advance")
+@click.option("--days", type=click.FloatRange(min=0, max=3650), required=True)
+def simulate_advance(days: float) -> None:
+    """Move the demo's clock forward (server, scheduler and CLI), then run the scheduler's
+    duties once: pending points become spendable, referrals are paid, points expire."""
+    from datetime import timedelta
+
+    from plugin_server import jobs
+    from plugin_server.bootstrap import DemoClock
+
+    c = _container()
+    if not isinstance(c.clock, DemoClock):
+        raise click.ClickException("the clock only moves on the embedded demo (development)")
+    moved = c.clock.advance(timedelta(days=days))
+    _echo_json(
+        {
+            "clock": c.clock().isoformat(),
+            "ahead_by_days": moved / timedelta(days=1),
+            "tick": jobs.tick(c),
+        }
+    )
 
 
 @simulate.command("refund")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from plugin_server.bootstrap import Container
 from plugin_server.db.repositories import shop_by_domain
-from plugin_server.services import earning_rules, program, rewards, tiers
+from plugin_server.services import earning_rules, program, referrals, rewards, tiers
 from plugin_server.services import shops as shop_service
 
 DEMO_DOMAIN = "demo-store.myshopify.com"
@@ -38,6 +39,20 @@ DEMO_TIERS = (
     {"name": "Silver", "threshold": 100, "multiplier": Decimal("1.25")},
     {"name": "Gold", "threshold": 300, "multiplier": Decimal("1.5"), "entry_points": 50},
 )
+# `loyalty simulate order --product 2` buys sunglasses, `--product 3` a gift card.
+DEMO_CAMPAIGN: dict[str, object] = {
+    "kind": "bonus",
+    "key": "sunglasses-week",
+    "name": "Double points on sunglasses",
+    "multiplier": Decimal(2),
+    "product_ids": ["2"],
+}
+DEMO_EXCLUSION: dict[str, object] = {
+    "kind": "exclusion",
+    "key": "gift-cards",
+    "name": "Gift cards",
+    "product_ids": ["3"],
+}
 DEMO_RULES = (
     {"kind": "signup", "key": "welcome", "name": "Welcome bonus", "points": 50},
     {"kind": "birthday", "key": "birthday", "name": "Birthday treat", "points": 100},
@@ -50,6 +65,22 @@ DEMO_RULES = (
         "limit_period": "month",
     },
 )
+
+
+# A friend gets 10% off a first order of 30.00 or more; Ann gets 200 points for each friend
+# once the friend's order has passed the shop's 14-day pending period.
+DEMO_REFERRALS = {
+    "name": "Give 10%, get 200 points",
+    "starts_at": datetime(2026, 1, 1, tzinfo=UTC),
+    "friend_discount_kind": "percentage",
+    "friend_discount_value": Decimal("10"),
+    "advocate_reward_kind": "points",
+    "advocate_points": 200,
+    "min_order_subtotal": Decimal("30"),
+    "advocate_period_limit": 10,
+    "advocate_limit_period": "month",
+}
+DEMO_PENDING_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -88,6 +119,12 @@ def set_up(container: Container, *, sandbox_url: str, showcase: bool = True) -> 
         container.uow(), container.cipher, shop_id, access_token=token, api_base_url=sandbox_url
     )
     _orders(container)
+    if existing is None and showcase:
+        # After Ann's history, which is spendable already: new orders (and the referral
+        # they may complete) wait 14 days, as a real shop's returns window would.
+        program.update_program(
+            container.uow(), shop_id, {"pending_days": DEMO_PENDING_DAYS}, now=container.clock()
+        )
     return Demo(shop_id, api_key, token, DEMO_CUSTOMER_ID)
 
 
@@ -103,6 +140,13 @@ def _showcase(container: Container, shop_id: int) -> None:
         tiers.create_tier(container.uow(), shop_id, dict(tier), now=container.clock())
     for rule in DEMO_RULES:
         earning_rules.create_rule(container.uow(), shop_id, dict(rule), now=container.clock())
+    # A bonus campaign running this week, and a product that never earns.
+    now = container.clock()
+    start = now.replace(minute=0, second=0, microsecond=0)
+    campaign = {**DEMO_CAMPAIGN, "starts_at": start, "ends_at": start + timedelta(days=7)}
+    earning_rules.create_rule(container.uow(), shop_id, campaign, now=now)
+    earning_rules.create_rule(container.uow(), shop_id, dict(DEMO_EXCLUSION), now=now)
+    referrals.create_campaign(container.uow(), shop_id, DEMO_REFERRALS, now=container.clock())
 
 
 def _orders(container: Container) -> None:

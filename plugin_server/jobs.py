@@ -18,7 +18,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from plugin_server.domain.errors import ReceiptNotFound
-from plugin_server.services import earning_rules, expiry, redemptions, tiers, webhook_receipts
+from plugin_server.services import (
+    earning_rules,
+    expiry,
+    redemptions,
+    referrals,
+    tiers,
+    webhook_receipts,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -216,7 +223,8 @@ def tick(container: JobContainer) -> dict[str, int]:
     """Periodic duties: re-offer receipts of dead drains, wake a drain for due work, retry
     redemptions whose code the platform has not confirmed yet, expire unused codes,
     (once an hour across all schedulers) expire points on each shop's policy, and
-    recalculate VIP tiers (at once after the merchant changed them, else hourly)."""
+    recalculate VIP tiers (at once after the merchant changed them, else hourly), and
+    reward advocates whose friends' orders have passed their pending period."""
     released = webhook_receipts.release_stale_claims(
         container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
@@ -235,6 +243,9 @@ def tick(container: JobContainer) -> dict[str, int]:
     birthdays = 0
     if expiry.claim_period(container.uow(), f"birthdays:{now:%Y-%m-%dT%H}", now=now):
         birthdays = earning_rules.award_birthdays(container.uow, now=now)
+    rewarded, advocate_codes = referrals.settle_due(container.uow, now=container.clock())
+    for redemption_id in advocate_codes:  # after the commit that recorded them
+        container.dispatcher.issue_later(redemption_id)
     return {
         "released_claims": released,
         "woke": int(due),
@@ -243,6 +254,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         "points_expired": points.points_expired if points is not None else 0,
         "tier_changes": moved["up"] + moved["down"],
         "birthday_bonuses": birthdays,
+        "referrals_rewarded": rewarded,
     }
 
 

@@ -47,6 +47,8 @@ def shopify_order(
     cancelled: bool = False,
     discount_codes: tuple[str, ...] = (),
     refunds: list[dict[str, Any]] | None = None,
+    note_attributes: dict[str, str] | None = None,
+    shipping_address: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     total = subtotal + shipping + tax
     now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -103,6 +105,8 @@ def shopify_order(
             }
         ],
         "refunds": refunds or [],
+        "note_attributes": [{"name": k, "value": v} for k, v in (note_attributes or {}).items()],
+        "shipping_address": shipping_address,
     }
 
 

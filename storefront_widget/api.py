@@ -20,7 +20,7 @@ from plugin_server.api import schemas
 from plugin_server.api.context import current_container
 from plugin_server.api.contract import STOREFRONT_AUTH, STOREFRONT_ERRORS, endpoint
 from plugin_server.api.errors import ApiError
-from plugin_server.services import earning_rules, redemptions, storefront
+from plugin_server.services import earning_rules, redemptions, referrals, storefront
 from storefront_widget.auth import RateLimits, Shopper, authenticate
 
 bp = Blueprint("storefront", __name__, url_prefix="/storefront/v1")
@@ -213,6 +213,62 @@ def redemption_status(redemption_id: int) -> Response:
     if found["customer_id"] != customer:  # another shopper's: as if it did not exist
         raise ApiError(404, "redemption_not_found", f"no redemption {redemption_id}")
     return jsonify(found)
+
+
+@bp.get("/referrals/<code>")
+@endpoint(
+    tags=["storefront"],
+    security=STOREFRONT_AUTH,
+    validate=False,
+    query=schemas.StorefrontQuery,
+    path_parameters={"code": "The advocate's referral code (from ?ref= in the link)."},
+    responses={
+        "HTTP_200": (schemas.ReferralLanding, "The offer, and whose code it is."),
+        "HTTP_404": (
+            schemas.Error,
+            "referral_code_not_found, or no_referral_campaign (none is running).",
+        ),
+        **STOREFRONT_ERRORS,
+    },
+)
+def referral_offer(code: str) -> Response:
+    """What a friend arriving through a referral link is offered (guests too)"""
+    c = current_container()
+    return jsonify(referrals.offer_for_code(c.uow(), g.shopper.shop_id, code, now=c.clock()))
+
+
+@bp.post("/referrals/claim")
+@endpoint(
+    tags=["storefront"],
+    security=STOREFRONT_AUTH,
+    query=schemas.StorefrontQuery,
+    json=schemas.ClaimInput,
+    responses={
+        "HTTP_201": (schemas.ReferralClaim, "Claimed: the code, or pending at the store."),
+        "HTTP_200": (schemas.ReferralClaim, "Claimed before: as it is now."),
+        "HTTP_400": (schemas.Error, "A guest without a valid email."),
+        "HTTP_404": (schemas.Error, "referral_code_not_found or no_referral_campaign."),
+        "HTTP_409": (
+            schemas.Error,
+            "own_referral_code, already_referred (by another member), or not_new_customer.",
+        ),
+        **STOREFRONT_ERRORS,
+    },
+)
+def claim_referral(json: schemas.ClaimInput) -> tuple[Response, int]:
+    """A friend takes the offer: their single-use discount code"""
+    shopper: Shopper = g.shopper
+    given = json.model_dump(exclude_unset=True)
+    out, created = redemption_flow.claim_referral(
+        current_container(),
+        shopper.shop_id,
+        json.code,
+        customer_ref=shopper.customer_ref,
+        email=given.get("email"),
+        address=request.remote_addr,
+        device=given.get("device_id"),
+    )
+    return jsonify(out), 201 if created else 200
 
 
 @bp.get("/assets/<name>")

@@ -86,6 +86,23 @@ def email(value: Any) -> str | None:
     return found.lower() if found and "@" in found else None
 
 
+def attributes(pairs: list[Mapping[str, Any]], key: str) -> tuple[tuple[str, str], ...]:
+    """Name/value pairs (Shopify `note_attributes` use `name`, WooCommerce `meta_data`
+    uses `key`); anything that is not a short string pair is left out."""
+    out = []
+    for pair in pairs[:100]:
+        name, value = pair.get(key), pair.get("value")
+        if isinstance(name, str) and isinstance(value, str) and len(name) <= 100:
+            out.append((name, value[:255]))
+    return tuple(out)
+
+
+def address_parts(address: Any, *keys: str) -> tuple[str | None, ...] | None:
+    if not isinstance(address, Mapping):
+        return None
+    return tuple(text(address.get(k)) for k in keys)
+
+
 def items(
     payload: Mapping[str, Any], key: str, *, where: str = "payload"
 ) -> list[Mapping[str, Any]]:

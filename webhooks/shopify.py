@@ -21,10 +21,13 @@ from plugin_server.domain.orders import (
     Platform,
     PrivacyEvent,
     Refund,
+    RefundLine,
     ShopEvent,
 )
 from webhooks._values import (
     ZERO,
+    address_parts,
+    attributes,
     email,
     items,
     money,
@@ -119,6 +122,29 @@ def _line(line: Mapping[str, Any]) -> OrderLine:
         quantity=quantity,
         subtotal=price * quantity - max(discount, allocated),
         product_ref=optional_ref(line.get("product_id")),
+        tax=sum(
+            (
+                shop_money(t, "price", field="line_items.tax_lines.price", default=ZERO)
+                for t in items(line, "tax_lines", where="line_items")
+            ),
+            ZERO,
+        ),
+    )
+
+
+def _refund_line(line: Mapping[str, Any]) -> RefundLine | None:
+    """A refunded line with the order line it refunds (`line_item_id`, else the embedded
+    `line_item.id`); None when neither is there."""
+    embedded = line.get("line_item")
+    line_ref = optional_ref(line.get("line_item_id"))
+    if line_ref is None and isinstance(embedded, Mapping):
+        line_ref = optional_ref(embedded.get("id"))
+    if line_ref is None:
+        return None
+    return RefundLine(
+        line_ref=line_ref,
+        subtotal=shop_money(line, "subtotal", field="refund_line_items.subtotal"),
+        tax=shop_money(line, "total_tax", field="refund_line_items.total_tax", default=ZERO),
     )
 
 
@@ -130,6 +156,7 @@ def _refund(refund: Mapping[str, Any]) -> Refund:
         if t.get("kind") == "refund" and t.get("status") == "success"
     ]
     currencies = {text(t.get("currency")) for t in transactions} - {None}
+    refund_lines = [_refund_line(line) for line in lines]
     return Refund(
         refund_ref=ref(refund, "id", where="refund"),
         lines_subtotal=sum(
@@ -156,6 +183,11 @@ def _refund(refund: Mapping[str, Any]) -> Refund:
         amount_currency=currencies.pop() if len(currencies) == 1 else None,
         has_line_items=bool(lines),
         occurred_at=timestamp(refund.get("processed_at")) or timestamp(refund.get("created_at")),
+        lines=(
+            tuple(r for r in refund_lines if r is not None)
+            if all(r is not None for r in refund_lines)
+            else ()
+        ),
     )
 
 
@@ -177,6 +209,10 @@ def _order_event(order: Mapping[str, Any], *, status: str | None, cancelled: boo
             or timestamp(order.get("created_at"))
         ),
         name=text(order.get("name"), 64),
+        attributes=attributes(items(order, "note_attributes"), "name"),
+        shipping_address=address_parts(
+            order.get("shipping_address"), "address1", "address2", "city", "zip", "country_code"
+        ),
     )
 
 

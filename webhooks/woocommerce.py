@@ -22,8 +22,20 @@ from plugin_server.domain.orders import (
     OrderTotals,
     Platform,
     Refund,
+    RefundLine,
 )
-from webhooks._values import ZERO, email, items, money, optional_ref, ref, text, timestamp
+from webhooks._values import (
+    ZERO,
+    address_parts,
+    attributes,
+    email,
+    items,
+    money,
+    optional_ref,
+    ref,
+    text,
+    timestamp,
+)
 from webhooks.base import dispatch
 
 # Orders WooCommerce has not really placed yet (block checkout keeps a checkout-draft).
@@ -87,17 +99,11 @@ def _order(payload: Mapping[str, Any]) -> NormalizedEvent:
             # `total` is after coupons and before tax (WooCommerce keeps tax apart).
             subtotal=money(line.get("total"), field="line_items.total"),
             product_ref=optional_ref(line.get("product_id")),
+            tax=money(line.get("total_tax"), field="line_items.total_tax", default=ZERO),
         )
         for line in items(payload, "line_items", where="order")
     )
-    refunds = tuple(
-        Refund(
-            refund_ref=ref(r, "id", where="refunds"),
-            amount=abs(money(r.get("total"), field="refunds.total")),
-            amount_currency=currency.upper(),
-        )
-        for r in items(payload, "refunds", where="order")
-    )
+    refunds = tuple(_refund(r, currency.upper()) for r in items(payload, "refunds", where="order"))
     codes = tuple(c for c in (text(c.get("code")) for c in items(payload, "coupon_lines")) if c)
     number = text(payload.get("number"), 60)
     return OrderEvent(
@@ -124,6 +130,57 @@ def _order(payload: Mapping[str, Any]) -> NormalizedEvent:
             or timestamp(payload.get("date_created_gmt"))
         ),
         name=f"#{number}" if number else None,
+        attributes=attributes(items(payload, "meta_data"), "key"),
+        shipping_address=address_parts(
+            payload.get("shipping"), "address_1", "address_2", "city", "postcode", "country"
+        ),
+    )
+
+
+def _refunded_item(line: Mapping[str, Any]) -> str | None:
+    # WooCommerce keeps the refunded order line's id as the refund line's
+    # `_refunded_item_id` meta; the refund line's own `id` is a new item id.
+    for meta in items(line, "meta_data", where="refunds.line_items"):
+        if meta.get("key") in ("_refunded_item_id", "refunded_item_id"):
+            return optional_ref(meta.get("value"))
+    return optional_ref(line.get("refunded_item_id"))
+
+
+def _refund(refund: Mapping[str, Any], currency: str) -> Refund:
+    """An order's refund. The order payload lists refunds by id and total only; a refund
+    shaped like the refunds endpoint's (with `line_items`) also says which lines it gave
+    back, and then counts by line (amounts are negative there)."""
+    amount = abs(money(refund.get("total", refund.get("amount")), field="refunds.total"))
+    lines = items(refund, "line_items", where="refunds")
+    if not lines:
+        return Refund(
+            refund_ref=ref(refund, "id", where="refunds"),
+            amount=amount,
+            amount_currency=currency,
+        )
+    refs = [_refunded_item(line) for line in lines]
+    subtotals = [abs(money(line.get("total"), field="refunds.line_items.total")) for line in lines]
+    taxes = [
+        abs(money(line.get("total_tax"), field="refunds.line_items.total_tax", default=ZERO))
+        for line in lines
+    ]
+    return Refund(
+        refund_ref=ref(refund, "id", where="refunds"),
+        lines_subtotal=sum(subtotals, ZERO),
+        tax=sum(taxes, ZERO),
+        amount=amount,
+        amount_currency=currency,
+        has_line_items=True,
+        occurred_at=timestamp(refund.get("date_created_gmt")),
+        lines=(
+            tuple(
+                RefundLine(line_ref=r, subtotal=s, tax=t)
+                for r, s, t in zip(refs, subtotals, taxes, strict=True)
+                if r is not None
+            )
+            if all(r is not None for r in refs)
+            else ()
+        ),
     )
 
 

@@ -18,6 +18,7 @@ from plugin_server.services import (
     privacy,
     program,
     redemptions,
+    referrals,
     rewards,
     storefront,
     tiers,
@@ -443,7 +444,7 @@ NO_RULE = {"HTTP_404": (s.Error, "No such earning rule in this shop.")}
     },
 )
 def list_earning_rules(query: s.StatusQuery) -> Response:
-    """Ways to earn besides orders: sign-up bonus and activities"""
+    """Earning rules: sign-up, birthday, activities, bonus campaigns, products that never earn"""
     c = current_container()
     found = earning_rules.list_rules(c.uow(), g.shop_id, status=query.status)
     return jsonify(earning_rules=found)
@@ -493,7 +494,7 @@ def get_earning_rule(rule_id: int) -> Response:
     },
 )
 def update_earning_rule(rule_id: int, json: s.EarningRuleChanges) -> Response:
-    """Change a rule's name, points or limit"""
+    """Change a rule's name, points, limit, or a campaign's terms"""
     c = current_container()
     changes = json.model_dump(exclude_unset=True)
     return jsonify(earning_rules.update_rule(c.uow(), g.shop_id, rule_id, changes, now=c.clock()))
@@ -628,3 +629,199 @@ def archive_tier(tier_id: int) -> Response:
     """Retire a tier (idempotent); its members are recalculated shortly"""
     c = current_container()
     return jsonify(tiers.archive_tier(c.uow(), g.shop_id, tier_id, now=c.clock()))
+
+
+# --- referrals ------------------------------------------------------------------------
+
+CAMPAIGN = {"campaign_id": "The referral campaign's id."}
+NO_CAMPAIGN = {"HTTP_404": (s.Error, "No such referral campaign in this shop.")}
+REFERRAL = {"referral_id": "The referral's id."}
+NO_REFERRAL = {"HTTP_404": (s.Error, "No such referral in this shop.")}
+
+
+@bp.get("/referral-campaigns")
+@endpoint(
+    tags=["referrals"],
+    security=API_KEY,
+    responses={
+        "HTTP_200": (s.ReferralCampaignList, "Campaigns, latest start first."),
+        "HTTP_400": (s.Error, "Unknown status."),
+        **AUTH_ERRORS,
+    },
+)
+def list_referral_campaigns(query: s.StatusQuery) -> Response:
+    """Referral campaigns (the live one is the latest started, unarchived and not ended)"""
+    c = current_container()
+    found = referrals.list_campaigns(c.uow(), g.shop_id, status=query.status, now=c.clock())
+    return jsonify(referral_campaigns=found)
+
+
+@bp.post("/referral-campaigns")
+@endpoint(
+    tags=["referrals"],
+    security=API_KEY,
+    json=s.ReferralCampaignInput,
+    responses={
+        "HTTP_201": (s.ReferralCampaign, "Created."),
+        "HTTP_400": (s.Error, "validation_failed, naming the field."),
+        **AUTH_ERRORS,
+    },
+)
+def create_referral_campaign(json: s.ReferralCampaignInput) -> tuple[Response, int]:
+    """Start a referral campaign: the friend's discount, the advocate's reward, limits"""
+    c = current_container()
+    body = json.model_dump(exclude_unset=True)
+    return jsonify(referrals.create_campaign(c.uow(), g.shop_id, body, now=c.clock())), 201
+
+
+@bp.get(f"/referral-campaigns/<{ID}:campaign_id>")
+@endpoint(
+    tags=["referrals"],
+    security=API_KEY,
+    path_parameters=CAMPAIGN,
+    responses={"HTTP_200": (s.ReferralCampaign, "The campaign."), **NO_CAMPAIGN, **AUTH_ERRORS},
+)
+def get_referral_campaign(campaign_id: int) -> Response:
+    """One referral campaign"""
+    c = current_container()
+    return jsonify(referrals.get_campaign(c.uow(), g.shop_id, campaign_id, now=c.clock()))
+
+
+@bp.patch(f"/referral-campaigns/<{ID}:campaign_id>")
+@endpoint(
+    tags=["referrals"],
+    security=API_KEY,
+    path_parameters=CAMPAIGN,
+    json=s.ReferralCampaignChanges,
+    responses={
+        "HTTP_200": (s.ReferralCampaign, "The campaign after the change."),
+        "HTTP_400": (s.Error, "validation_failed, naming the field."),
+        **NO_CAMPAIGN,
+        **AUTH_ERRORS,
+    },
+)
+def update_referral_campaign(campaign_id: int, json: s.ReferralCampaignChanges) -> Response:
+    """Change a campaign's terms or window"""
+    c = current_container()
+    changes = json.model_dump(exclude_unset=True)
+    return jsonify(
+        referrals.update_campaign(c.uow(), g.shop_id, campaign_id, changes, now=c.clock())
+    )
+
+
+@bp.post(f"/referral-campaigns/<{ID}:campaign_id>/archive")
+@endpoint(
+    tags=["referrals"],
+    security=API_KEY,
+    path_parameters=CAMPAIGN,
+    responses={
+        "HTTP_200": (s.ReferralCampaign, "Archived; referrals already claimed complete."),
+        **NO_CAMPAIGN,
+        **AUTH_ERRORS,
+    },
+)
+def archive_referral_campaign(campaign_id: int) -> Response:
+    """Stop new claims (idempotent)"""
+    c = current_container()
+    return jsonify(referrals.archive_campaign(c.uow(), g.shop_id, campaign_id, now=c.clock()))
+
+
+@bp.get("/referrals")
+@endpoint(
+    tags=["referrals"],
+    security=API_KEY,
+    responses={
+        "HTTP_200": (s.ReferralList, "Newest first."),
+        "HTTP_400": (s.Error, "Bad status, limit or before."),
+        "HTTP_404": (s.Error, "No such advocate."),
+        **AUTH_ERRORS,
+    },
+)
+def list_referrals(query: s.ReferralQuery) -> Response:
+    """Referrals, e.g. `?status=flagged` for those waiting for your review"""
+    c = current_container()
+    found = referrals.list_referrals(
+        c.uow(),
+        g.shop_id,
+        status=query.status,
+        advocate_ref=query.advocate,
+        before=query.before,
+        limit=query.limit,
+    )
+    next_before = found[-1]["id"] if len(found) == query.limit else None
+    return jsonify(referrals=found, next_before=next_before)
+
+
+@bp.get("/referrals/report")
+@endpoint(
+    tags=["referrals"],
+    security=API_KEY,
+    responses={
+        "HTTP_200": (s.ReferralReport, "Counts for referrals begun in the window."),
+        "HTTP_400": (s.Error, "since/until are not date-times with a time zone."),
+        **AUTH_ERRORS,
+    },
+)
+def referral_report(query: s.ReportQuery) -> Response:
+    """How many referrals were flagged, approved, rejected; what advocates were paid"""
+    c = current_container()
+    return jsonify(referrals.report(c.uow(), g.shop_id, since=query.since, until=query.until))
+
+
+@bp.get(f"/referrals/<{ID}:referral_id>")
+@endpoint(
+    tags=["referrals"],
+    security=API_KEY,
+    path_parameters=REFERRAL,
+    responses={"HTTP_200": (s.Referral, "The referral."), **NO_REFERRAL, **AUTH_ERRORS},
+)
+def get_referral(referral_id: int) -> Response:
+    """One referral, with why it was held"""
+    return jsonify(referrals.get_referral(current_container().uow(), g.shop_id, referral_id))
+
+
+def _review(referral_id: int, body: s.ReviewInput, *, approve: bool) -> Response:
+    note = body.model_dump(exclude_unset=True).get("note")
+    return jsonify(
+        redemption_flow.review_referral(
+            current_container(), g.shop_id, referral_id, approve=approve, note=note
+        )
+    )
+
+
+@bp.post(f"/referrals/<{ID}:referral_id>/approve")
+@endpoint(
+    tags=["referrals"],
+    security=API_KEY,
+    path_parameters=REFERRAL,
+    json=s.ReviewInput,
+    responses={
+        "HTTP_200": (s.Referral, "Approved: rewarded now if the pending period has passed."),
+        "HTTP_400": (s.Error, "Invalid body."),
+        "HTTP_409": (s.Error, "referral_not_reviewable: only flagged referrals."),
+        **NO_REFERRAL,
+        **AUTH_ERRORS,
+    },
+)
+def approve_referral(referral_id: int, json: s.ReviewInput) -> Response:
+    """Release a held referral"""
+    return _review(referral_id, json, approve=True)
+
+
+@bp.post(f"/referrals/<{ID}:referral_id>/reject")
+@endpoint(
+    tags=["referrals"],
+    security=API_KEY,
+    path_parameters=REFERRAL,
+    json=s.ReviewInput,
+    responses={
+        "HTTP_200": (s.Referral, "Rejected: the advocate is not rewarded."),
+        "HTTP_400": (s.Error, "Invalid body."),
+        "HTTP_409": (s.Error, "referral_not_reviewable: already rewarded or closed."),
+        **NO_REFERRAL,
+        **AUTH_ERRORS,
+    },
+)
+def reject_referral(referral_id: int, json: s.ReviewInput) -> Response:
+    """Refuse a referral that has not been rewarded yet"""
+    return _review(referral_id, json, approve=False)

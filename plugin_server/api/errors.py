@@ -35,6 +35,14 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.ActivityLimitReached: 409,
     errors.TierNotFound: 404,
     errors.TierRequired: 409,
+    errors.ReferralCampaignNotFound: 404,
+    errors.ReferralCodeNotFound: 404,
+    errors.NoReferralCampaign: 404,
+    errors.OwnReferralCode: 409,
+    errors.AlreadyReferred: 409,
+    errors.NotNewCustomer: 409,
+    errors.ReferralNotFound: 404,
+    errors.ReferralNotReviewable: 409,
 }
 
 

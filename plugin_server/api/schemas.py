@@ -17,7 +17,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
 
 MAX_POINTS = 1_000_000_000
 MAX_ID = 2**63 - 1  # the widest id column (BIGINT) we look anything up by
@@ -278,6 +287,7 @@ class Customer(ResponseModel):
     )
     tier: MemberTierView | None = Field(description="null when the shop has no tiers.")
     birthday: Birthday | None = Field(default=None, description="null: not given.")
+    referral: MemberReferral = Field(description="The member's referral code and link.")
 
 
 class CustomerList(ResponseModel):
@@ -302,6 +312,8 @@ class Transaction(ResponseModel):
         "expiry",
         "rule_bonus",
         "tier_bonus",
+        "campaign_bonus",
+        "reverse_campaign_bonus",
     ]
     reason: str
     source: TransactionSource
@@ -515,7 +527,7 @@ class RedemptionList(ResponseModel):
 
 # --- earning rules ----------------------------------------------------------------------
 
-RuleKind = Literal["signup", "activity", "birthday"]
+RuleKind = Literal["signup", "activity", "birthday", "bonus", "exclusion"]
 LimitPeriod = Literal["day", "week", "month", "lifetime"]
 RuleKey = Annotated[
     StrictStr,
@@ -532,21 +544,54 @@ class EarningRuleChanges(RequestModel):
     days of setting or changing it). One active signup and one birthday rule per shop.
     activity: pays `points` each time the merchant's systems post the activity, at most
     `limit_count` times per `limit_period` (UTC calendar day, ISO week, calendar month, or
-    lifetime) when a limit is set."""
+    lifetime) when a limit is set.
+    bonus: a campaign. Orders paid from `starts_at` (default: now) until `ends_at` earn
+    `multiplier` times their points (2: double) or `points` more per order, only on the
+    lines of `product_ids` when given, and only when those lines add up to `min_subtotal`.
+    The bonus is its own campaign_bonus entry naming the campaign, pending as long as the
+    order's points, and refunds take back their share of it. Overlapping campaigns do not
+    stack: an order gets the one that gives it the most points.
+    exclusion: the lines of `product_ids` never earn points (nor campaign bonuses), and
+    refunding them takes nothing back."""
 
     name: StrictStr = Field(default=OMIT, min_length=1, max_length=100)
-    points: PositivePoints = Field(default=OMIT)
+    points: PositivePoints | None = Field(
+        default=None,
+        description="signup, birthday, activity: the award. bonus: a fixed bonus per order "
+        "(or send multiplier; null removes it).",
+    )
     limit_count: Annotated[StrictInt, Field(ge=1, le=1000)] | None = Field(
         default=None, description="null: no limit."
     )
     limit_period: LimitPeriod | None = Field(default=None)
+    multiplier: DecimalInput | None = Field(
+        default=None,
+        description="bonus: above 1, at most 10, 2 decimals (2: double points); null removes it.",
+    )
+    starts_at: datetime = Field(
+        default=OMIT, description="bonus: with a time zone; orders paid from then count."
+    )
+    ends_at: datetime = Field(
+        default=OMIT,
+        description="bonus (required): with a time zone; orders paid before then count.",
+    )
+    product_ids: list[ExternalId] = Field(
+        default=OMIT,
+        max_length=100,
+        description="bonus: only these products' lines (empty: all). exclusion: the products "
+        "that never earn. Platform product ids.",
+    )
+    min_subtotal: DecimalInput | None = Field(
+        default=None,
+        description="bonus: the qualifying lines' subtotal (shop currency) an order needs; "
+        "null: none.",
+    )
 
 
 class EarningRuleInput(EarningRuleChanges):
     kind: RuleKind
     key: RuleKey
     name: StrictStr = Field(min_length=1, max_length=100)
-    points: PositivePoints
 
 
 class EarningRule(ResponseModel):
@@ -554,9 +599,14 @@ class EarningRule(ResponseModel):
     kind: RuleKind
     key: str
     name: str
-    points: int
+    points: int | None = Field(description="null: a multiplier campaign, or an exclusion.")
     limit_count: int | None
     limit_period: LimitPeriod | None
+    multiplier: DecimalText | None = Field(description="bonus: e.g. 2 (double); else null.")
+    starts_at: datetime | None = Field(description="bonus only.")
+    ends_at: datetime | None = Field(description="bonus only (exclusive).")
+    product_ids: list[str] = Field(description="bonus, exclusion: platform product ids.")
+    min_subtotal: DecimalText | None
     status: Literal["active", "archived"]
     created_at: datetime
     updated_at: datetime
@@ -783,7 +833,9 @@ class StorefrontMember(ResponseModel):
         default=[], description="Activity rules and how many more times each pays now."
     )
     tier: MemberTierView | None = Field(description="null when the shop has no tiers.")
-    referral: dict[str, Any] | None = Field(description="Filled by referrals.")
+    referral: StorefrontReferral | None = Field(
+        description="The member's code and link; null when no referral campaign is live."
+    )
 
 
 class StorefrontExpiry(ResponseModel):
@@ -792,12 +844,28 @@ class StorefrontExpiry(ResponseModel):
 
 
 class WayToEarn(ResponseModel):
-    kind: RuleKind
+    """signup, birthday, activity: `points` per award. bonus: a campaign running now (only
+    those are listed) with its window, and either `multiplier` (e.g. "2": double points
+    on orders) or `points` (more per order), only on `product_ids` when not empty, for
+    orders whose qualifying lines add up to `min_subtotal`."""
+
+    kind: Literal["signup", "activity", "birthday", "bonus"]
     key: str
     name: str = Field(description="Merchant text: render as text.")
-    points: int
+    points: int | None
     limit_count: int | None
     limit_period: LimitPeriod | None
+    multiplier: DecimalText | None = Field(default=None, description="bonus only.")
+    starts_at: datetime | None = Field(default=None, description="bonus only.")
+    ends_at: datetime | None = Field(default=None, description="bonus only (exclusive).")
+    product_ids: list[str] | None = Field(default=None, description="bonus only; [] = all.")
+    min_subtotal: DecimalText | None = Field(default=None, description="bonus only.")
+
+
+class NeverEarns(ResponseModel):
+    key: str
+    name: str = Field(description="Merchant text, e.g. Gift cards: render as text.")
+    product_ids: list[str]
 
 
 class ShopTiers(ResponseModel):
@@ -813,7 +881,13 @@ class StorefrontProgram(ResponseModel):
     guests_earn: bool | None = None
     expiry: StorefrontExpiry | None = None
     ways_to_earn: list[WayToEarn] = []
+    never_earn: list[NeverEarns] = Field(
+        default=[], description="Products whose purchase earns no points."
+    )
     tiers: ShopTiers | None = Field(default=None, description="null: no tiers.")
+    referral: ReferralOffer | None = Field(
+        default=None, description="The live referral campaign's offer; null: none."
+    )
     rewards: list[StorefrontReward]
 
 
@@ -827,3 +901,207 @@ class StorefrontSummary(ResponseModel):
     member: StorefrontMember | None = Field(description="null for a guest.")
     program: StorefrontProgram
     settings: StorefrontSettings
+
+
+# --- referrals ---------------------------------------------------------------------------
+
+DiscountKind = Literal["percentage", "fixed_amount"]
+LimitPeriodName = Literal["week", "month", "year"]
+ReferralStatus = Literal["claimed", "pending", "flagged", "rewarded", "voided", "rejected"]
+ReferralFlag = Literal["self_referral", "friend_not_new", "claim_velocity", "advocate_limit"]
+
+
+class ReferralCampaignChanges(RequestModel):
+    """Changing a campaign applies to referrals not yet rewarded; codes already issued to
+    friends keep what they give."""
+
+    name: StrictStr = Field(default=OMIT, min_length=1, max_length=100)
+    starts_at: AwareDatetime = Field(default=OMIT)
+    ends_at: AwareDatetime | None = Field(default=OMIT, description="null: open-ended.")
+    friend_discount_kind: DiscountKind = Field(default=OMIT)
+    friend_discount_value: DecimalInput = Field(
+        default=OMIT, description="Percent (0-100] or an amount in `currency`."
+    )
+    currency: Currency | None = Field(
+        default=OMIT, description="Required when either discount is a fixed amount."
+    )
+    friend_code_valid_days: Annotated[StrictInt, Field(ge=1, le=365)] = Field(default=OMIT)
+    advocate_reward_kind: Literal["points", "discount"] = Field(default=OMIT)
+    advocate_points: PositivePoints = Field(default=OMIT)
+    advocate_discount_kind: DiscountKind | None = Field(default=OMIT)
+    advocate_discount_value: DecimalInput | None = Field(default=OMIT)
+    min_order_subtotal: DecimalInput = Field(
+        default=OMIT, description="The friend's first order must reach this subtotal."
+    )
+    advocate_limit: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = Field(
+        default=OMIT, description="Rewarded referrals per advocate, ever; null: no limit."
+    )
+    advocate_period_limit: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = Field(
+        default=OMIT, description="Per advocate per advocate_limit_period."
+    )
+    advocate_limit_period: LimitPeriodName | None = Field(default=OMIT)
+
+
+class ReferralCampaignInput(ReferralCampaignChanges):
+    name: StrictStr = Field(min_length=1, max_length=100)
+    starts_at: AwareDatetime
+    friend_discount_kind: DiscountKind
+    friend_discount_value: DecimalInput
+    advocate_reward_kind: Literal["points", "discount"]
+
+
+class ReferralCampaign(ResponseModel):
+    id: int
+    name: str
+    starts_at: datetime
+    ends_at: datetime | None
+    friend_discount_kind: DiscountKind
+    friend_discount_value: DecimalText
+    currency: str | None
+    friend_code_valid_days: int
+    advocate_reward_kind: Literal["points", "discount"]
+    advocate_points: int | None
+    advocate_discount_kind: DiscountKind | None
+    advocate_discount_value: DecimalText | None
+    min_order_subtotal: DecimalText
+    advocate_limit: int | None
+    advocate_period_limit: int | None
+    advocate_limit_period: LimitPeriodName | None
+    archived: bool
+    live: bool = Field(description="Friends can claim it now.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReferralCampaignList(ResponseModel):
+    referral_campaigns: list[ReferralCampaign]
+
+
+class Referral(ResponseModel):
+    id: int
+    campaign_id: int
+    advocate_id: str = Field(description="The advocate's customer id.")
+    friend_id: str | None
+    status: ReferralStatus
+    flags: list[ReferralFlag] = Field(description="Why it was held for review.")
+    attributed_by: Literal["discount_code", "order_attribute", "email"] | None
+    order_id: str | None = Field(description="The friend's qualifying order.")
+    order_subtotal: DecimalText | None
+    qualifies_at: datetime | None = Field(
+        description="When the order's pending period ends and the advocate is rewarded."
+    )
+    friend_code_redemption_id: int | None
+    advocate_redemption_id: int | None = Field(description="An advocate discount code.")
+    reviewed_at: datetime | None
+    review_note: str | None
+    rewarded_at: datetime | None
+    void_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReferralList(ResponseModel):
+    referrals: list[Referral]
+    next_before: int | None = Field(description="Pass as `before` for the next page.")
+
+
+class ReferralQuery(PageQuery):
+    status: ReferralStatus | None = None
+    advocate: str | None = Field(default=None, max_length=400, description="A customer id.")
+    before: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class ReviewInput(RequestModel):
+    note: StrictStr = Field(default=OMIT, max_length=500)
+
+
+class ReportQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+
+
+class FlaggedReport(ResponseModel):
+    total: int = Field(description="Referrals that tripped a check.")
+    awaiting_review: int
+    approved: int
+    rejected: int
+    voided: int
+    by_flag: dict[ReferralFlag, int]
+
+
+class ReferralReport(ResponseModel):
+    since: datetime | None
+    until: datetime | None
+    by_status: dict[ReferralStatus, int]
+    flagged: FlaggedReport
+    advocate_points: int = Field(description="Points paid to advocates in the window.")
+    rewarded_order_subtotal: DecimalText = Field(
+        description="Friends' qualifying orders whose referral was rewarded."
+    )
+
+
+class MemberReferral(ResponseModel):
+    code: str
+    link: str
+    referred: dict[ReferralStatus, int]
+
+
+class ReferralOfferFriend(ResponseModel):
+    kind: DiscountKind
+    value: DecimalText
+    currency: str | None
+    valid_days: int
+
+
+class ReferralOfferAdvocate(ResponseModel):
+    kind: Literal["points", "discount"]
+    points: int | None
+    discount_kind: DiscountKind | None
+    discount_value: DecimalText | None
+    currency: str | None
+
+
+class ReferralOffer(ResponseModel):
+    campaign_id: int
+    friend: ReferralOfferFriend
+    advocate: ReferralOfferAdvocate
+    min_order_subtotal: DecimalText
+    ends_at: datetime | None
+
+
+class StorefrontReferral(ResponseModel):
+    code: str
+    link: str = Field(description="The store's address with ?ref=<code>.")
+    friends_joined: int
+    friends_pending: int = Field(description="Waiting for an order's pending period or review.")
+    friends_rewarded: int
+
+
+class ReferralLanding(ResponseModel):
+    code: str
+    advocate_first_name: str | None = Field(description="Merchant data: render as text.")
+    offer: ReferralOffer
+
+
+class ClaimInput(RequestModel):
+    code: StrictStr = Field(min_length=1, max_length=40, description="The advocate's code.")
+    email: StrictStr = Field(
+        default=OMIT, max_length=320, description="Guests: where the store knows them by."
+    )
+    device_id: StrictStr = Field(
+        default=OMIT,
+        max_length=100,
+        description="A random id the widget keeps on this device (only its digest is kept).",
+    )
+
+
+class ReferralClaim(ResponseModel):
+    referral_id: int
+    status: Literal["pending", "issued", "used", "expired", "failed", "cancelled"] = Field(
+        description="Of the friend's code: pending until the store has created it."
+    )
+    code: str | None
+    title: str | None
+    expires_at: datetime | None

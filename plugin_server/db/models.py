@@ -81,6 +81,7 @@ class Customer(Base):
         UniqueConstraint("shop_id", "customer_ref", name="uq_customers_shop_ref"),
         Index("ix_customers_shop_email", "shop_id", "email"),
         Index("ix_customers_birthday", "shop_id", "birth_month", "birth_day"),
+        UniqueConstraint("shop_id", "referral_code", name="uq_customers_referral_code"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -94,6 +95,8 @@ class Customer(Base):
     birth_month: Mapped[int | None] = mapped_column(SmallInteger)
     birth_day: Mapped[int | None] = mapped_column(SmallInteger)
     birthday_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The member's own code for referring friends; given the first time it is asked for.
+    referral_code: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -102,7 +105,10 @@ class Order(Base):
     """What we know about one platform order, and the earning snapshot once it was paid."""
 
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("shop_id", "order_ref", name="uq_orders_shop_ref"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "order_ref", name="uq_orders_shop_ref"),
+        Index("ix_orders_email_key", "shop_id", "email_key"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
@@ -127,8 +133,35 @@ class Order(Base):
     presentment_currency: Mapped[str | None] = mapped_column(String(3))
     presentment_total: Mapped[Decimal | None] = mapped_column(ExactDecimal)
     earn_available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Digests of the buyer's normalised email and shipping address: referrals compare them
+    # (a friend who is not new, a self-referral) without keeping the address itself.
+    email_key: Mapped[str | None] = mapped_column(String(64))
+    shipping_key: Mapped[str | None] = mapped_column(String(64))
+    # Line refs that earned nothing (excluded products), JSON; NULL: none.
+    excluded_lines: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrderBonus(Base):
+    """The bonus campaign an order got, and on what: refunds take it back from this
+    snapshot, as they take the order's own points back from the order's."""
+
+    __tablename__ = "order_bonuses"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "order_id", "rule_id", name="uq_order_bonuses_rule"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    rule_id: Mapped[int] = mapped_column(ForeignKey("earning_rules.id"))
+    base: Mapped[Decimal] = mapped_column(ExactDecimal)
+    points: Mapped[int] = mapped_column(Integer)
+    includes_shipping: Mapped[bool] = mapped_column(Boolean)
+    # The qualifying line refs, JSON; NULL: every line that earned.
+    line_refs: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OrderRefund(Base):
@@ -150,6 +183,8 @@ class OrderRefund(Base):
     amount_currency: Mapped[str | None] = mapped_column(String(3))
     has_line_items: Mapped[bool] = mapped_column(Boolean)
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The refunded lines, JSON [[line_ref, subtotal, tax], ...]; NULL: not known one by one.
+    lines: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -346,8 +381,9 @@ class PeriodicRun(Base):
 
 
 class EarningRule(Base):
-    """A way to earn besides orders (sign-up, activities). Archived, never deleted: the
-    ledger entries it made keep naming it."""
+    """A way to earn besides orders (sign-up, activities), a bonus campaign on orders, or
+    products that never earn. Archived, never deleted: the ledger entries it made keep
+    naming it."""
 
     __tablename__ = "earning_rules"
     __table_args__ = (UniqueConstraint("shop_id", "key", name="uq_earning_rules_key"),)
@@ -357,9 +393,16 @@ class EarningRule(Base):
     kind: Mapped[str] = mapped_column(String(20))
     key: Mapped[str] = mapped_column(String(50))
     name: Mapped[str] = mapped_column(String(100))
-    points: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int | None] = mapped_column(Integer)  # NULL: a multiplier or exclusion
     limit_count: Mapped[int | None] = mapped_column(Integer)
     limit_period: Mapped[str | None] = mapped_column(String(10))
+    # Bonus campaigns: orders paid in [starts_at, ends_at) earn `multiplier` times their
+    # points or `points` more; exclusions and campaigns name platform product ids.
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    multiplier: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    min_subtotal: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    product_ids: Mapped[str | None] = mapped_column(Text)  # JSON list of strings
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -409,3 +452,76 @@ class TierChange(Base):
     to_tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
     reason: Mapped[str] = mapped_column(String(40))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReferralCampaign(Base):
+    """What a referral gives the friend (a discount code) and the advocate (points or a
+    code), when, and how often. Archived, never deleted: referrals keep naming it."""
+
+    __tablename__ = "referral_campaigns"
+    __table_args__ = (Index("ix_referral_campaigns_shop", "shop_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    friend_discount_kind: Mapped[str] = mapped_column(String(20))
+    friend_discount_value: Mapped[Decimal] = mapped_column(ExactDecimal)
+    currency: Mapped[str | None] = mapped_column(String(3))  # of fixed amounts
+    friend_code_valid_days: Mapped[int] = mapped_column(Integer)
+    advocate_reward_kind: Mapped[str] = mapped_column(String(20))
+    advocate_points: Mapped[int | None] = mapped_column(Integer)
+    advocate_discount_kind: Mapped[str | None] = mapped_column(String(20))
+    advocate_discount_value: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    min_order_subtotal: Mapped[Decimal] = mapped_column(ExactDecimal)
+    advocate_limit: Mapped[int | None] = mapped_column(Integer)
+    advocate_period_limit: Mapped[int | None] = mapped_column(Integer)
+    advocate_limit_period: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Referral(Base):
+    """One friend referred by one advocate.
+
+    claimed (the friend has a code) -> pending (first qualifying order paid; its pending
+    period runs) -> rewarded; or -> flagged (held for review) -> pending | rejected; or
+    pending/flagged -> voided (the order was refunded or cancelled within the period).
+    """
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "friend_email_key", name="uq_referrals_friend_email"),
+        UniqueConstraint("shop_id", "friend_id", name="uq_referrals_friend"),
+        UniqueConstraint("shop_id", "order_id", name="uq_referrals_order"),
+        UniqueConstraint("shop_id", "friend_code", name="uq_referrals_friend_code"),
+        Index("ix_referrals_advocate", "shop_id", "advocate_id", "created_at"),
+        Index("ix_referrals_status", "status", "qualifies_at"),
+        Index("ix_referrals_claims", "shop_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("referral_campaigns.id"))
+    advocate_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    friend_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    friend_email_key: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    flags: Mapped[str] = mapped_column(String(200))  # comma-separated
+    attributed_by: Mapped[str | None] = mapped_column(String(20))
+    friend_redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemptions.id"))
+    friend_code: Mapped[str | None] = mapped_column(String(64))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    order_subtotal: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    qualifies_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_address_key: Mapped[str | None] = mapped_column(String(64))
+    claim_device_key: Mapped[str | None] = mapped_column(String(64))
+    advocate_redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemptions.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str | None] = mapped_column(String(500))
+    rewarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

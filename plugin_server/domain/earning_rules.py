@@ -1,5 +1,6 @@
 """Earning rules beyond orders: a sign-up bonus, and activities the merchant's own systems
-report (a product review, a social follow), each with an optional limit per period.
+report (a product review, a social follow), each with an optional limit per period; and
+rules about orders: time-limited bonus campaigns, and products that never earn.
 
 Every award is a ledger entry that names its rule, so a shopper's history explains itself.
 """
@@ -9,7 +10,8 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +22,8 @@ class RuleKind(StrEnum):
     SIGNUP = "signup"  # once per member, when the store reports a new account
     ACTIVITY = "activity"  # each time the merchant's systems post the activity
     BIRTHDAY = "birthday"  # once a year on the member's birthday
+    BONUS = "bonus"  # extra points on orders paid within a window (a campaign)
+    EXCLUSION = "exclusion"  # products whose order lines never earn points
 
 
 class LimitPeriod(StrEnum):
@@ -31,8 +35,14 @@ class LimitPeriod(StrEnum):
 
 MAX_RULE_POINTS = 1_000_000
 MAX_LIMIT = 1000
+MAX_MULTIPLIER = Decimal(10)
+MAX_CAMPAIGN = timedelta(days=366)
+MAX_PRODUCTS = 100
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
-_FIELDS = {"kind", "key", "name", "points", "limit_count", "limit_period"}
+_PRODUCT_ID = re.compile(r"[0-9A-Za-z_:/.-]{1,64}")
+_CAMPAIGN_FIELDS = ("starts_at", "ends_at", "multiplier", "min_subtotal")
+_FIELDS = {"kind", "key", "name", "points", "limit_count", "limit_period", "product_ids"}
+_FIELDS |= set(_CAMPAIGN_FIELDS)
 
 
 def period_start(now: datetime, period: LimitPeriod) -> datetime | None:
@@ -49,10 +59,14 @@ def period_start(now: datetime, period: LimitPeriod) -> datetime | None:
 
 
 def validate_rule(
-    changes: Mapping[str, Any], current: Mapping[str, Any] | None = None
+    changes: Mapping[str, Any],
+    current: Mapping[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """A rule's columns after `changes` (a new rule when `current` is None); ValidationFailed
-    naming the field otherwise. The kind and key of a rule never change."""
+    naming the field otherwise. The kind and key of a rule never change; a campaign's end
+    set (or moved) now must lie after `now`."""
     unknown = sorted(set(changes) - _FIELDS)
     if unknown:
         raise ValidationFailed(f"unknown fields: {', '.join(unknown)}", field=unknown[0])
@@ -79,8 +93,13 @@ def validate_rule(
     name = out.get("name")
     if not isinstance(name, str) or not 0 < len(name.strip()) <= 100:
         raise ValidationFailed("name must be 1 to 100 characters", field="name")
+    if kind in (RuleKind.BONUS, RuleKind.EXCLUSION):
+        return _validate_order_rule(kind, key, name.strip(), out, changes, now)
+    for extra in ("product_ids", *_CAMPAIGN_FIELDS):
+        if out.get(extra) not in (None, []):
+            raise ValidationFailed(f"a {kind.value} rule has no {extra}", field=extra)
     points = out.get("points")
-    if isinstance(points, bool) or not isinstance(points, int) or not 0 < points <= MAX_RULE_POINTS:
+    if not _is_points(points):
         raise ValidationFailed(
             f"points must be a whole number from 1 to {MAX_RULE_POINTS}", field="points"
         )
@@ -112,7 +131,129 @@ def validate_rule(
         "points": points,
         "limit_count": count,
         "limit_period": period,
+        "product_ids": [],
+        **dict.fromkeys(_CAMPAIGN_FIELDS),
     }
+
+
+def _is_points(points: Any) -> bool:
+    return (
+        not isinstance(points, bool) and isinstance(points, int) and 0 < points <= MAX_RULE_POINTS
+    )
+
+
+def _utc(value: Any, field: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise ValidationFailed(f"{field} must be a date and time", field=field)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationFailed(
+            f"{field} must include a time zone, e.g. 2026-12-01T00:00:00Z", field=field
+        )
+    return value.astimezone(UTC)
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
+        raise ValidationFailed(f"{field} must be a number", field=field)
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValidationFailed(f"{field} must be a number", field=field) from None
+    if not number.is_finite() or number.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValidationFailed(f"{field} must be a number with at most 2 decimals", field=field)
+    return number
+
+
+def product_ids(value: Any, field: str = "product_ids") -> list[str]:
+    """Platform product ids as strings, each once, in the order given."""
+    if not isinstance(value, list):
+        raise ValidationFailed(f"{field} must be a list of product ids", field=field)
+    if len(value) > MAX_PRODUCTS:
+        raise ValidationFailed(f"{field} holds at most {MAX_PRODUCTS} ids", field=field)
+    out: list[str] = []
+    for item in value:
+        text = str(item).strip() if isinstance(item, (int, str)) else ""
+        if isinstance(item, bool) or not _PRODUCT_ID.fullmatch(text) or text == "0":
+            raise ValidationFailed(f"{field}: {item!r} is not a product id", field=field)
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def _validate_order_rule(
+    kind: RuleKind,
+    key: str,
+    name: str,
+    out: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    now: datetime | None,
+) -> dict[str, Any]:
+    for field in ("limit_count", "limit_period"):
+        if out.get(field) is not None:
+            raise ValidationFailed(f"a {kind.value} rule has no {field}", field=field)
+    products = product_ids(out.get("product_ids") or [])
+    values: dict[str, Any] = {
+        "kind": kind.value,
+        "key": key,
+        "name": name,
+        "points": None,
+        "limit_count": None,
+        "limit_period": None,
+        "product_ids": products,
+        **dict.fromkeys(_CAMPAIGN_FIELDS),
+    }
+    if kind is RuleKind.EXCLUSION:
+        for field in ("points", *_CAMPAIGN_FIELDS):
+            if out.get(field) is not None:
+                raise ValidationFailed(f"an exclusion rule has no {field}", field=field)
+        if not products:
+            raise ValidationFailed(
+                "list the product ids that never earn points", field="product_ids"
+            )
+        return values
+    points, multiplier = out.get("points"), out.get("multiplier")
+    if (points is None) == (multiplier is None):
+        raise ValidationFailed(
+            "give either multiplier (e.g. 2 for double points) or points (a fixed bonus "
+            "per order), not both",
+            field="multiplier",
+        )
+    if points is not None and not _is_points(points):
+        raise ValidationFailed(
+            f"points must be a whole number from 1 to {MAX_RULE_POINTS}", field="points"
+        )
+    if multiplier is not None:
+        multiplier = _decimal(multiplier, "multiplier")
+        if not Decimal(1) < multiplier <= MAX_MULTIPLIER:
+            raise ValidationFailed(
+                f"multiplier must be above 1 and at most {MAX_MULTIPLIER} (2: double points)",
+                field="multiplier",
+            )
+    if out.get("starts_at") is None:
+        raise ValidationFailed("starts_at is required", field="starts_at")
+    starts_at = _utc(out["starts_at"], "starts_at")
+    if out.get("ends_at") is None:
+        raise ValidationFailed("ends_at is required: a campaign is time-limited", field="ends_at")
+    ends_at = _utc(out["ends_at"], "ends_at")
+    if ends_at <= starts_at:
+        raise ValidationFailed("ends_at must be after starts_at", field="ends_at")
+    if ends_at - starts_at > MAX_CAMPAIGN:
+        raise ValidationFailed("a campaign runs for at most 366 days", field="ends_at")
+    if now is not None and "ends_at" in changes and ends_at <= now:
+        raise ValidationFailed("ends_at is in the past", field="ends_at")
+    minimum = out.get("min_subtotal")
+    if minimum is not None:
+        minimum = _decimal(minimum, "min_subtotal")
+        if minimum < 0 or minimum > Decimal("1000000000"):
+            raise ValidationFailed("min_subtotal must be 0 or more", field="min_subtotal")
+    values |= {
+        "points": points,
+        "multiplier": multiplier,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "min_subtotal": minimum,
+    }
+    return values
 
 
 # A birthday set (or changed) this recently pays nothing yet: no bonus by editing the date.

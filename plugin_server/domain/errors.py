@@ -141,3 +141,51 @@ class TierRequired(LoyaltyError):
     """The reward is only for members of a higher tier."""
 
     code = "tier_required"
+
+
+class ReferralCampaignNotFound(LoyaltyError):
+    """No such referral campaign in this shop."""
+
+    code = "referral_campaign_not_found"
+
+
+class ReferralCodeNotFound(LoyaltyError):
+    """No member of this shop has this referral code."""
+
+    code = "referral_code_not_found"
+
+
+class NoReferralCampaign(LoyaltyError):
+    """The shop has no referral campaign running."""
+
+    code = "no_referral_campaign"
+
+
+class OwnReferralCode(LoyaltyError):
+    """A member cannot claim their own referral code."""
+
+    code = "own_referral_code"
+
+
+class AlreadyReferred(LoyaltyError):
+    """This friend has already been referred by another member."""
+
+    code = "already_referred"
+
+
+class NotNewCustomer(LoyaltyError):
+    """Referral offers are for customers who have not ordered before."""
+
+    code = "not_new_customer"
+
+
+class ReferralNotFound(LoyaltyError):
+    """No such referral in this shop."""
+
+    code = "referral_not_found"
+
+
+class ReferralNotReviewable(LoyaltyError):
+    """The referral is not waiting for this decision."""
+
+    code = "referral_not_reviewable"

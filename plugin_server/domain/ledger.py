@@ -7,13 +7,13 @@ on the order in which webhooks delivered those facts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from plugin_server.domain.orders import ZERO, OrderTotals, Refund
+from plugin_server.domain.orders import ZERO, OrderLine, OrderTotals, Refund
 
 
 class EntryKind(StrEnum):
@@ -26,6 +26,10 @@ class EntryKind(StrEnum):
     EXPIRY = "expiry"
     RULE_BONUS = "rule_bonus"  # an earning rule's award (sign-up, activity): names its rule
     TIER_BONUS = "tier_bonus"  # the entry points of a tier reached for the first time
+    # A bonus campaign's extra points on an order (names its campaign), and what refunds or
+    # a cancellation of that order take back of them.
+    CAMPAIGN_BONUS = "campaign_bonus"
+    REVERSE_CAMPAIGN_BONUS = "reverse_campaign_bonus"
 
 
 # Kinds that count toward "lifetime earned": everything a shopper earned, net of orders that
@@ -38,6 +42,8 @@ EARNING_KINDS = frozenset(
         EntryKind.REFERRAL_BONUS,
         EntryKind.RULE_BONUS,
         EntryKind.TIER_BONUS,
+        EntryKind.CAMPAIGN_BONUS,
+        EntryKind.REVERSE_CAMPAIGN_BONUS,
     }
 )
 
@@ -83,18 +89,32 @@ class EarningSnapshot:
     presentment_currency: str | None
     presentment_total: Decimal | None
     available_at: datetime
+    # Order lines that earned nothing (a product the shop excludes): their refunds take
+    # nothing back.
+    excluded_lines: frozenset[str] = frozenset()
+    # Only these lines earned the snapshot's points (a campaign scoped to products); None:
+    # every line not excluded.
+    only_lines: frozenset[str] | None = None
 
 
-def earning_base(totals: OrderTotals, *, include_shipping: bool, include_tax: bool) -> Decimal:
-    """The amount points are earned on: subtotal after discounts, shipping and tax optional."""
-    base = totals.subtotal
+def earning_base(
+    totals: OrderTotals,
+    *,
+    include_shipping: bool,
+    include_tax: bool,
+    excluded: Sequence[OrderLine] = (),
+) -> Decimal:
+    """The amount points are earned on: subtotal after discounts, shipping and tax optional,
+    without the `excluded` lines (and their tax)."""
+    base = totals.subtotal - sum((line.subtotal for line in excluded), ZERO)
+    tax = max(totals.tax - sum((line.tax for line in excluded), ZERO), ZERO)
     if totals.taxes_included:
         # Tax-inclusive prices (common in the EU): the subtotal already holds the tax.
-        base -= totals.tax
+        base -= tax
     if include_shipping:
         base += totals.shipping
     if include_tax:
-        base += totals.tax
+        base += tax
     return max(base, ZERO)
 
 
@@ -106,9 +126,14 @@ def points_for(base: Decimal, rate: Decimal) -> int:
 
 
 def plan_earning(
-    totals: OrderTotals, rules: EarningRules, *, paid_at: datetime, now: datetime
+    totals: OrderTotals,
+    rules: EarningRules,
+    *,
+    paid_at: datetime,
+    now: datetime,
+    excluded: Sequence[OrderLine] = (),
 ) -> EarningSnapshot:
-    """Snapshot what a paid order earns under `rules`.
+    """Snapshot what a paid order earns under `rules`, the `excluded` lines earning nothing.
 
     Points become spendable after the shop's pending period, counted from when the order was
     paid; with no pending period they are spendable at once (whatever the platform's clock).
@@ -117,7 +142,10 @@ def plan_earning(
     if rules.pending_days:
         available_at = max(now, paid_at + timedelta(days=rules.pending_days))
     base = earning_base(
-        totals, include_shipping=rules.include_shipping, include_tax=rules.include_tax
+        totals,
+        include_shipping=rules.include_shipping,
+        include_tax=rules.include_tax,
+        excluded=excluded,
     )
     return EarningSnapshot(
         base=base,
@@ -131,23 +159,35 @@ def plan_earning(
         presentment_currency=totals.presentment_currency,
         presentment_total=totals.presentment_total,
         available_at=available_at,
+        excluded_lines=frozenset(line.line_ref for line in excluded),
     )
 
 
 def refunded_base(refund: Refund, snapshot: EarningSnapshot) -> Decimal:
-    """How much of the order's earning base one refund gives back.
+    """How much of the snapshot's earning base one refund gives back.
 
     Line-item refunds count the refunded lines' subtotals on the same terms the order
-    earned on; a refund of money only (no lines) counts the refunded share of the order total.
+    earned on, leaving out lines that earned nothing (excluded, or outside a campaign's
+    products); a refund of money only (no lines) counts the refunded share of the order total.
     """
     if refund.has_line_items:
-        amount = refund.lines_subtotal
+        subtotal, tax = refund.lines_subtotal, refund.tax
+        if refund.lines and (snapshot.excluded_lines or snapshot.only_lines is not None):
+            counted = [
+                line
+                for line in refund.lines
+                if line.line_ref not in snapshot.excluded_lines
+                and (snapshot.only_lines is None or line.line_ref in snapshot.only_lines)
+            ]
+            subtotal = sum((line.subtotal for line in counted), ZERO)
+            tax = sum((line.tax for line in counted), ZERO)
+        amount = subtotal
         if snapshot.taxes_included:
-            amount -= refund.tax
+            amount -= tax
         if snapshot.includes_shipping:
             amount += refund.shipping
         if snapshot.includes_tax:
-            amount += refund.tax
+            amount += tax
         return max(amount, ZERO)
     order_total = snapshot.total
     if (
@@ -180,6 +220,93 @@ def points_to_reverse(snapshot: EarningSnapshot, refunds: Iterable[Refund], *, v
         return snapshot.points
     share = Decimal(snapshot.points) * returned / snapshot.base
     return min(snapshot.points, int(share.to_integral_value(rounding=ROUND_HALF_UP)))
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A time-limited bonus campaign, as the order rules need it."""
+
+    rule_id: int
+    key: str
+    name: str
+    starts_at: datetime
+    ends_at: datetime  # exclusive
+    multiplier: Decimal | None = None  # e.g. 2: the qualifying lines earn double
+    points: int | None = None  # or a fixed bonus per qualifying order
+    product_ids: frozenset[str] = frozenset()  # empty: every product that earns
+    min_subtotal: Decimal | None = None  # of the qualifying lines
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignBonus:
+    """The campaign that applies to an order, and the snapshot of what it gave: `points`
+    earned on `base` (the qualifying lines), taken back on the order's refunds as the
+    order's own points are."""
+
+    campaign: Campaign
+    snapshot: EarningSnapshot
+
+
+def _campaign_bonus(
+    campaign: Campaign, order: EarningSnapshot, lines: Sequence[OrderLine]
+) -> CampaignBonus | None:
+    earning = [line for line in lines if line.line_ref not in order.excluded_lines]
+    qualifying = [
+        line
+        for line in earning
+        if not campaign.product_ids or line.product_ref in campaign.product_ids
+    ]
+    if not qualifying:
+        return None
+    subtotal = sum((line.subtotal for line in qualifying), ZERO)
+    if campaign.min_subtotal is not None and subtotal < campaign.min_subtotal:
+        return None
+    if campaign.product_ids:
+        # Only these lines, on the terms the order earned on; shipping belongs to no line.
+        tax = sum((line.tax for line in qualifying), ZERO)
+        base = subtotal - (tax if order.taxes_included else ZERO)
+        base += tax if order.includes_tax else ZERO
+        snapshot = replace(
+            order,
+            base=max(base, ZERO),
+            includes_shipping=False,
+            only_lines=frozenset(line.line_ref for line in qualifying),
+        )
+    else:
+        snapshot = order  # every line that earns: the order's own base and terms
+    if snapshot.base <= 0:
+        return None
+    if campaign.multiplier is not None:
+        # The qualifying lines earn `multiplier` times their points (at the member's rate,
+        # tier included), rounded down once: double points on 10.50 at 1/unit is 21 in all.
+        points = points_for(snapshot.base, snapshot.rate * campaign.multiplier)
+        points -= points_for(snapshot.base, snapshot.rate)
+    else:
+        points = campaign.points or 0
+    if points <= 0:
+        return None
+    return CampaignBonus(campaign, replace(snapshot, points=points))
+
+
+def plan_campaign_bonus(
+    campaigns: Iterable[Campaign],
+    order: EarningSnapshot,
+    lines: Sequence[OrderLine],
+    *,
+    paid_at: datetime,
+) -> CampaignBonus | None:
+    """The one campaign bonus a paid order gets: among the campaigns running when it was paid
+    (starts_at <= paid_at < ends_at) that it qualifies for, the one giving the most points
+    (the earliest created on a tie). Campaigns never stack, so overlapping ones cannot
+    multiply each other."""
+    best: CampaignBonus | None = None
+    for campaign in sorted(campaigns, key=lambda c: c.rule_id):
+        if not campaign.starts_at <= paid_at < campaign.ends_at:
+            continue
+        bonus = _campaign_bonus(campaign, order, lines)
+        if bonus is not None and (best is None or bonus.snapshot.points > best.snapshot.points):
+            best = bonus
+    return best
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,17 @@ class OrderLine:
     # Line price x quantity after line-level and allocated order discounts, before tax.
     subtotal: Decimal
     product_ref: str | None = None
+    # The line's tax (shop currency); inside `subtotal` when the shop's prices include tax.
+    tax: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class RefundLine:
+    """One refunded line: which order line, and its refunded subtotal and tax."""
+
+    line_ref: str
+    subtotal: Decimal
+    tax: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +54,9 @@ class Refund:
     amount_currency: str | None = None
     has_line_items: bool = False
     occurred_at: datetime | None = None
+    # The refunded lines one by one, when the platform names them (empty otherwise, or when
+    # any refunded line lacks its order line's id): exclusions and campaigns use them.
+    lines: tuple[RefundLine, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +104,10 @@ class OrderEvent:
     fully_refunded: bool = False
     occurred_at: datetime | None = None
     name: str | None = None  # the order number a merchant recognises, e.g. "#1001"
+    # Cart/order attributes (Shopify note_attributes, WooCommerce meta_data): name -> value.
+    attributes: tuple[tuple[str, str], ...] = ()
+    # Street lines, city, postcode, country of the shipping address (compared, not kept).
+    shipping_address: tuple[str | None, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

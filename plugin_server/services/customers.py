@@ -11,7 +11,7 @@ from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.errors import CustomerNotFound
 from plugin_server.domain.expiry import Upcoming
 from plugin_server.domain.ledger import IMMEDIATE_DEBIT_KINDS
-from plugin_server.services import earning_rules, expiry, tiers
+from plugin_server.services import earning_rules, expiry, referrals, tiers
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -55,6 +55,8 @@ def _summary(uow: UnitOfWork, shop_id: int, customer: Customer, now: datetime) -
         "tier": tiers.member_tier_view(
             uow.session, shop_id, tiers.public_tiers(uow.session, shop), customer.id, now=now
         ),
+        # Gives the member a code the first time it is asked for (committed by the caller).
+        "referral": referrals.member_referral(uow.session, shop, customer, now=now),
     }
 
 
@@ -66,7 +68,9 @@ def customer_summary(
         customer = repositories.customer_by_ref(uow.session, shop_id, customer_ref)
         if customer is None:
             raise CustomerNotFound(f"no customer {customer_ref!r} in this shop")
-        return _summary(uow, shop_id, customer, now)
+        out = _summary(uow, shop_id, customer, now)
+        uow.commit()
+        return out
 
 
 def customers_by_email(
@@ -75,7 +79,9 @@ def customers_by_email(
     """Members with this email (a registered account and a guest may share one)."""
     with uow:
         found = repositories.customers_by_email(uow.session, shop_id, email.strip().lower())
-        return [_summary(uow, shop_id, c, now) for c in found]
+        out = [_summary(uow, shop_id, c, now) for c in found]
+        uow.commit()
+        return out
 
 
 class EntryFields(Protocol):

@@ -1,16 +1,21 @@
-"""Earning rules: the merchant's catalog of ways to earn besides orders, and their awards.
+"""Earning rules: the merchant's catalog of ways to earn besides orders, and their awards;
+and the rules about orders (bonus campaigns, products that never earn) that order earning
+reads.
 
 An award is a `rule_bonus` ledger entry whose source is the rule's key, so the shopper's
-history says which rule paid. Activity awards happen under the member's row lock (as
+history says which rule paid (a campaign's is a `campaign_bonus` entry on the order, whose
+source is the campaign's key too). Activity awards happen under the member's row lock (as
 redemptions and adjustments do), so two posts racing for the last one of a limit cannot
 both pay.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, select, tuple_
@@ -34,10 +39,19 @@ from plugin_server.domain.errors import (
     EarningRuleNotFound,
     ValidationFailed,
 )
-from plugin_server.domain.ledger import EntryKind
+from plugin_server.domain.ledger import Campaign, EntryKind
 from plugin_server.services.customers import entry_view
 
 SOURCE = "rule"
+ORDER_RULE_KINDS = (RuleKind.BONUS.value, RuleKind.EXCLUSION.value)
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")
+
+
+def _products(rule: EarningRule) -> list[str]:
+    return list(json.loads(rule.product_ids)) if rule.product_ids else []
 
 
 def view(rule: EarningRule) -> dict[str, Any]:
@@ -49,10 +63,21 @@ def view(rule: EarningRule) -> dict[str, Any]:
         "points": rule.points,
         "limit_count": rule.limit_count,
         "limit_period": rule.limit_period,
+        "multiplier": _decimal_text(rule.multiplier),
+        "starts_at": rule.starts_at.isoformat() if rule.starts_at else None,
+        "ends_at": rule.ends_at.isoformat() if rule.ends_at else None,
+        "product_ids": _products(rule),
+        "min_subtotal": _decimal_text(rule.min_subtotal),
         "status": "archived" if rule.archived_at else "active",
         "created_at": rule.created_at.isoformat(),
         "updated_at": rule.updated_at.isoformat(),
     }
+
+
+def _columns(values: dict[str, Any]) -> dict[str, Any]:
+    """Validated rule values as the table stores them (product ids as JSON)."""
+    products = values.get("product_ids")
+    return {**values, "product_ids": json.dumps(products) if products else None}
 
 
 def _rule(session: Session, shop_id: int, rule_id: int, *, lock: bool = False) -> EarningRule:
@@ -64,7 +89,7 @@ def _rule(session: Session, shop_id: int, rule_id: int, *, lock: bool = False) -
 
 
 def _check_one_signup(session: Session, shop_id: int, kind: str, except_id: int | None) -> None:
-    if kind == RuleKind.ACTIVITY.value:
+    if kind in (RuleKind.ACTIVITY.value, *ORDER_RULE_KINDS):
         return
     others = select(func.count()).where(
         EarningRule.shop_id == shop_id,
@@ -81,8 +106,11 @@ def _check_one_signup(session: Session, shop_id: int, kind: str, except_id: int 
 def create_rule(
     uow: UnitOfWork, shop_id: int, body: dict[str, Any], *, now: datetime
 ) -> dict[str, Any]:
-    """A new rule; ValidationFailed naming the field, or a key already used in the shop."""
-    values = validate_rule(body)
+    """A new rule; ValidationFailed naming the field, or a key already used in the shop. A
+    bonus campaign without `starts_at` starts now."""
+    if body.get("kind") == RuleKind.BONUS.value and body.get("starts_at") is None:
+        body = {**body, "starts_at": now}
+    values = _columns(validate_rule(body, now=now))
     with uow:
         session = uow.session
         # Serialises rule creation per shop (the shop row), so "one active signup rule"
@@ -132,7 +160,14 @@ def update_rule(
             raise ValidationFailed("an archived rule cannot change", field="body")
         current = {k: getattr(rule, k) for k in ("kind", "key", "name", "points")}
         current |= {"limit_count": rule.limit_count, "limit_period": rule.limit_period}
-        for column, value in validate_rule(changes, current).items():
+        current |= {
+            "starts_at": rule.starts_at,
+            "ends_at": rule.ends_at,
+            "multiplier": rule.multiplier,
+            "min_subtotal": rule.min_subtotal,
+            "product_ids": _products(rule),
+        }
+        for column, value in _columns(validate_rule(changes, current, now=now)).items():
             setattr(rule, column, value)
         rule.updated_at = now
         out = view(rule)
@@ -245,6 +280,7 @@ def record_activity(
 def _award(
     shop_id: int, customer_id: int, rule: EarningRule, *, key: str, now: datetime
 ) -> dict[str, Any]:
+    assert rule.points is not None  # every rule that awards on its own has points
     return {
         "shop_id": shop_id,
         "customer_id": customer_id,
@@ -285,15 +321,55 @@ def award_signup(
     )
 
 
+def order_rules(session: Session, shop_id: int) -> tuple[frozenset[str], list[Campaign]]:
+    """What the shop's active order rules say, in one query: the product ids that never
+    earn, and the bonus campaigns (whatever their window; the order's paid time picks)."""
+    excluded: set[str] = set()
+    campaigns: list[Campaign] = []
+    for rule in session.scalars(
+        select(EarningRule).where(
+            EarningRule.shop_id == shop_id,
+            EarningRule.kind.in_(ORDER_RULE_KINDS),
+            EarningRule.archived_at.is_(None),
+        )
+    ):
+        if rule.kind == RuleKind.EXCLUSION.value:
+            excluded.update(_products(rule))
+            continue
+        assert rule.starts_at is not None
+        assert rule.ends_at is not None
+        campaigns.append(
+            Campaign(
+                rule_id=rule.id,
+                key=rule.key,
+                name=rule.name,
+                starts_at=rule.starts_at,
+                ends_at=rule.ends_at,
+                multiplier=rule.multiplier,
+                points=rule.points,
+                product_ids=frozenset(_products(rule)),
+                min_subtotal=rule.min_subtotal,
+            )
+        )
+    return frozenset(excluded), campaigns
+
+
 def public_rules(session: Session, shop_id: int) -> list[dict[str, Any]]:
-    """The shop's active ways to earn as shoppers see them (cacheable with the shop)."""
+    """The shop's active ways to earn as shoppers see them (cacheable with the shop).
+    Bonus campaigns are listed whatever their window: `running_ways` picks the ones
+    running at the time of a request."""
     rules = session.scalars(
         select(EarningRule)
-        .where(EarningRule.shop_id == shop_id, EarningRule.archived_at.is_(None))
+        .where(
+            EarningRule.shop_id == shop_id,
+            EarningRule.archived_at.is_(None),
+            EarningRule.kind != RuleKind.EXCLUSION.value,
+        )
         .order_by(EarningRule.id)
     )
-    return [
-        {
+    out = []
+    for r in rules:
+        way: dict[str, Any] = {
             "kind": r.kind,
             "key": r.key,
             "name": r.name,
@@ -301,7 +377,41 @@ def public_rules(session: Session, shop_id: int) -> list[dict[str, Any]]:
             "limit_count": r.limit_count,
             "limit_period": r.limit_period,
         }
-        for r in rules
+        if r.kind == RuleKind.BONUS.value:
+            assert r.starts_at is not None
+            assert r.ends_at is not None
+            way |= {
+                "multiplier": _decimal_text(r.multiplier),
+                "starts_at": r.starts_at.isoformat(),
+                "ends_at": r.ends_at.isoformat(),
+                "product_ids": _products(r),
+                "min_subtotal": _decimal_text(r.min_subtotal),
+            }
+        out.append(way)
+    return out
+
+
+def public_exclusions(session: Session, shop_id: int) -> list[dict[str, Any]]:
+    """Products that never earn points, as shoppers see them (cacheable with the shop)."""
+    rules = session.scalars(
+        select(EarningRule)
+        .where(
+            EarningRule.shop_id == shop_id,
+            EarningRule.archived_at.is_(None),
+            EarningRule.kind == RuleKind.EXCLUSION.value,
+        )
+        .order_by(EarningRule.id)
+    )
+    return [{"key": r.key, "name": r.name, "product_ids": _products(r)} for r in rules]
+
+
+def running_ways(ways: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """The ways to earn that apply at `now`: campaigns outside their window left out."""
+    return [
+        way
+        for way in ways
+        if way["kind"] != RuleKind.BONUS.value
+        or datetime.fromisoformat(way["starts_at"]) <= now < datetime.fromisoformat(way["ends_at"])
     ]
 
 

@@ -8,18 +8,31 @@ ledger is brought to the state those facts call for.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
-from plugin_server.db.models import Customer, LedgerEntry, Order, OrderRefund, Shop
+from plugin_server.db.models import (
+    Customer,
+    EarningRule,
+    LedgerEntry,
+    Order,
+    OrderBonus,
+    OrderRefund,
+    Shop,
+)
 from plugin_server.domain import ledger
 from plugin_server.domain import orders as domain
+from plugin_server.domain import referrals as referral_rules
 from plugin_server.domain.ledger import EntryKind
-from plugin_server.services import redemptions, tiers
+from plugin_server.services import earning_rules as rule_service
+from plugin_server.services import redemptions, referrals, tiers
 from plugin_server.services.shops import earning_rules
 
 logger = logging.getLogger(__name__)
@@ -79,6 +92,7 @@ def _snapshot(order: Order) -> ledger.EarningSnapshot | None:
         presentment_currency=order.presentment_currency,
         presentment_total=order.presentment_total,
         available_at=order.earn_available_at,
+        excluded_lines=frozenset(json.loads(order.excluded_lines or "[]")),
     )
 
 
@@ -121,6 +135,11 @@ def apply_order_event(
         redemptions.mark_used(session, shop.id, event.discount_codes, event.order_ref, now=now)
     # Cancellation and full refund are one-way: a stale "processing" payload delivered
     # after a cancellation must not bring the order's points back.
+    buyer_email = event.customer.email if event.customer is not None else None
+    if order.email_key is None and buyer_email:
+        order.email_key = referral_rules.email_key(buyer_email)
+    if order.shipping_key is None and event.shipping_address:
+        order.shipping_key = referral_rules.address_key(event.shipping_address)
     order.cancelled = order.cancelled or event.cancelled
     order.fully_refunded = order.fully_refunded or event.fully_refunded
     order.updated_at = now
@@ -140,6 +159,7 @@ def apply_order_event(
                 "amount_currency": refund.amount_currency,
                 "has_line_items": refund.has_line_items,
                 "occurred_at": refund.occurred_at,
+                "lines": _refund_lines_json(refund),
                 "created_at": now,
             },
             ("shop_id", "order_id", "refund_ref"),
@@ -148,13 +168,27 @@ def apply_order_event(
             order.refund_count += 1
 
     new_entries: list[int] = []
-    if (
+    paid_now = (
         order.earned_points is None
         and event.totals is not None
         and event.status in rules.award_statuses
-    ):
+    )
+    if paid_now:
         new_entries += _earn(session, shop, order, event, rules, now=now)
     new_entries += _reverse(session, shop, order, now=now)
+    if paid_now or order.cancelled or order.fully_refunded or order.refund_count:
+        referrals.on_order(
+            session,
+            shop,
+            order,
+            paid_now=paid_now,
+            subtotal=event.totals.subtotal if event.totals is not None else None,
+            codes=event.discount_codes,
+            attributes=dict(event.attributes),
+            email=buyer_email,
+            paid_at=event.occurred_at or now,
+            now=now,
+        )
     if new_entries and order.customer_id is not None and shop.tiers_changed_at is not None:
         # The member's row lock, as the scheduler's recalculation takes it.
         session.get(Customer, order.customer_id, with_for_update=True)
@@ -179,7 +213,11 @@ def _earn(
         multiplier, tier_name = tiers.multiplier_at(session, shop, order.customer_id, paid_at)
         if multiplier != 1:
             rules = replace(rules, points_per_unit=rules.points_per_unit * multiplier)
-    snap = ledger.plan_earning(event.totals, rules, paid_at=paid_at, now=now)
+    never_earn, campaigns = rule_service.order_rules(session, shop.id)
+    excluded = [line for line in event.lines if line.product_ref in never_earn]
+    snap = ledger.plan_earning(event.totals, rules, paid_at=paid_at, now=now, excluded=excluded)
+    if snap.excluded_lines:
+        order.excluded_lines = json.dumps(sorted(snap.excluded_lines))
     order.earning_base = snap.base
     order.earning_rate = snap.rate
     order.earn_includes_shipping = snap.includes_shipping
@@ -198,8 +236,10 @@ def _earn(
         return []
     order.earned_points = snap.points
     if snap.points == 0:
-        order.earn_skipped_reason = "nothing to earn on"
-        return []
+        order.earn_skipped_reason = (
+            "only products that never earn" if excluded else "nothing to earn on"
+        )
+        return _campaign_bonus(session, shop, order, snap, event.lines, campaigns, paid_at, now=now)
     entry_id = _add_entry(
         session,
         {
@@ -225,7 +265,152 @@ def _earn(
         "order earned points",
         extra={"shop_id": shop.id, "order_id": order.id, "points": snap.points},
     )
+    bonus = _campaign_bonus(session, shop, order, snap, event.lines, campaigns, paid_at, now=now)
+    return [entry_id, *bonus]
+
+
+def _refund_lines_json(refund: domain.Refund) -> str | None:
+    if not refund.lines:
+        return None
+    return json.dumps([[r.line_ref, str(r.subtotal), str(r.tax)] for r in refund.lines])
+
+
+def _refund_lines(stored: str | None) -> tuple[domain.RefundLine, ...]:
+    return tuple(
+        domain.RefundLine(line_ref=ref, subtotal=Decimal(subtotal), tax=Decimal(tax))
+        for ref, subtotal, tax in json.loads(stored or "[]")
+    )
+
+
+def _campaign_bonus(
+    session: Session,
+    shop: Shop,
+    order: Order,
+    snap: ledger.EarningSnapshot,
+    lines: tuple[domain.OrderLine, ...],
+    campaigns: list[ledger.Campaign],
+    paid_at: datetime,
+    *,
+    now: datetime,
+) -> list[int]:
+    """The campaign bonus the order earns (at most one: the best), as its own entry naming
+    the campaign, pending as long as the order's points are."""
+    if not campaigns:
+        return []
+    bonus = ledger.plan_campaign_bonus(campaigns, snap, lines, paid_at=paid_at)
+    if bonus is None:
+        return []
+    campaign, given = bonus.campaign, bonus.snapshot
+    repositories.insert_ignoring_conflict(
+        session,
+        OrderBonus,
+        {
+            "shop_id": shop.id,
+            "order_id": order.id,
+            "rule_id": campaign.rule_id,
+            "base": given.base,
+            "points": given.points,
+            "includes_shipping": given.includes_shipping,
+            "line_refs": (
+                json.dumps(sorted(given.only_lines)) if given.only_lines is not None else None
+            ),
+            "created_at": now,
+        },
+        ("shop_id", "order_id", "rule_id"),
+    )
+    terms = f" ({tiers.plain(campaign.multiplier)}x)" if campaign.multiplier else ""
+    entry_id = _add_entry(
+        session,
+        {
+            "shop_id": shop.id,
+            "customer_id": order.customer_id,
+            "points": given.points,
+            "kind": EntryKind.CAMPAIGN_BONUS.value,
+            "reason": f"{campaign.name}{terms}: bonus on {_label(order)}",
+            "source_type": rule_service.SOURCE,
+            "source_ref": campaign.key,
+            "order_id": order.id,
+            "idempotency_key": f"order:{order.order_ref}:campaign:{campaign.rule_id}",
+            "created_at": now,
+            "available_at": max(now, given.available_at),
+        },
+    )
+    logger.info(
+        "order earned a campaign bonus",
+        extra={
+            "shop_id": shop.id,
+            "order_id": order.id,
+            "rule_id": campaign.rule_id,
+            "points": given.points,
+        },
+    )
     return [entry_id]
+
+
+def _reverse_bonuses(
+    session: Session,
+    shop: Shop,
+    order: Order,
+    snap: ledger.EarningSnapshot,
+    refunds: list[domain.Refund],
+    *,
+    voided: bool,
+    now: datetime,
+) -> list[int]:
+    """Take back the refunded share of the order's campaign bonus, on the bonus's own
+    snapshot (its qualifying lines), never more than it gave and never twice."""
+    new_entries = []
+    for bonus, key in session.execute(
+        select(OrderBonus, EarningRule.key)
+        .join(EarningRule, EarningRule.id == OrderBonus.rule_id)
+        .where(OrderBonus.shop_id == shop.id, OrderBonus.order_id == order.id)
+        .order_by(OrderBonus.id)
+    ).all():
+        given = replace(
+            snap,
+            base=bonus.base,
+            points=bonus.points,
+            includes_shipping=bonus.includes_shipping,
+            only_lines=(
+                frozenset(json.loads(bonus.line_refs)) if bonus.line_refs is not None else None
+            ),
+        )
+        target = ledger.points_to_reverse(given, refunds, voided=voided)
+        already, count = session.execute(
+            select(
+                func.coalesce(func.sum(LedgerEntry.points), 0), func.count(LedgerEntry.id)
+            ).where(
+                LedgerEntry.shop_id == shop.id,
+                LedgerEntry.order_id == order.id,
+                LedgerEntry.kind == EntryKind.REVERSE_CAMPAIGN_BONUS.value,
+                LedgerEntry.source_ref == key,
+            )
+        ).one()
+        delta = target + int(already)  # reversals are negative
+        if delta <= 0:
+            continue
+        new_entries.append(
+            _add_entry(
+                session,
+                {
+                    "shop_id": shop.id,
+                    "customer_id": order.customer_id,
+                    "points": -delta,
+                    "kind": EntryKind.REVERSE_CAMPAIGN_BONUS.value,
+                    "reason": f"Bonus taken back: {_label(order)} was "
+                    + ("cancelled" if order.cancelled else "refunded"),
+                    "source_type": rule_service.SOURCE,
+                    "source_ref": key,
+                    "order_id": order.id,
+                    "idempotency_key": (
+                        f"order:{order.order_ref}:campaign:{bonus.rule_id}:reversal:{count + 1}"
+                    ),
+                    "created_at": now,
+                    "available_at": max(now, snap.available_at),
+                },
+            )
+        )
+    return new_entries
 
 
 def _reverse(session: Session, shop: Shop, order: Order, *, now: datetime) -> list[int]:
@@ -233,7 +418,7 @@ def _reverse(session: Session, shop: Shop, order: Order, *, now: datetime) -> li
     if not (voided or order.refund_count):
         return []  # nothing can have been taken back yet: skip the queries below
     snap = _snapshot(order)
-    if snap is None or snap.points == 0 or order.customer_id is None:
+    if snap is None or order.customer_id is None:
         return []
     refunds = [
         domain.Refund(
@@ -244,14 +429,18 @@ def _reverse(session: Session, shop: Shop, order: Order, *, now: datetime) -> li
             amount=r.amount,
             amount_currency=r.amount_currency,
             has_line_items=r.has_line_items,
+            lines=_refund_lines(r.lines),
         )
         for r in repositories.order_refunds(session, shop.id, order.id)
     ]
+    bonus = _reverse_bonuses(session, shop, order, snap, refunds, voided=voided, now=now)
+    if snap.points == 0:
+        return bonus
     target = ledger.points_to_reverse(snap, refunds, voided=voided)
     already, count = repositories.order_reversals(session, shop.id, order.id)
     delta = target - already
     if delta <= 0:
-        return []
+        return bonus
     if order.cancelled:
         reason = f"{_label(order).capitalize()} was cancelled"
     elif order.fully_refunded or target == snap.points:
@@ -276,4 +465,4 @@ def _reverse(session: Session, shop: Shop, order: Order, *, now: datetime) -> li
             "available_at": max(now, snap.available_at),
         },
     )
-    return [entry_id]
+    return [entry_id, *bonus]

@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
@@ -29,6 +29,8 @@ from plugin_server.db.models import (
     Order,
     OrderRefund,
     Redemption,
+    Referral,
+    ReferralCampaign,
     Reward,
     Shop,
     Tier,
@@ -43,6 +45,8 @@ _SHOP_TABLES = (
     LoyaltyEvent,
     TierChange,
     MemberTier,
+    Referral,
+    ReferralCampaign,
     OrderRefund,
     Order,
     Redemption,
@@ -122,6 +126,7 @@ def export_customer_data(
                     if m.birth_month and m.birth_day
                     else None
                 ),
+                "referral_code": m.referral_code,
                 "member_since": m.created_at.isoformat(),
                 "balance": repositories.balance(session, shop.id, m.id, now).spendable,
             }
@@ -208,6 +213,20 @@ def redact_customer(session: Session, shop: Shop, event: PrivacyEvent) -> int:
         member.customer_ref = f"redacted:{digest}"
         member.email = member.first_name = member.last_name = None
         member.birth_month = member.birth_day = member.birthday_set_at = None
+        member.referral_code = None  # their link stops working; referrals keep their ids
+    ids = [m.id for m in members]
+    # The digests of their email and address go too; referrals keep only the ids.
+    session.execute(
+        update(Order)
+        .where(Order.shop_id == shop.id, Order.order_ref.in_(order_refs))
+        .values(email_key=None, shipping_key=None)
+    )
+    if ids:
+        session.execute(
+            update(Referral)
+            .where(Referral.shop_id == shop.id, Referral.friend_id.in_(ids))
+            .values(friend_email_key=None, claim_address_key=None, claim_device_key=None)
+        )
     # Stored webhook bodies hold names, emails and addresses: remove those about them.
     session.execute(
         delete(WebhookReceipt).where(

@@ -370,6 +370,9 @@ def _fail(
         redemption.status, redemption.failure_reason = FAILED, reason[:2000]
         redemption.updated_at = now
         redemption.attempts += 1
+        if redemption.points == 0:  # a free code (a referral's): nothing to give back
+            uow.commit()
+            return
         repositories.insert_ignoring_conflict(
             uow.session,
             LedgerEntry,
@@ -524,7 +527,7 @@ def expire_due(uow_factory: Callable[[], UnitOfWork], *, now: datetime, grace: t
             else:
                 redemption.status = EXPIRED
             redemption.updated_at = now
-            if never_issued or shop.return_points_on_expiry:
+            if redemption.points and (never_issued or shop.return_points_on_expiry):
                 repositories.insert_ignoring_conflict(
                     session,
                     LedgerEntry,
@@ -580,6 +583,7 @@ def cancel(
         redemption = locked
         if redemption.status == ISSUED:
             redemption.status, redemption.updated_at = CANCELLED, now()
+        if redemption.status == CANCELLED and redemption.points:
             repositories.insert_ignoring_conflict(
                 session,
                 LedgerEntry,

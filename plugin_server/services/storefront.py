@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +25,7 @@ from plugin_server.domain.widget import (
     validate_public_key,
     validate_widget_settings,
 )
-from plugin_server.services import earning_rules, expiry, tiers
+from plugin_server.services import earning_rules, expiry, referrals, tiers
 from plugin_server.services.customers import entry_view, expiring_view
 from plugin_server.services.rewards import view as reward_view
 from plugin_server.ttl_cache import TtlCache
@@ -98,10 +98,15 @@ def _shop(session: Session, shop_id: int) -> Shop:
     return shop
 
 
-def shop_page(session: Session, shop_id: int) -> dict[str, Any]:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def shop_page(session: Session, shop_id: int, *, now: datetime | None = None) -> dict[str, Any]:
     """The parts of the widget that are the same for every shopper of the shop: program,
     rewards and display settings (cacheable for a few seconds)."""
     shop = _shop(session, shop_id)
+    campaign = referrals.live_campaign(session, shop.id, now or _utc_now())
     rewards = session.scalars(
         select(Reward)
         .where(Reward.shop_id == shop.id, Reward.archived_at.is_(None))
@@ -114,11 +119,17 @@ def shop_page(session: Session, shop_id: int) -> dict[str, Any]:
             "pending_days": shop.pending_days,
             "guests_earn": shop.guests_earn,
             "expiry": {"policy": shop.expiry_policy, "months": shop.expiry_months},
-            "ways_to_earn": earning_rules.public_rules(session, shop.id),
+            # Bonus campaigns are listed while they run (the page is cached seconds only).
+            "ways_to_earn": earning_rules.running_ways(
+                earning_rules.public_rules(session, shop.id), now or _utc_now()
+            ),
+            "never_earn": earning_rules.public_exclusions(session, shop.id),
             "tiers": tiers.public_tiers(session, shop),
+            "referral": referrals.offer_view(campaign) if campaign is not None else None,
             "rewards": [_reward(r) for r in rewards],
         },
         "settings": _public_settings(shop),
+        "domain": shop.domain,
     }
 
 
@@ -147,8 +158,10 @@ class StorefrontShops:
         ttl_s: float,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._session_factory = session_factory
+        self._clock = clock
         self._shops: TtlCache[tuple[str | None, str], StorefrontShop | None] = TtlCache(
             ttl_s, monotonic=monotonic
         )
@@ -179,12 +192,13 @@ class StorefrontShops:
 
     def _load_page(self, shop_id: int) -> dict[str, Any]:
         with self._session_factory() as session:
-            return shop_page(session, shop_id)
+            return shop_page(session, shop_id, now=self._clock())
 
 
 def program(shops: StorefrontShops, shop_id: int) -> dict[str, Any]:
     """For guests: how to earn and what there is to redeem."""
-    return {"member": None, **shops.page(shop_id)}
+    page = shops.page(shop_id)
+    return {"member": None, "program": page["program"], "settings": page["settings"]}
 
 
 # The signed-in summary's three queries, built once (see `summary`).
@@ -195,6 +209,7 @@ _MEMBER = (
         Customer.birth_month,
         Customer.birth_day,
         Customer.birthday_set_at,
+        Customer.referral_code,
         *repositories.balance_columns(bindparam("now", type_=UTCDateTime())),
     )
     .select_from(Customer)
@@ -209,6 +224,7 @@ _MEMBER = (
         Customer.birth_month,
         Customer.birth_day,
         Customer.birthday_set_at,
+        Customer.referral_code,
     )
 )
 _CODES = (
@@ -284,7 +300,7 @@ def summary(
         if row is not None:
             customer_id, member["first_name"] = row[0], row[1]
             member["birthday"] = earning_rules.birthday_view(row[2], row[3], row[4])
-            bal = repositories.balance_from_row(*row[5:])
+            bal = repositories.balance_from_row(*row[6:])
             member["balance"], member["pending"] = bal.spendable, bal.pending
             if bal.next_available_at:
                 member["next_pending_available_at"] = bal.next_available_at.isoformat()
@@ -321,8 +337,17 @@ def summary(
                     now=now,
                 )
                 member["expiring"] = expiring_view(upcoming)
-    # The referral slot the referrals work fills; null until then.
     member["referral"] = None
+    if row is not None and page["program"]["referral"] is not None:
+        code = row[5]
+        if code is None:
+            # Once per member: their code is given the first time it is shown.
+            with engine.begin() as conn:
+                code = referrals.assign_code(conn, shop_id, customer_id, row[1])
+        with engine.connect() as conn:
+            member["referral"] = referrals.storefront_referral(
+                conn, shop_id, page["domain"], customer_id, code
+            )
     return {
         "member": member,
         "program": _with_progress(page["program"], member["balance"], member["tier"]),

@@ -73,6 +73,7 @@ def test_tick_reports_what_it_did(runner: CliRunner, container: Container) -> No
         "points_expired": 0,
         "tier_changes": 0,
         "birthday_bonuses": 0,
+        "referrals_rewarded": 0,
     }
 
 
