@@ -1,12 +1,15 @@
 """A Shopify storefront for one shop, as far as the widget can tell: a theme page that loads
-the widget like the app embed does, the app proxy (/apps/loyalty/* forwarded to the app,
-signed exactly as Shopify signs it, with the signed-in customer's id), /discount/CODE, and
-sign-in/out for a demo shopper."""
+the widget like the app embed does (with the theme's `window.Shopify`), the app proxy
+(/apps/loyalty/* forwarded to the app, signed exactly as Shopify signs it, with the signed-in
+customer's id), the cart's attributes (/cart.js, /cart/update.js), /discount/CODE, and
+sign-in/out for a demo shopper. The shop's domain is this sandbox: links the app makes to
+https://<shop>/ (a member's referral link) are answered with this sandbox's address."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from dataclasses import dataclass
 from html import escape
@@ -14,11 +17,12 @@ from importlib import resources
 from urllib.parse import urlencode
 
 import requests
-from flask import Flask, Response, redirect, request
+from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 PROXY_PREFIX = "/apps/loyalty"
 CUSTOMER_COOKIE = "sandbox_customer"
+CART_COOKIE = "sandbox_cart"  # the cart's attributes, as JSON (Shopify keeps the cart itself)
 # What Shopify sets itself: a shopper cannot choose these by adding them to the URL.
 SHOPIFY_PARAMS = {"shop", "logged_in_customer_id", "path_prefix", "timestamp", "signature"}
 
@@ -48,6 +52,16 @@ def register_storefront(app: Flask, demo: StorefrontDemo) -> None:
         # The demo shopper is signed in until they sign out (cookie "guest").
         value = request.cookies.get(CUSTOMER_COOKIE)
         return demo.demo_customer_id if value is None else ("" if value == "guest" else value)
+
+    def cart_attributes() -> dict[str, str]:
+        try:
+            found = json.loads(request.cookies.get(CART_COOKIE, "{}"))
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+    def cart(attributes: dict[str, str]) -> dict[str, object]:
+        return {"token": "sandbox-cart", "attributes": attributes, "items": [], "item_count": 0}
 
     @app.get("/")
     def storefront_home() -> Response:
@@ -99,12 +113,36 @@ def register_storefront(app: Flask, demo: StorefrontDemo) -> None:
     def storefront_discount(code: str) -> Response:
         # Shopify stores the code in the cart for checkout, then shows the shop.
         safe = escape(code)
+        attributes = "".join(
+            f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(cart_attributes().items())
+        )
         return Response(
             f'<!doctype html><html lang="en"><title>Discount {safe}</title>'
             f"<main><h1>Discount code {safe} will apply at checkout</h1>"
-            f'<a href="/">Continue shopping</a></main></html>',
+            + (f"<h2>Cart attributes</h2><ul>{attributes}</ul>" if attributes else "")
+            + '<a href="/">Continue shopping</a></main></html>',
             mimetype="text/html",
         )
+
+    @app.get("/cart.js")
+    def storefront_cart() -> Response:
+        return jsonify(cart(cart_attributes()))
+
+    @app.post("/cart/update.js")
+    def storefront_cart_update() -> Response:
+        # Shopify's Ajax Cart API: JSON or form body; `attributes` merge into the cart's, and
+        # a blank value removes one. They reach the order as its note_attributes.
+        given = request.get_json(silent=True) or {}
+        attributes = cart_attributes()
+        changes = given.get("attributes") if isinstance(given, dict) else None
+        for key, value in (changes if isinstance(changes, dict) else {}).items():
+            if value in (None, ""):
+                attributes.pop(str(key), None)
+            else:
+                attributes[str(key)] = str(value)
+        response = jsonify(cart(attributes))
+        response.set_cookie(CART_COOKIE, json.dumps(attributes), httponly=True, samesite="Lax")
+        return response
 
     @app.route(f"{PROXY_PREFIX}/<path:rest>", methods=["GET", "POST"])
     def storefront_proxy(rest: str) -> Response:
@@ -133,4 +171,7 @@ def register_storefront(app: Flask, demo: StorefrontDemo) -> None:
             for k, v in upstream.headers.items()
             if k.lower() in ("content-type", "cache-control", "retry-after")
         }
-        return Response(upstream.content, status=upstream.status_code, headers=keep)
+        content = upstream.content
+        if upstream.headers.get("content-type", "").startswith("application/json"):
+            content = content.replace(f"https://{demo.shop}/".encode(), request.host_url.encode())
+        return Response(content, status=upstream.status_code, headers=keep)

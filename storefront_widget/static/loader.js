@@ -1,11 +1,10 @@
-/* Loyalty widget loader: every page loads only this. It draws a fixed launcher button
-   (fixed position: no layout shift) and fetches the panel when a shopper reaches for it.
-   Config: window.LoyaltyConfig or the script tag's data-* attributes:
-     api      where the storefront API is: "/apps/loyalty" through Shopify's app proxy,
-              or "https://app.example/storefront/v1" with a store-signed token
-     assets   where panel.js/panel.css are (default: api + "/assets")
-     token    store-signed shopper token (WooCommerce, headless); shop: the store URL
-     locale   "en" | "vi" | "th" (default: the page's <html lang>) */
+/* Loyalty widget loader, on every page: a fixed launcher (no layout shift); the panel loads
+   when a shopper reaches for it. Config: window.LoyaltyConfig or the tag's data-*:
+     api     the storefront API: "/apps/loyalty" (Shopify's app proxy) or
+             "https://app.example/storefront/v1" with a store-signed token
+     assets  where panel.js/panel.css are (default: api + "/assets")
+     token   store-signed shopper token (WooCommerce, headless); shop: the store URL
+     locale  "en" | "vi" | "th" (default: the page's <html lang>) */
 (function () {
   "use strict";
   var w = window, d = document;
@@ -21,7 +20,23 @@
   cfg.assets = (cfg.assets || cfg.api + "/assets").replace(/\/$/, "");
   var lang = (cfg.locale || d.documentElement.lang || "en").slice(0, 2).toLowerCase();
   cfg.locale = { en: 1, vi: 1, th: 1 }[lang] ? lang : "en";
-  var label = { en: "Rewards", vi: "Ưu đãi", th: "รางวัล" }[cfg.locale];
+  // ?ref=CODE (a friend's referral link): kept 30 days for the panel's gift offer, and put
+  // on the Shopify cart, the order's fallback attribution when the code is not used.
+  var ref, m = /[?&]ref=([\w-]{1,40})/.exec(location.search), code = m && m[1].toUpperCase();
+  try {
+    ref = code ? { code: code, until: Date.now() + 2592e6 } : JSON.parse(localStorage.loyalty_ref);
+    localStorage.loyalty_ref = JSON.stringify(ref.until > Date.now() ? ref : (ref = 0));
+  } catch (e) {}
+  if (code && w.Shopify) {
+    fetch(((w.Shopify.routes || {}).root || "/") + "cart/update.js", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ attributes: { loyalty_referral: code } })
+    }).catch(function () {});
+  }
+  var label = (ref && !ref.got // a gift waits until the friend has their code
+    ? { en: "A gift for you", vi: "Quà tặng cho bạn", th: "ของขวัญสำหรับคุณ" }
+    : { en: "Rewards", vi: "Ưu đãi", th: "รางวัล" })[cfg.locale];
+  cfg.ref = ref;
 
   var button = d.createElement("button");
   button.type = "button";

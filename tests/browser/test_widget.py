@@ -864,7 +864,7 @@ def test_member_counted_by_amount_spent_this_year(
 
     page.route("**/apps/loyalty/summary*", no_currency)
     open_panel(page, store)
-    assert tier_slot(page)["lines"][2] == "Spend 320.6 more to reach Gold"
+    assert tier_slot(page)["lines"][2] == "320.6 more to spend for Gold"
 
 
 @pytest.mark.parametrize(
@@ -1072,3 +1072,343 @@ def test_no_birthday_row_without_a_birthday_rule(page: Page, store: Store) -> No
     assert summary["program"]["ways_to_earn"] == []
     assert birthday_slot(page).count() == 0
     assert page.locator("#loyalty-panel form, #loyalty-panel .loyalty-birthday").count() == 0
+
+
+# --- referrals -----------------------------------------------------------------------------
+
+REFERRAL_CAMPAIGN = {
+    "name": "Give 10%, get 200",
+    "starts_at": "2020-01-01T00:00:00Z",
+    "friend_discount_kind": "percentage",
+    "friend_discount_value": "10",
+    "advocate_reward_kind": "points",
+    "advocate_points": 200,
+    "min_order_subtotal": "30",
+}
+
+
+def start_referrals(store: Store) -> str:
+    """A live referral campaign; returns Ann's code (the demo shopper is the advocate)."""
+    r = admin_api(store, "/referral-campaigns", REFERRAL_CAMPAIGN)
+    assert r.status_code == 201, r.text
+    r = requests.get(
+        f"{store.app_url}/api/v1/customers/{demo.DEMO_CUSTOMER_ID}",
+        headers={"Authorization": f"Bearer {store.api_key}"},
+        timeout=5,
+    )
+    code: str = r.json()["referral"]["code"]
+    return code
+
+
+def referral_slot(page: Page) -> Any:
+    return page.locator("[data-slot='referral']")
+
+
+def gift_slot(page: Page) -> Any:
+    return page.locator("[data-slot='gift']")
+
+
+def status_text(page: Page) -> str:
+    page.wait_for_function("document.querySelector('.loyalty-status').textContent.length > 0")
+    return str(page.locator(".loyalty-status").inner_text())
+
+
+def as_guest(page: Page, store: Store) -> None:
+    page.context.add_cookies([{"name": "sandbox_customer", "value": "guest", "url": store.url}])
+
+
+@pytest.mark.parametrize(
+    ("locale", "heading", "lines", "label", "copy"),
+    [
+        (
+            "en",
+            "REFER A FRIEND",
+            [
+                "Friends get 10% off their first order.",
+                "You get 200 points for each friend who orders.",
+                "Their first order must reach $30.00.",
+                "Friends: 0 joined, 0 pending, 0 rewarded",
+            ],
+            "Your link",
+            "Copy",
+        ),
+        (
+            "vi",
+            "GIỚI THIỆU BẠN BÈ",
+            [
+                "Bạn bè được giảm 10% cho đơn hàng đầu tiên.",
+                "Bạn được 200 điểm cho mỗi người bạn đặt hàng.",
+                "Đơn hàng đầu tiên của bạn bè cần đạt từ 30,00\N{NO-BREAK SPACE}US$.",
+                "Bạn bè: 0 đã tham gia, 0 đang chờ, 0 đã được thưởng",
+            ],
+            "Liên kết của bạn",
+            "Sao chép",
+        ),
+        (
+            "th",
+            "แนะนำเพื่อน",
+            [
+                "เพื่อนจะได้รับส่วนลด 10% สำหรับคำสั่งซื้อแรก",
+                "คุณจะได้รับ 200 คะแนน ต่อเพื่อนแต่ละคนที่สั่งซื้อ",
+                "คำสั่งซื้อแรกของเพื่อนต้องมียอดตั้งแต่ US$30.00",
+                "เพื่อน: เข้าร่วม 0 คน รอดำเนินการ 0 คน ได้รับรางวัลแล้ว 0 คน",
+            ],
+            "ลิงก์ของคุณ",
+            "คัดลอก",
+        ),
+    ],
+)
+def test_member_copies_their_referral_link(
+    page: Page,
+    store: Store,
+    locale: str,
+    heading: str,
+    lines: list[str],
+    label: str,
+    copy: str,
+) -> None:
+    code = start_referrals(store)
+    summary = open_panel_reading_summary(page, store, f"?locale={locale}")
+    assert summary["member"]["referral"]["code"] == code
+    slot = referral_slot(page)
+    assert slot.locator("h3").inner_text() == heading
+    texts = slot.locator("p").all_inner_texts()
+    assert [*texts[:3], texts[-1]] == lines
+    # The app links to the shop's domain, which in the demo is this sandbox storefront.
+    link = slot.get_by_label(label)
+    assert link.input_value() == f"{store.url}/?ref={code}"
+    assert link.get_attribute("readonly") is not None
+    # Headless Chromium on Linux has no share sheet: no Share button then.
+    assert page.evaluate("'share' in navigator") is False
+    assert slot.locator("button").all_inner_texts() == [copy]
+    assert axe_violations(page) == []
+
+    # Keyboard: Tab from the top of the panel reaches the link, then Copy.
+    page.focus(".loyalty-close")
+    reached = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.closest('[data-slot]')?.dataset.slot"))
+        if page.evaluate("document.activeElement.tagName") == "INPUT":
+            break
+    assert reached[-1] == "referral"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == copy
+    page.keyboard.press("Enter")
+    assert f"{store.url}/?ref={code}" in status_text(page)  # "Copied <link>"
+    assert page.evaluate("navigator.clipboard.readText()") == f"{store.url}/?ref={code}"
+    # The link is selected too, for Ctrl+C where the clipboard is shut.
+    selected = link.evaluate("n => n.value.slice(n.selectionStart, n.selectionEnd)")
+    assert selected == link.input_value()
+
+
+def test_member_shares_their_link_where_there_is_a_share_sheet(page: Page, store: Store) -> None:
+    code = start_referrals(store)
+    page.add_init_script(
+        "navigator.share = data => { window.shared = data; return Promise.resolve(); };"
+    )
+    open_panel(page, store)
+    slot = referral_slot(page)
+    assert slot.locator("button").all_inner_texts() == ["Copy", "Share"]
+    slot.get_by_role("button", name="Share").click()
+    assert page.evaluate("window.shared") == {
+        "text": "Ann gave you 10% off your first order.",
+        "url": f"{store.url}/?ref={code}",
+    }
+    assert axe_violations(page) == []
+
+
+def test_no_referral_block_without_a_live_campaign(page: Page, store: Store) -> None:
+    summary = open_panel_reading_summary(page, store)
+    assert summary["member"]["referral"] is None
+    assert summary["program"]["referral"] is None
+    assert referral_slot(page).count() == 0
+
+
+def cart_attributes(page: Page) -> dict[str, str]:
+    for _ in range(50):  # the loader tells the cart without waiting for it
+        found: dict[str, str] = page.evaluate(
+            "fetch('/cart.js').then(r => r.json()).then(c => c.attributes)"
+        )
+        if found:
+            return found
+        time.sleep(0.1)
+    return {}
+
+
+def test_a_friend_arrives_through_the_link_and_gets_their_code(page: Page, store: Store) -> None:
+    code = start_referrals(store)
+    as_guest(page, store)
+    page.goto(f"{store.url}/?ref={code.lower()}")  # as typed, in any case
+    launcher = page.locator("#loyalty-launcher")
+    assert launcher.inner_text() == "A gift for you"
+    # The cart carries the code to the order (the fallback when the discount is not used).
+    assert cart_attributes(page) == {"loyalty_referral": code}
+
+    launcher.click()
+    gift = gift_slot(page)
+    gift.wait_for()
+    assert gift.locator("h3").inner_text() == "A GIFT FOR YOU"
+    assert gift.locator("p").first.inner_text() == "Ann gave you 10% off your first order."
+    # The offer comes first; the program follows for a guest.
+    assert gift.evaluate("n => n.nextElementSibling.className") == "loyalty-summary"
+    assert axe_violations(page) == []
+
+    email = gift.get_by_label("Email")
+    assert email.get_attribute("type") == "email"
+    email.fill("bao@example.com")
+    email.press("Enter")  # submit from the keyboard
+    shown = status_text(page)
+    friend_code = gift.locator(".loyalty-code").inner_text()
+    assert shown == f"Your code {friend_code} is ready."
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == (
+        f"Copy {friend_code}"
+    )
+    assert gift.locator("form").count() == 0
+    at_store = requests.get(
+        f"{store.url}/_sandbox/shopify/{demo.DEMO_DOMAIN}/discounts", timeout=5
+    ).json()["discounts"]
+    assert friend_code in [d["code"] for d in at_store]
+    assert axe_violations(page) == []
+
+    # Back another day on this device: the gift is there, the launcher is plain again.
+    page.goto(store.url)
+    assert launcher.inner_text() == "Rewards"
+    launcher.click()
+    gift.wait_for()
+    assert gift.locator(".loyalty-code").inner_text() == friend_code
+    gift.get_by_role("link", name="Apply at checkout").click()
+    page.wait_for_url(f"**/discount/{friend_code}")
+    assert f"loyalty_referral: {code}" in page.locator("main").inner_text()
+
+
+@pytest.mark.parametrize(
+    ("locale", "launcher", "gift_line", "email_label", "button", "own_link"),
+    [
+        (
+            "vi",
+            "Quà tặng cho bạn",
+            "Ann tặng bạn ưu đãi giảm 10% cho đơn hàng đầu tiên.",
+            "Email",
+            "Nhận mã của tôi",
+            "Đây là liên kết của bạn: hãy chia sẻ với bạn bè.",
+        ),
+        (
+            "th",
+            "ของขวัญสำหรับคุณ",
+            "Ann มอบส่วนลด 10% สำหรับคำสั่งซื้อแรกของคุณ",
+            "อีเมล",
+            "รับโค้ดของฉัน",
+            "นี่คือลิงก์ของคุณเอง แชร์ให้เพื่อนได้เลย",
+        ),
+    ],
+)
+def test_the_friends_offer_in_vietnamese_and_thai(
+    page: Page,
+    store: Store,
+    locale: str,
+    launcher: str,
+    gift_line: str,
+    email_label: str,
+    button: str,
+    own_link: str,
+) -> None:
+    code = start_referrals(store)
+    as_guest(page, store)
+    page.goto(f"{store.url}/?ref={code}&locale={locale}")
+    assert page.locator("#loyalty-launcher").inner_text() == launcher
+    page.click("#loyalty-launcher")
+    gift = gift_slot(page)
+    gift.wait_for()
+    assert gift.locator("p").first.inner_text() == gift_line
+    assert gift.get_by_label(email_label).count() == 1
+    assert gift.locator("button").inner_text() == button
+    assert axe_violations(page) == []
+    gift.get_by_label(email_label).fill("ann@example.com")  # the advocate's own email
+    gift.locator("button").click()
+    assert status_text(page) == own_link
+    assert gift.locator("button").is_enabled()
+    assert all("status of" in e for e in store.console_errors)
+    store.console_errors.clear()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "shown"),
+    [
+        (400, "validation_failed", "Enter a valid email."),
+        (409, "own_referral_code", "That's your own link: share it with friends."),
+        (409, "already_referred", "Another friend has already referred this email."),
+        (409, "not_new_customer", "This offer is for new customers only."),
+        (404, "no_referral_campaign", "This referral link no longer works."),
+        (404, "referral_code_not_found", "This referral link no longer works."),
+        (429, "rate_limited", "Too many tries. Wait a moment and try again."),
+    ],
+)
+def test_a_refused_claim_is_told_in_words(
+    page: Page, store: Store, status: int, code: str, shown: str
+) -> None:
+    ref = start_referrals(store)
+    as_guest(page, store)
+    page.route(
+        "**/apps/loyalty/referrals/claim*",
+        lambda route: route.fulfill(
+            status=status, json={"error": {"code": code, "message": "from the test"}}
+        ),
+    )
+    page.goto(f"{store.url}/?ref={ref}")
+    page.click("#loyalty-launcher")
+    gift = gift_slot(page)
+    gift.get_by_label("Email").fill("bao@example.com")
+    gift.locator("button").click()
+    assert status_text(page) == shown
+    assert gift.locator("button").is_enabled()  # free to correct and try again
+    assert all("status of" in e for e in store.console_errors)
+    store.console_errors.clear()
+
+
+def test_a_signed_in_friend_gets_their_code_with_one_button(page: Page, store: Store) -> None:
+    code = start_referrals(store)
+    page.context.add_cookies([{"name": "sandbox_customer", "value": "2002", "url": store.url}])
+    page.goto(f"{store.url}/?ref={code}")
+    page.click("#loyalty-launcher")
+    gift = gift_slot(page)
+    gift.wait_for()
+    assert gift.locator("input").count() == 0  # the store knows who they are
+    assert axe_violations(page) == []
+    gift.get_by_role("button", name="Get my code").click()
+    friend_code = gift.locator(".loyalty-code").inner_text()
+    assert status_text(page) == f"Your code {friend_code} is ready."
+    assert axe_violations(page) == []
+
+
+def test_the_advocate_following_their_own_link_sees_no_gift(page: Page, store: Store) -> None:
+    code = start_referrals(store)
+    open_panel(page, store, f"?ref={code}")
+    assert referral_slot(page).count() == 1
+    assert gift_slot(page).count() == 0
+
+
+def test_a_link_that_no_longer_works_is_told_once(page: Page, store: Store) -> None:
+    start_referrals(store)
+    as_guest(page, store)
+    page.goto(f"{store.url}/?ref=NOSUCH99")
+    page.click("#loyalty-launcher")
+    page.wait_for_selector(".loyalty-reward")
+    assert status_text(page) == "This referral link no longer works."
+    assert gift_slot(page).count() == 0
+    assert all("status of" in e for e in store.console_errors)
+    store.console_errors.clear()
+
+
+def test_the_loader_keeps_a_link_for_30_days(page: Page, store: Store) -> None:
+    as_guest(page, store)
+    page.goto(f"{store.url}/?ref=ann-7xk2")
+    kept = page.evaluate("JSON.parse(localStorage.loyalty_ref)")
+    assert kept["code"] == "ANN-7XK2"
+    days = (kept["until"] - page.evaluate("Date.now()")) / 86_400_000
+    assert 29.9 < days <= 30
+    # Once it has run out, it is forgotten.
+    page.evaluate("localStorage.loyalty_ref = JSON.stringify({code: 'ANN-7XK2', until: 1})")
+    page.goto(store.url)
+    assert page.locator("#loyalty-launcher").inner_text() == "Rewards"
+    assert page.evaluate("JSON.parse(localStorage.loyalty_ref)") == 0

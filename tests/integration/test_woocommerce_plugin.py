@@ -1,6 +1,7 @@
 """The WordPress plugin: its PHP parses, and a token it signs (with PHP's own sodium) is
 accepted by the app's verifier, while a tampered or expired one is not. The connect flow
-picks up the plugin's public key from the store."""
+picks up the plugin's public key from the store. A referral link's code is remembered and
+written on the order as the `loyalty_referral` meta, which the app reads from the webhook."""
 
 from __future__ import annotations
 
@@ -126,3 +127,132 @@ def test_connecting_picks_up_the_plugins_public_key(live: Live) -> None:  # noqa
     r = live.client.get("/storefront/v1/summary", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200, r.json
     assert r.json["member"] is None
+
+
+REFERRAL_CLASS = json.dumps(str(PLUGIN / "includes" / "class-loyalty-referral.php"))
+# A WC_Order as far as the plugin uses it; its meta comes out as the REST API (and so the
+# order webhook) shows it.
+FAKE_ORDER = """
+class Fake_Order {
+    public $meta = array();
+    public function get_meta( $key ) {
+        return isset( $this->meta[ $key ] ) ? $this->meta[ $key ] : '';
+    }
+    public function update_meta_data( $key, $value ) { $this->meta[ $key ] = $value; }
+    public function rest_meta() {
+        $out = array();
+        foreach ( $this->meta as $key => $value ) {
+            $out[] = array( 'id' => count( $out ) + 1, 'key' => $key, 'value' => $value );
+        }
+        return $out;
+    }
+}
+"""
+
+
+def test_a_referral_link_is_remembered_and_tagged_on_the_order() -> None:
+    out = json.loads(
+        php(
+            f"""
+            require {REFERRAL_CLASS};
+            {FAKE_ORDER}
+            $c = 'Loyalty_Referral';
+            $tagged = new Fake_Order();
+            $first = $c::tag_order( $tagged, array( 'loyalty_referral' => 'ann-7xk2' ) );
+            $again = $c::tag_order( $tagged, array( 'loyalty_referral' => 'BAO99' ) );
+            $untouched = new Fake_Order();
+            $none = $c::tag_order( $untouched, array() );
+            $junk = $c::tag_order( $untouched, array( 'loyalty_referral' => '<script>' ) );
+            echo json_encode( array(
+                'links' => array(
+                    $c::from_link( array( 'ref' => ' ann-7xk2 ' ) ),
+                    $c::from_link( array( 'ref' => 'a"b' ) ),
+                    $c::from_link( array( 'ref' => array( 'x' ) ) ),
+                    $c::from_link( array( 'ref' => str_repeat( 'A', 41 ) ) ),
+                    $c::from_link( array( 'page' => '2' ) ),
+                ),
+                'cookie' => $c::cookie_options( 1000, true, '/shop/', '.example.com' ),
+                'tagged' => array( $first, $again, $none, $junk ),
+                'meta' => $tagged->rest_meta(),
+                'untouched' => $untouched->rest_meta(),
+            ) );
+            """
+        )
+    )
+    assert out["links"] == ["ANN-7XK2", None, None, None, None]
+    assert out["cookie"] == {
+        "expires": 1000 + 30 * 86400,
+        "path": "/shop/",
+        "domain": ".example.com",
+        "secure": True,
+        "httponly": True,
+        "samesite": "Lax",
+    }
+    # The first code stays: a later link does not take the order from the first friend.
+    assert out["tagged"] == [True, False, False, False]
+    assert out["meta"] == [{"id": 1, "key": "loyalty_referral", "value": "ANN-7XK2"}]
+    assert out["untouched"] == []
+
+
+def test_the_plugin_hooks_remember_the_link_and_tag_both_checkouts() -> None:
+    source = (PLUGIN / "loyalty-rewards.php").read_text()
+    assert "class-loyalty-referral.php" in source
+    for hook in (
+        "woocommerce_checkout_create_order",  # classic checkout, before the order is saved
+        "woocommerce_store_api_checkout_update_order_from_request",  # block checkout
+    ):
+        assert f"'{hook}'" in source
+
+
+def test_the_order_meta_the_plugin_writes_attributes_the_referral(
+    container: Container, client: FlaskClient
+) -> None:
+    shop = make_shop(container, "woocommerce", STORE, webhook_secret=WOO_SECRET)
+    post(
+        client,
+        sign_woocommerce(
+            woo_order(order_id=1, total="40.00", customer_id=25),
+            topic="order.created",
+            source=STORE,
+            secret=WOO_SECRET,
+        ),
+    )
+    r = client.post(
+        "/api/v1/referral-campaigns",
+        headers=shop.auth,
+        json={
+            "name": "Give 10%, get 100",
+            "starts_at": "2020-01-01T00:00:00Z",
+            "friend_discount_kind": "percentage",
+            "friend_discount_value": "10",
+            "advocate_reward_kind": "points",
+            "advocate_points": 100,
+        },
+    )
+    assert r.status_code == 201, r.json
+    advocate = client.get("/api/v1/customers/25", headers=shop.auth).json["referral"]
+    # The friend follows the link (the code as typed in lower case), then orders.
+    typed = json.dumps(advocate["code"].lower())
+    meta = json.loads(
+        php(
+            f"""
+            require {REFERRAL_CLASS};
+            {FAKE_ORDER}
+            $code = Loyalty_Referral::from_link( array( 'ref' => {typed} ) );
+            $order = new Fake_Order();
+            Loyalty_Referral::tag_order( $order, array( Loyalty_Referral::COOKIE => $code ) );
+            echo json_encode( $order->rest_meta() );
+            """
+        )
+    )
+    friend = woo_order(order_id=2, total="60.00", customer_id=26)
+    friend["billing"]["email"] = "friend@example.com"
+    friend["meta_data"] = meta
+    r = post(
+        client,
+        sign_woocommerce(friend, topic="order.created", source=STORE, secret=WOO_SECRET),
+    )
+    assert r.status_code == 200, r.json
+    [referral] = client.get("/api/v1/referrals", headers=shop.auth).json["referrals"]
+    assert referral["attributed_by"] == "order_attribute"
+    assert referral["order_id"] == "2"

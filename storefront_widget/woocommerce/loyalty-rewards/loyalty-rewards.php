@@ -14,6 +14,7 @@
 defined( 'ABSPATH' ) || exit;
 
 require_once __DIR__ . '/includes/class-loyalty-token.php';
+require_once __DIR__ . '/includes/class-loyalty-referral.php';
 
 const LOYALTY_OPTION_APP_URL    = 'loyalty_app_url';
 const LOYALTY_OPTION_SECRET_KEY = 'loyalty_token_secret_key';
@@ -148,6 +149,40 @@ add_action(
 		$code = wc_format_coupon_code( wp_unslash( $_GET['loyalty_coupon'] ) ); // phpcs:ignore WordPress.Security.NonceVerification.Recommended, WordPress.Security.ValidatedSanitizedInput.InputNotSanitized
 		if ( $code && ! WC()->cart->has_discount( $code ) ) {
 			WC()->cart->apply_coupon( $code );
+		}
+	}
+);
+
+/*
+ * Referral links (?ref=CODE): remembered in a cookie for 30 days, then written on the order
+ * as its `loyalty_referral` meta at checkout (classic and block checkout), where the app
+ * finds it in the order webhook.
+ */
+add_action(
+	'init',
+	function () {
+		$code = Loyalty_Referral::from_link( $_GET ); // phpcs:ignore WordPress.Security.NonceVerification.Recommended
+		if ( null === $code || headers_sent() || is_admin() ) {
+			return;
+		}
+		$options = Loyalty_Referral::cookie_options( time(), is_ssl(), COOKIEPATH, COOKIE_DOMAIN );
+		setcookie( Loyalty_Referral::COOKIE, $code, $options );
+		$_COOKIE[ Loyalty_Referral::COOKIE ] = $code; // this request's order too
+	}
+);
+
+add_action(
+	'woocommerce_checkout_create_order',
+	function ( $order ) {
+		Loyalty_Referral::tag_order( $order, $_COOKIE );
+	}
+);
+
+add_action(
+	'woocommerce_store_api_checkout_update_order_from_request',
+	function ( $order ) {
+		if ( Loyalty_Referral::tag_order( $order, $_COOKIE ) ) {
+			$order->save();
 		}
 	}
 );
