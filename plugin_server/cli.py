@@ -442,13 +442,11 @@ def widget() -> None:
 @click.option(
     "--check",
     is_flag=True,
-    help="Write nothing; fail listing the assets that differ from storefront_widget/static.",
+    help="Write nothing; fail listing the served files or assets that are stale.",
 )
 def widget_build_extension(extension_dir: Path | None, check: bool) -> None:
-    """Copy the widget files into the extension.
-
-    storefront_widget/static is the only source of the Shopify theme app extension's
-    assets/, which are never edited by hand."""
+    """Minify storefront_widget/src into static/ (what the app serves), and copy those into
+    the Shopify theme app extension's assets/. Edit only src/."""
     from storefront_widget import extension
 
     target = extension_dir or extension.EXTENSION
@@ -456,16 +454,16 @@ def widget_build_extension(extension_dir: Path | None, check: bool) -> None:
         # An installed (non-editable) package has the widget files but not the extension.
         raise click.ClickException(f"no extension at {target}: pass --extension-dir")
     if check:
-        stale = extension.stale_assets(target)
+        stale = extension.stale_static() + extension.stale_assets(target)
         if stale:
             listing = "\n".join(f"  {path}" for path in stale)
             raise click.ClickException(
-                f"{len(stale)} extension asset(s) differ from storefront_widget/static; "
+                f"{len(stale)} widget file(s) differ from what storefront_widget/src builds; "
                 f"run `{extension.BUILD_COMMAND}`:\n{listing}"
             )
         click.echo(f"{target / 'assets'} matches storefront_widget/static")
         return
-    written = extension.build_assets(target)
+    written = extension.build_static() + extension.build_assets(target)
     for path in written:
         click.echo(f"wrote {path}")
     if not written:

@@ -1,17 +1,29 @@
-"""The Shopify theme app extension ships the widget files the app serves.
+"""The widget's shipped files, built from their readable sources.
 
-`static/` is their only source; the extension's `assets/` are copies made by
-`loyalty widget build-extension`, byte for byte (Shopify serves them from its CDN, so a
-header or any other edit would make the two widgets differ).
+`src/` holds the widget as it is written and read (comments welcome). `static/` holds what
+the app serves: the same files minified (rjsmin, rcssmin: whitespace and comments only, no
+renaming), which is what the size budgets are measured on. The Shopify theme app extension's
+`assets/` are byte-for-byte copies of `static/` (Shopify serves them from its CDN, so any
+other edit would make the two widgets differ). `loyalty widget build-extension` makes both;
+`--check` (and a test) fails when either is stale.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-STATIC = Path(__file__).with_name("static")
-EXTENSION = Path(__file__).parent / "shopify_extension" / "loyalty-widget"
+import rcssmin
+import rjsmin
+
+ROOT = Path(__file__).parent
+SRC = ROOT / "src"
+STATIC = ROOT / "static"
+EXTENSION = ROOT / "shopify_extension" / "loyalty-widget"
 BUILD_COMMAND = "loyalty widget build-extension"
+
+
+class UnsupportedSource(Exception):
+    """A source the minifier could damage."""
 
 
 def widget_files(static: Path = STATIC) -> list[Path]:
@@ -19,18 +31,47 @@ def widget_files(static: Path = STATIC) -> list[Path]:
     return sorted(p for p in static.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
+def minified(source: Path) -> bytes:
+    text = source.read_text(encoding="utf-8")
+    if source.suffix == ".js":
+        # rjsmin predates template literals and would squeeze the whitespace inside them.
+        if "`" in text:
+            raise UnsupportedSource(f"{source}: use quotes, not template literals")
+        return (rjsmin.jsmin(text) + "\n").encode()
+    if source.suffix == ".css":
+        return (rcssmin.cssmin(text) + "\n").encode()
+    return text.encode()
+
+
+def stale_static(src: Path = SRC, static: Path = STATIC) -> list[Path]:
+    """The served files that are missing or are not the minified `src` file."""
+    return [
+        static / source.name
+        for source in widget_files(src)
+        if not _same(static / source.name, minified(source))
+    ]
+
+
 def stale_assets(extension: Path = EXTENSION, static: Path = STATIC) -> list[Path]:
     """The paths in `extension/assets` that are missing or differ from their `static` file."""
     assets = extension / "assets"
     return [
-        assets / source.name
-        for source in widget_files(static)
-        if not _same_bytes(source, assets / source.name)
+        assets / served.name
+        for served in widget_files(static)
+        if not _same(assets / served.name, served.read_bytes())
     ]
 
 
+def build_static(src: Path = SRC, static: Path = STATIC) -> list[Path]:
+    """Minify `src` into `static`; returns the paths written (unchanged files are left)."""
+    stale = stale_static(src, static)
+    for target in stale:
+        target.write_bytes(minified(src / target.name))
+    return stale
+
+
 def build_assets(extension: Path = EXTENSION, static: Path = STATIC) -> list[Path]:
-    """Copy the widget files into `extension/assets`; returns the paths written.
+    """Copy the served files into `extension/assets`; returns the paths written.
 
     Files already identical are not rewritten, so their modification times stay put and
     `shopify app dev` does not upload them again.
@@ -43,5 +84,5 @@ def build_assets(extension: Path = EXTENSION, static: Path = STATIC) -> list[Pat
     return stale
 
 
-def _same_bytes(source: Path, target: Path) -> bool:
-    return target.is_file() and target.read_bytes() == source.read_bytes()
+def _same(target: Path, content: bytes) -> bool:
+    return target.is_file() and target.read_bytes() == content

@@ -9,6 +9,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from plugin_server.cli import main
@@ -44,9 +45,28 @@ def test_assets_are_the_widget_files() -> None:
     assert {"loader.js", "panel.js", "panel.css"} <= names
     stale = [str(p.relative_to(ROOT.parent)) for p in extension.stale_assets(EXTENSION)]
     assert not stale, (
-        f"{stale} differ from storefront_widget/static: edit the files there and run "
+        f"{stale} differ from storefront_widget/static: edit storefront_widget/src and run "
         f"`{extension.BUILD_COMMAND}`"
     )
+
+
+def test_the_served_files_are_the_minified_sources() -> None:
+    assert {p.name for p in extension.widget_files(extension.SRC)} == {
+        p.name for p in extension.widget_files()
+    }
+    stale = [str(p.relative_to(ROOT.parent)) for p in extension.stale_static()]
+    assert not stale, (
+        f"{stale} are not what storefront_widget/src builds: run `{extension.BUILD_COMMAND}`"
+    )
+
+
+def test_minifying_keeps_strings_and_drops_comments(tmp_path: Path) -> None:
+    source = tmp_path / "x.js"
+    source.write_text('/* why */\nvar a = "two  spaces";  // note\nvar re = /a  b/;\n')
+    assert extension.minified(source) == b'var a="two  spaces";var re=/a  b/;\n'
+    source.write_text("var t = `a  ${b}`;\n")
+    with pytest.raises(extension.UnsupportedSource):
+        extension.minified(source)
 
 
 def build(*args: str) -> tuple[int, str]:
