@@ -245,7 +245,11 @@ def new_member_code(first_name: str | None) -> str:
 
 
 def link_for(shop_domain: str, code: str) -> str:
-    return f"https://{shop_domain}/?ref={code}"
+    """The store's home page with the code. Shopify shops are known by their myshopify
+    domain (it redirects to the shop's own domain, keeping the query); WooCommerce stores
+    by their URL."""
+    base = shop_domain.rstrip("/") if "://" in shop_domain else f"https://{shop_domain}"
+    return f"{base}/?ref={code}"
 
 
 def assign_code(conn: Connection, shop_id: int, customer_id: int, first_name: str | None) -> str:

@@ -622,3 +622,14 @@ def test_referrals_are_the_shops_own(
     assert client.get("/api/v1/referral-campaigns", headers=other.auth).json == {
         "referral_campaigns": []
     }
+
+
+def test_a_woocommerce_members_link_is_the_stores_own_url() -> None:
+    from plugin_server.services.referrals import link_for
+
+    assert link_for("https://woo.example.com", "ANN1234") == "https://woo.example.com/?ref=ANN1234"
+    assert (
+        link_for("https://woo.example.com/shop/", "X1234")
+        == "https://woo.example.com/shop/?ref=X1234"
+    )
+    assert link_for("demo.myshopify.com", "X1234") == "https://demo.myshopify.com/?ref=X1234"
