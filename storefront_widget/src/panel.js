@@ -49,6 +49,11 @@
     earn_signup: ["{name}: {points} when you create an account", "{name}: {points} khi bạn tạo tài khoản", "{name}: {points}เมื่อคุณสร้างบัญชี"],
     earn_activity: ["{name}: {points}"],
     earn_limited: ["{name}: {points}, {limit}", "", "{name}: {points} {limit}"],
+    earn_bonus: ["{name}: {what} until {date}", "{name}: {what} đến {date}", "{name}: {what} ถึง {date}"],
+    bonus_points: ["+{n} points per order", "+{n} điểm cho mỗi đơn hàng", "+{n} คะแนนต่อคำสั่งซื้อ"],
+    bonus_points_one: ["+{n} point per order"],
+    never_earn: ["{name}: no points earned", "{name}: không được tích điểm", "{name}: ไม่ได้รับคะแนน"],
+    tier_only: ["{name} only", "Chỉ dành cho hạng {name}", "เฉพาะระดับ {name}"],
     earn_birthday: ["{name}: {points} on your birthday", "{name}: {points} vào ngày sinh nhật của bạn", "{name}: {points}ในวันเกิดของคุณ"],
     birthday: ["Your birthday", "Sinh nhật của bạn", "วันเกิดของคุณ"],
     month: ["Month", "Tháng", "เดือน"],
@@ -210,15 +215,17 @@
     return el("ul", { class: className || "loyalty-list" }, items.map(fn));
   }
 
-  function rewardItem(r, member) {
-    var cost = r.cost, pct = Math.round((r.progress || 0) * 100), parts = [
+  function rewardItem(r, member, tiers) {
+    var cost = r.cost, pct = Math.round((r.progress || 0) * 100), only = tiers && tiers.tiers.filter(function (x) { return x.id === r.min_tier_id; })[0], parts = [
       el("span", { class: "loyalty-reward-name", text: r.name }),
+      only && el("span", { class: "loyalty-badge", text: t("tier_only", { name: only.name }) }),
       el("span", { class: "loyalty-reward-cost", text: tn("cost", cost) })
     ];
     if (member) {
+      // can_redeem also says whether the member's tier is high enough (409 tier_required).
       parts.push(bar(pct, r.name), r.can_redeem
         ? el("button", { type: "button", class: "loyalty-button", text: t("redeem"), "data-reward": r.id, onclick: function (ev) { redeem(r, ev.currentTarget); } })
-        : muted(tn("need_more", cost - Math.max(member.balance, 0)), "span"));
+        : member.balance < cost && muted(tn("need_more", cost - Math.max(member.balance, 0)), "span"));
     }
     return el("li", { class: "loyalty-reward" }, parts);
   }
@@ -253,6 +260,7 @@
 
   function ruleLine(r) {
     var k = "limit_" + r.limit_period, vars = { name: r.name, points: tn("cost", r.points) };
+    if (r.kind === "bonus") return t("earn_bonus", { name: r.name, what: r.multiplier ? times(r.multiplier) : tn("bonus_points", r.points), date: date(r.ends_at) });
     if (r.kind !== "activity") return t("earn_" + r.kind, vars);
     vars.limit = r.limit_count && STRINGS[k] ? tn(k, r.limit_count) : "";
     return t(vars.limit ? "earn_limited" : "earn_activity", vars);
@@ -415,6 +423,7 @@
     var body = state.root.querySelector(".loyalty-body"), add = body.appendChild.bind(body);
     var data = state.data, member = data.member, program = data.program, landing = state.landing, ways = program.ways_to_earn;
     var line = function (r) { return el("li", { "data-rule": r.key, text: ruleLine(r) }); }, bday = rules(ways, "birthday")[0];
+    var bonus = rules(ways, "bonus").map(line), never = program.never_earn.length && muted(t("never_earn", { name: new Intl.ListFormat(state.locale).format(program.never_earn.map(function (x) { return x.name; })) }));
     body.textContent = "";
     if (landing) add(giftSection(landing, member));
     if (member) {
@@ -438,16 +447,16 @@
       ]));
       add(section("ways_to_earn", [
         el("ul", { class: "loyalty-earn" }, rules(ways, "signup").map(line).concat(
-          el("li", { text: tn("earn_rule", Number(program.points_per_unit)) }), rules(ways, "birthday").concat(rules(ways, "activity")).map(line))),
-        expiryRule(program)
+          el("li", { text: tn("earn_rule", Number(program.points_per_unit)) }), bonus, rules(ways, "birthday").concat(rules(ways, "activity")).map(line))),
+        never, expiryRule(program)
       ]));
       if (program.tiers) add(tierList(program.tiers));
     }
-    add(section("rewards", [list(program.rewards, function (r) { return rewardItem(r, member); })]));
+    add(section("rewards", [list(program.rewards, function (r) { return rewardItem(r, member, program.tiers); })]));
     if (!member) return;
     if (member.codes.length) add(section("your_codes", [list(member.codes, codeItem)]));
     var acts = rules(member.activities, "activity");
-    if (acts.length) add(section("ways_to_earn", [list(acts, activityItem, "loyalty-earn")]));
+    if (acts.length || bonus.length || never) add(section("ways_to_earn", [(acts.length || bonus.length) && el("ul", { class: "loyalty-earn" }, bonus.concat(acts.map(activityItem))), never]));
     if (bday) add(birthdaySection(bday, member.birthday));
     if (member.referral && program.referral) add(referralSection(member.referral, member, program.referral));
     add(section("history", member.history.length ? [list(member.history, function (h) {

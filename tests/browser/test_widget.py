@@ -930,6 +930,260 @@ def test_no_tiers_no_tier_lines(page: Page, store: Store) -> None:
     assert page.locator("[data-slot='tiers'], [data-slot='tier']").count() == 0
 
 
+# --- rewards only a tier may redeem --------------------------------------------------------
+
+
+def tier_ids(store: Store) -> dict[str, int]:
+    r = requests.get(
+        f"{store.app_url}/api/v1/tiers",
+        headers={"Authorization": f"Bearer {store.api_key}"},
+        timeout=5,
+    )
+    assert r.status_code == 200, r.text
+    return {t["name"]: t["id"] for t in r.json()["tiers"]}
+
+
+def tier_rewards(store: Store, container: Container) -> dict[str, int]:
+    """Silver and Gold (Ann is Silver, 189 points with its entry bonus) and three rewards
+    for a tier only; returns their ids by name."""
+    set_up_tiers(store, container, SILVER, GOLD)
+    ids = tier_ids(store)
+    made = {}
+    for name, cost, tier in (
+        ("Gold gift", 20, "Gold"),  # points enough, tier too low
+        ("Gold trip", 1000, "Gold"),  # neither
+        ("Silver treat", 30, "Silver"),  # Ann's own tier
+    ):
+        r = admin_api(
+            store,
+            "/rewards",
+            {"name": name, "kind": "free_shipping", "points_cost": cost, "min_tier_id": ids[tier]},
+        )
+        assert r.status_code == 201, r.text
+        made[name] = r.json()["id"]
+    return made
+
+
+def reward_row(page: Page, name: str) -> Any:
+    return page.locator(".loyalty-reward", has=page.locator(".loyalty-reward-name", has_text=name))
+
+
+def test_member_below_a_rewards_tier_sees_the_label_and_no_redeem(
+    page: Page, store: Store, container: Container
+) -> None:
+    made = tier_rewards(store, container)
+    summary = open_panel_reading_summary(page, store)
+    assert summary["member"]["tier"]["current"]["name"] == "Silver"
+    can = {r["name"]: r["can_redeem"] for r in summary["program"]["rewards"]}
+    assert (can["Gold gift"], can["Gold trip"], can["Silver treat"]) == (False, False, True)
+    assert page.locator(".loyalty-balance").inner_text() == "189 points"
+
+    gift, trip, treat = (reward_row(page, n) for n in ("Gold gift", "Gold trip", "Silver treat"))
+    assert gift.locator(".loyalty-badge").inner_text() == "Gold only"
+    assert gift.locator("button").count() == 0
+    assert gift.locator(".loyalty-muted").count() == 0  # the points are there: no "more to go"
+    assert trip.locator(".loyalty-badge").inner_text() == "Gold only"
+    assert trip.locator("button").count() == 0
+    assert trip.locator(".loyalty-muted").inner_text() == "811 more points to go"
+    assert treat.locator(".loyalty-badge").inner_text() == "Silver only"
+    # Rewards for everyone carry no label.
+    assert reward_row(page, "$5 off").locator(".loyalty-badge").count() == 0
+    assert axe_violations(page) == []
+
+    # The tier-only rewards Ann may not redeem have nothing to tab to; her own tier's has.
+    inside = "document.getElementById('loyalty-panel').contains(document.activeElement)"
+    reached = set()
+    page.focus(".loyalty-close")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        assert page.evaluate(inside)
+        reached.add(page.evaluate("document.activeElement.dataset.reward || ''"))
+    assert str(made["Silver treat"]) in reached
+    assert not {str(made["Gold gift"]), str(made["Gold trip"])} & reached
+
+    # Redeeming at her tier works, from the keyboard.
+    page.focus(f"button[data-reward='{made['Silver treat']}']")
+    page.keyboard.press("Enter")
+    code = page.locator("[data-slot='your_codes'] .loyalty-code").first
+    code.wait_for()
+    assert status_text(page) == f"Your code {code.inner_text()} is ready."
+    assert page.locator(".loyalty-balance").inner_text() == "159 points"
+    assert axe_violations(page) == []
+
+    page.select_option(".loyalty-locale", "vi")
+    assert gift.locator(".loyalty-badge").inner_text() == "Chỉ dành cho hạng Gold"
+    page.select_option(".loyalty-locale", "th")
+    assert gift.locator(".loyalty-badge").inner_text() == "เฉพาะระดับ Gold"
+    assert axe_violations(page) == []
+
+
+def test_member_at_a_rewards_tier_redeems_it(
+    page: Page, store: Store, container: Container
+) -> None:
+    tier_rewards(store, container)
+    # Gold from 150: Ann (179 earned) gets there, with its 100 entry points.
+    r = requests.patch(
+        f"{store.app_url}/api/v1/tiers/{tier_ids(store)['Gold']}",
+        headers={"Authorization": f"Bearer {store.api_key}"},
+        json={"threshold": 150},
+        timeout=5,
+    )
+    assert r.status_code == 200, r.text
+    jobs.tick(container)
+    summary = open_panel_reading_summary(page, store)
+    assert summary["member"]["tier"]["current"]["name"] == "Gold"
+    gift = reward_row(page, "Gold gift")
+    assert gift.locator(".loyalty-badge").inner_text() == "Gold only"
+    # Gold is above Silver: the Silver reward is Ann's too.
+    assert reward_row(page, "Silver treat").locator("button").count() == 1
+    balance = page.locator(".loyalty-balance").inner_text()
+    gift.locator("button").click()
+    code = page.locator("[data-slot='your_codes'] .loyalty-code").first
+    code.wait_for()
+    assert code.inner_text().startswith("LOYAL-")
+    assert balance != page.locator(".loyalty-balance").inner_text()
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize(("locale", "label"), [("en", "Gold only"), ("th", "เฉพาะระดับ Gold")])
+def test_guest_sees_which_rewards_need_a_tier(
+    page: Page, store: Store, container: Container, locale: str, label: str
+) -> None:
+    tier_rewards(store, container)
+    as_guest(page, store)
+    open_panel(page, store, f"?locale={locale}")
+    assert reward_row(page, "Gold gift").locator(".loyalty-badge").inner_text() == label
+    assert page.locator("button[data-reward]").count() == 0
+    assert axe_violations(page) == []
+
+
+# --- bonus campaigns and products that never earn -------------------------------------------
+
+
+def bonus_rules(store: Store, clock: FakeClock, *extra: dict[str, Any]) -> str:
+    """Two running campaigns (a multiplier, a fixed bonus) and an exclusion; returns the
+    campaigns' end."""
+    ends = (clock() + timedelta(days=10)).replace(microsecond=0)
+    ends_at = ends.astimezone(ZoneInfo("UTC")).isoformat().replace("+00:00", "Z")
+    for rule in (
+        {
+            "kind": "bonus",
+            "key": "sunglasses",
+            "name": "Double points on sunglasses",
+            "multiplier": "2",
+            "ends_at": ends_at,
+            "product_ids": ["2"],
+        },
+        {
+            "kind": "bonus",
+            "key": "weekend",
+            "name": "Weekend <b>bonus</b>",
+            "points": 25,
+            "ends_at": ends_at,
+            "product_ids": [],
+            "min_subtotal": "50",
+        },
+        {"kind": "exclusion", "key": "gift-cards", "name": "Gift cards", "product_ids": ["3"]},
+        *extra,
+    ):
+        r = admin_api(store, "/earning-rules", rule)
+        assert r.status_code == 201, r.text
+    return ends_at
+
+
+@pytest.mark.parametrize(
+    ("locale", "lines", "never"),
+    [
+        (
+            "en",
+            [
+                "1 point for every 1.00 you spend",
+                f"Double points on sunglasses: 2{TIMES} points until {{d}}",
+                "Weekend <b>bonus</b>: +25 points per order until {d}",
+            ],
+            "Gift cards: no points earned",
+        ),
+        (
+            "vi",
+            [
+                "1 điểm cho mỗi 1.00 bạn chi tiêu",
+                "Double points on sunglasses: điểm gấp 2 lần đến {d}",
+                "Weekend <b>bonus</b>: +25 điểm cho mỗi đơn hàng đến {d}",
+            ],
+            "Gift cards: không được tích điểm",
+        ),
+        (
+            "th",
+            [
+                "1 คะแนนทุกการใช้จ่าย 1.00",
+                "Double points on sunglasses: คะแนน 2 เท่า ถึง {d}",
+                "Weekend <b>bonus</b>: +25 คะแนนต่อคำสั่งซื้อ ถึง {d}",
+            ],
+            "Gift cards: ไม่ได้รับคะแนน",
+        ),
+    ],
+)
+def test_guest_sees_bonus_campaigns_and_what_never_earns(
+    page: Page, store: Store, clock: FakeClock, locale: str, lines: list[str], never: str
+) -> None:
+    ends_at = bonus_rules(store, clock)
+    set_expiry(store, "batch", 12)
+    as_guest(page, store)
+    summary = open_panel_reading_summary(page, store, f"?locale={locale}")
+    program = summary["program"]
+    assert [w["kind"] for w in program["ways_to_earn"]] == ["bonus", "bonus"]
+    assert [n["name"] for n in program["never_earn"]] == ["Gift cards"]
+    until = medium_date(page, ends_at)
+    assert ways_to_earn(page) == [line.replace("{d}", until) for line in lines]
+    muted_lines = page.locator("[data-slot='ways_to_earn'] .loyalty-muted")
+    # What never earns, then when points expire.
+    assert muted_lines.nth(0).inner_text() == never
+    assert muted_lines.nth(1).get_attribute("class") == "loyalty-muted loyalty-expiry-rule"
+    assert page.locator("#loyalty-panel b").count() == 0
+    assert axe_violations(page) == []
+
+
+def test_member_sees_bonus_campaigns_and_what_never_earns(
+    page: Page, store: Store, clock: FakeClock
+) -> None:
+    sale = {"kind": "exclusion", "key": "sale", "name": "Sale items", "product_ids": ["4"]}
+    ends_at = bonus_rules(store, clock, sale, RULES[1])  # and one activity
+    open_panel_reading_summary(page, store)
+    until = medium_date(page, ends_at)
+    # The campaigns (about orders) first, then the activities.
+    assert ways_to_earn(page) == [
+        f"Double points on sunglasses: 2{TIMES} points until {until}",
+        f"Weekend <b>bonus</b>: +25 points per order until {until}",
+        "Product review · 20 points · 2 left today",
+    ]
+    slot = page.locator("[data-slot='ways_to_earn']")
+    assert slot.locator(".loyalty-muted").inner_text() == (
+        "Gift cards and Sale items: no points earned"
+    )
+    assert axe_violations(page) == []
+    page.select_option(".loyalty-locale", "vi")
+    until = medium_date(page, ends_at)
+    assert ways_to_earn(page)[0] == f"Double points on sunglasses: điểm gấp 2 lần đến {until}"
+    assert slot.locator(".loyalty-muted").inner_text() == (
+        "Gift cards và Sale items: không được tích điểm"
+    )
+    assert axe_violations(page) == []
+
+
+def test_member_with_only_an_exclusion_sees_just_that_line(page: Page, store: Store) -> None:
+    r = admin_api(
+        store,
+        "/earning-rules",
+        {"kind": "exclusion", "key": "gift-cards", "name": "Gift cards", "product_ids": ["3"]},
+    )
+    assert r.status_code == 201, r.text
+    open_panel(page, store)
+    slot = page.locator("[data-slot='ways_to_earn']")
+    assert slot.locator("ul").count() == 0
+    assert slot.locator("p").all_inner_texts() == ["Gift cards: no points earned"]
+    assert axe_violations(page) == []
+
+
 # --- birthday ------------------------------------------------------------------------------
 
 BIRTHDAY_RULE = {"kind": "birthday", "key": "birthday", "name": "Birthday treat", "points": 100}
