@@ -108,10 +108,12 @@ def set_up(container: Container, *, sandbox_url: str, showcase: bool = True) -> 
             now=container.clock(),
         )
         shop_id, api_key = created.id, created.api_key
-        for reward in DEMO_REWARDS:
+        made = [
             rewards.create_reward(container.uow(), shop_id, dict(reward), now=container.clock())
+            for reward in DEMO_REWARDS
+        ]
         if showcase:
-            _showcase(container, shop_id)
+            _showcase(container, shop_id, tote_bag=made[-1]["id"])
     else:
         api_key = shop_service.rotate_api_key(container.uow(), shop_id)
     token = "shpat_demo_" + secrets.token_hex(8)
@@ -128,7 +130,7 @@ def set_up(container: Container, *, sandbox_url: str, showcase: bool = True) -> 
     return Demo(shop_id, api_key, token, DEMO_CUSTOMER_ID)
 
 
-def _showcase(container: Container, shop_id: int) -> None:
+def _showcase(container: Container, shop_id: int, *, tote_bag: int) -> None:
     # Points expire a year after they are earned: the widget shows Ann when hers do.
     program.update_program(
         container.uow(),
@@ -136,8 +138,14 @@ def _showcase(container: Container, shop_id: int) -> None:
         {"expiry_policy": "batch", "expiry_months": 12},
         now=container.clock(),
     )
-    for tier in DEMO_TIERS:
+    made = [
         tiers.create_tier(container.uow(), shop_id, dict(tier), now=container.clock())
+        for tier in DEMO_TIERS
+    ]
+    # The tote bag is for Gold members: Ann (Silver) sees "Gold only" on it.
+    rewards.update_reward(
+        container.uow(), shop_id, tote_bag, {"min_tier_id": made[-1]["id"]}, now=container.clock()
+    )
     for rule in DEMO_RULES:
         earning_rules.create_rule(container.uow(), shop_id, dict(rule), now=container.clock())
     # A bonus campaign running this week, and a product that never earns.
