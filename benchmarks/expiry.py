@@ -211,6 +211,11 @@ STATEMENTS = {
     "SELECT ledger_entries.customer_id": "totals query",
     "INSERT INTO ledger_entries": "insert expiries",
     "INSERT INTO loyalty_events": "insert reminders",
+    # PostgreSQL: each chunk planned in SQL, and planned again and written in one statement.
+    "SELECT plan.customer_id": "plan query (who is due)",
+    "WITH plan AS": "plan and write",
+    "SELECT count(*) AS count_1, min(": "chunk bounds",
+    "SET LOCAL": "planner settings",
 }
 
 

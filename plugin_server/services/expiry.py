@@ -18,17 +18,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Select,
     and_,
     bindparam,
     case,
     delete,
+    false,
     func,
+    literal,
+    null,
     or_,
     select,
     type_coerce,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
@@ -120,16 +126,30 @@ def _totals_query(
     cutoff: datetime,
     soon: datetime,
     id_range: bool = False,
+    only: Any = None,
 ) -> Select[Any]:
+    """Each member's totals (the columns of `MemberTotals`, in order and by name); `only`:
+    a further condition on the customer id (an array of ids on PostgreSQL)."""
     spendable = repositories.balance_columns(now)[0]
     points = LedgerEntry.points
+    where = [
+        LedgerEntry.shop_id == shop_id,
+        # A range reads the (shop, customer) index in order, with no long IN list.
+        LedgerEntry.customer_id.between(*customer_ids)
+        if id_range
+        else LedgerEntry.customer_id.in_(customer_ids),
+    ]
+    if only is not None:
+        where.append(only)
     return (
         select(
             LedgerEntry.customer_id,
             func.coalesce(
                 func.sum(case((and_(_CREDIT, cutoff >= _BATCH_TIME), points), else_=0)), 0
-            ),
-            func.coalesce(func.sum(case((and_(_CREDIT, soon >= _BATCH_TIME), points), else_=0)), 0),
+            ).label("due"),
+            func.coalesce(
+                func.sum(case((and_(_CREDIT, soon >= _BATCH_TIME), points), else_=0)), 0
+            ).label("due_soon"),
             type_coerce(
                 func.min(
                     case(
@@ -141,25 +161,22 @@ def _totals_query(
                     )
                 ),
                 UTCDateTime(),
-            ),
-            -func.coalesce(func.sum(case((_SPEND, points), else_=0)), 0),
-            -func.coalesce(
-                func.sum(case((LedgerEntry.kind == EntryKind.EXPIRY.value, points), else_=0)), 0
-            ),
-            spendable,
+            ).label("next_batch_at"),
+            (-func.coalesce(func.sum(case((_SPEND, points), else_=0)), 0)).label("spent"),
+            (
+                -func.coalesce(
+                    func.sum(case((LedgerEntry.kind == EntryKind.EXPIRY.value, points), else_=0)),
+                    0,
+                )
+            ).label("expired"),
+            spendable.label("spendable"),
             type_coerce(
                 func.max(case((_ACTIVITY, LedgerEntry.created_at), else_=None)), UTCDateTime()
-            ),
+            ).label("last_activity_at"),
         )
         .select_from(LedgerEntry)
         .outerjoin(Order, Order.id == LedgerEntry.order_id)
-        .where(
-            LedgerEntry.shop_id == shop_id,
-            # A range reads the (shop, customer) index in order, with no long IN list.
-            LedgerEntry.customer_id.between(*customer_ids)
-            if id_range
-            else LedgerEntry.customer_id.in_(customer_ids),
-        )
+        .where(*where)
         .group_by(LedgerEntry.customer_id)
     )
 
@@ -232,47 +249,297 @@ def expire_shop(
     chunk: int = CHUNK,
     dry_run: bool = False,
 ) -> dict[str, int]:
-    """Expire what is due in one shop, `chunk` members per transaction."""
+    """Expire what is due in one shop, `chunk` members per transaction.
+
+    On PostgreSQL each chunk is planned and written by the database itself (`_chunk_in_sql`,
+    the same rules as `plan_member` written as SQL); elsewhere rows come back to
+    `plan_member` (`_chunk_in_python`). Either way only the members something will be
+    written for are locked, and they are read again under the lock."""
     counts = {"members_checked": 0, "members_expired": 0, "points_expired": 0, "reminders": 0}
     after = 0
+    backlog = False
     while True:
         with uow_factory() as uow:
             session = uow.session
             shop = session.get(Shop, shop_id)
             if shop is None or shop.expiry_policy == ExpiryPolicy.NEVER.value:
                 return counts
-            ids = repositories.member_ids_after(session, shop_id, after, chunk)
-            if not ids:
+            if session.get_bind().dialect.name == "postgresql":
+                step = _chunk_in_sql(session, shop, after, chunk, now, lock_all=backlog)
+            else:
+                step = _chunk_in_python(session, shop, after, chunk, now)
+            if step is None:
                 return counts
-            after = ids[-1]
-            counts["members_checked"] += len(ids)
-            totals = member_totals(session, shop, (ids[0], ids[-1]), now=now, id_range=True)
-            due = sorted(t.customer_id for t, plan in _plans(shop, totals, now) if plan.writes)
-            if not due:
-                continue  # most chunks on most runs: read, nothing to write, no locks taken
-            # Lock only the members something will be written for (the row a redemption or
-            # an adjustment locks too), then read them again under the lock: a spend that
-            # committed in between is counted, and none can start until we commit.
-            repositories.lock_members(session, shop_id, due)
-            policy = ExpiryPolicy(shop.expiry_policy)
-            entries, events = [], []
-            for t, plan in _plans(shop, member_totals(session, shop, due, now=now), now):
-                if plan.expire > 0:
-                    entries.append(_expiry_entry(shop, t.customer_id, plan, policy, now))
-                    counts["members_expired"] += 1
-                    counts["points_expired"] += plan.expire
-                if plan.reminder is not None and plan.reminder_key is not None:
-                    events.append(_reminder(shop.id, t.customer_id, plan, now))
-            if entries:
-                repositories.insert_many_ignoring_conflict(
-                    session, LedgerEntry, entries, ("shop_id", "idempotency_key")
-                )
-            if events:
-                counts["reminders"] += repositories.insert_many_ignoring_conflict(
-                    session, LoyaltyEvent, events, ("shop_id", "dedupe_key")
-                )
-            if not dry_run:
+            after, done, wrote = step
+            # Most of the last chunk had something due (a first run, a missed day): lock
+            # the next chunk whole and skip reading it first.
+            backlog = 2 * done["members_expired"] > done["members_checked"]
+            for key, n in done.items():
+                counts[key] += n
+            if wrote and not dry_run:
                 uow.commit()
+
+
+def _chunk_in_python(
+    session: Session, shop: Shop, after: int, chunk: int, now: datetime
+) -> tuple[int, dict[str, int], bool] | None:
+    """One chunk of members after `after`: (its last id, counts, whether it wrote)."""
+    ids = repositories.member_ids_after(session, shop.id, after, chunk)
+    if not ids:
+        return None
+    counts = {"members_checked": len(ids), "members_expired": 0, "points_expired": 0}
+    counts["reminders"] = 0
+    totals = member_totals(session, shop, (ids[0], ids[-1]), now=now, id_range=True)
+    due = sorted(t.customer_id for t, plan in _plans(shop, totals, now) if plan.writes)
+    if not due:
+        return ids[-1], counts, False  # most chunks on most runs: read, no locks taken
+    # Lock only the members something will be written for (the row a redemption or an
+    # adjustment locks too), then read them again under the lock: a spend that committed
+    # in between is counted, and none can start until we commit.
+    repositories.lock_members(session, shop.id, due)
+    policy = ExpiryPolicy(shop.expiry_policy)
+    entries, events = [], []
+    for t, plan in _plans(shop, member_totals(session, shop, due, now=now), now):
+        if plan.expire > 0:
+            entries.append(_expiry_entry(shop, t.customer_id, plan, policy, now))
+            counts["members_expired"] += 1
+            counts["points_expired"] += plan.expire
+        if plan.reminder is not None and plan.reminder_key is not None:
+            events.append(_reminder(shop.id, t.customer_id, plan, now))
+    if entries:
+        repositories.insert_many_ignoring_conflict(
+            session, LedgerEntry, entries, ("shop_id", "idempotency_key")
+        )
+    if events:
+        counts["reminders"] += repositories.insert_many_ignoring_conflict(
+            session, LoyaltyEvent, events, ("shop_id", "dedupe_key")
+        )
+    return ids[-1], counts, True
+
+
+# --- the same plan, in SQL (PostgreSQL) -----------------------------------------------------
+
+
+def _utc(moment: Any) -> Any:
+    """A timestamptz as the UTC wall-clock time (a timestamp without zone)."""
+    return func.timezone("UTC", moment)
+
+
+def _months_after_sql(moment: Any, months: int) -> Any:
+    """`expiry.months_after` in SQL: month arithmetic on the UTC wall clock, the day
+    clamped to the end of a shorter month, as PostgreSQL's interval arithmetic does."""
+    return type_coerce(
+        func.timezone("UTC", _utc(moment) + func.make_interval(0, months)), UTCDateTime()
+    )
+
+
+def _isoformat_sql(moment: Any) -> Any:
+    """`datetime.isoformat()` of a UTC time, in SQL: microseconds only when not zero."""
+    wall = _utc(moment)
+    micro = func.to_char(wall, "US")
+    return func.concat(
+        func.to_char(wall, 'YYYY-MM-DD"T"HH24:MI:SS'),
+        case((micro != "000000", func.concat(".", micro)), else_=""),
+        "+00:00",
+    )
+
+
+def plan_query(
+    shop: Shop, lo: int, hi: int, *, now: datetime, only: Sequence[int] | None = None
+) -> Select[Any]:
+    """`plan_member` for every member with an id from `lo` to `hi` (and in `only`), in SQL:
+    customer_id, expire, expired_after, reminder_points, reminder_expires_at, reminder_key
+    (NULL when there is no reminder); members with no entries have nothing to plan."""
+    cutoff = expiry.months_before(now, shop.expiry_months)
+    soon = expiry.months_before(now + timedelta(days=shop.expiry_reminder_days), shop.expiry_months)
+    months, days = shop.expiry_months, shop.expiry_reminder_days
+    condition = None
+    if only is not None:
+        condition = LedgerEntry.customer_id == func.any(
+            bindparam("only_ids", list(only), type_=ARRAY(BigInteger))
+        )
+    t = _totals_query(
+        shop.id, (lo, hi), now=now, cutoff=cutoff, soon=soon, id_range=True, only=condition
+    ).subquery("t")
+    cid = t.c.customer_id
+    none = null()
+    if ExpiryPolicy(shop.expiry_policy) is ExpiryPolicy.BATCH:
+        target = func.greatest(0, t.c.due - t.c.spent)
+        expire = func.greatest(0, func.least(target - t.c.expired, t.c.spendable))
+        p = select(t, target.label("target"), expire.label("expire")).subquery("p")
+        future = func.greatest(0, p.c.due_soon - p.c.spent)
+        upcoming = func.least(
+            future - func.greatest(p.c.target, p.c.expired + p.c.expire),
+            p.c.spendable - p.c.expire,
+        )
+        reminding = and_(p.c.next_batch_at.is_not(None), upcoming > 0) if days else false()
+        return select(
+            p.c.customer_id,
+            p.c.expire,
+            (p.c.expired + p.c.expire).label("expired_after"),
+            case((reminding, upcoming), else_=none).label("reminder_points"),
+            case((reminding, _months_after_sql(p.c.next_batch_at, months)), else_=none).label(
+                "reminder_expires_at"
+            ),
+            case(
+                (reminding, func.concat(f"{EXPIRING_EVENT}:", p.c.customer_id, ":", future)),
+                else_=none,
+            ).label("reminder_key"),
+        )
+    # Inactivity: everything spendable, once the last activity is `months` old.
+    expires_at = _months_after_sql(t.c.last_activity_at, months)
+    lapsed = and_(t.c.last_activity_at.is_not(None), expires_at <= now)
+    everything = case((lapsed, func.greatest(0, t.c.spendable)), else_=0)
+    reminding = (
+        and_(
+            t.c.last_activity_at.is_not(None),
+            expires_at > now,
+            expires_at <= now + timedelta(days=days),
+            t.c.spendable > 0,
+        )
+        if days
+        else false()
+    )
+    return select(
+        cid,
+        everything.label("expire"),
+        (t.c.expired + everything).label("expired_after"),
+        case((reminding, t.c.spendable), else_=none).label("reminder_points"),
+        case((reminding, expires_at), else_=none).label("reminder_expires_at"),
+        case(
+            (
+                reminding,
+                func.concat(
+                    f"{EXPIRING_EVENT}:", cid, ":inactive:", _isoformat_sql(t.c.last_activity_at)
+                ),
+            ),
+            else_=none,
+        ).label("reminder_key"),
+    )
+
+
+def _chunk_in_sql(
+    session: Session, shop: Shop, after: int, chunk: int, now: datetime, *, lock_all: bool
+) -> tuple[int, dict[str, int], bool] | None:
+    """`_chunk_in_python` with the reading, planning and writing done by PostgreSQL: no
+    member's rows travel to Python, only the ids of those something is due for. With
+    `lock_all`, every member of the chunk is locked first and read once, under the lock."""
+    bounds = repositories.member_id_range_after(session, shop.id, after, chunk)
+    if bounds is None:
+        return None
+    checked, lo, hi = bounds
+    repositories.plan_for_chunks(session)
+    if lock_all:
+        repositories.lock_member_range(session, shop.id, lo, hi)
+        return hi, _write_plans(session, shop, lo, hi, None, now, checked), True
+    p = plan_query(shop, lo, hi, now=now).subquery("plan")
+    stored = (
+        select(LoyaltyEvent.id)
+        .where(LoyaltyEvent.shop_id == shop.id, LoyaltyEvent.dedupe_key == p.c.reminder_key)
+        .exists()
+    )
+    due = list(
+        session.scalars(
+            select(p.c.customer_id)
+            # A reminder already stored would be skipped by the insert: no need to lock.
+            .where(or_(p.c.expire > 0, and_(p.c.reminder_key.is_not(None), ~stored)))
+            .order_by(p.c.customer_id)
+        )
+    )
+    if not due:
+        return hi, {**_NOTHING, "members_checked": checked}, False
+    repositories.lock_member_ids(session, shop.id, due)
+    return hi, _write_plans(session, shop, due[0], due[-1], due, now, checked), True
+
+
+_NOTHING = {"members_checked": 0, "members_expired": 0, "points_expired": 0, "reminders": 0}
+
+
+def _write_plans(
+    session: Session,
+    shop: Shop,
+    lo: int,
+    hi: int,
+    only: Sequence[int] | None,
+    now: datetime,
+    checked: int,
+) -> dict[str, int]:
+    """Read the (locked) members again (a new statement, so a spend committed meanwhile
+    counts), plan, and insert the entries and reminders, in one statement; the counts."""
+    counts = {**_NOTHING, "members_checked": checked}
+    plan = plan_query(shop, lo, hi, now=now, only=only).cte("plan")
+    policy = ExpiryPolicy(shop.expiry_policy)
+    entry = _expiry_entry(shop, 0, MemberPlan(0, 0, None, None), policy, now)
+    entries = (
+        pg_insert(LedgerEntry)
+        .from_select(
+            list(_ENTRY_COLUMNS),
+            select(
+                literal(shop.id, BigInteger),
+                plan.c.customer_id,
+                -plan.c.expire,
+                *(literal(entry[c], LedgerEntry.__table__.c[c].type) for c in _ENTRY_COLUMNS[3:8]),
+                func.concat("expiry:", plan.c.customer_id, ":", plan.c.expired_after),
+                literal(now, UTCDateTime()),
+                literal(now, UTCDateTime()),
+            ).where(plan.c.expire > 0),
+        )
+        .on_conflict_do_nothing(index_elements=["shop_id", "idempotency_key"])
+        .returning(LedgerEntry.id)
+        .cte("entries")
+    )
+    payload = func.concat(
+        '{"points": ',
+        plan.c.reminder_points,
+        ', "expires_at": "',
+        _isoformat_sql(plan.c.reminder_expires_at),
+        '"}',
+    )
+    reminders = (
+        pg_insert(LoyaltyEvent)
+        .from_select(
+            ["shop_id", "customer_id", "kind", "payload", "dedupe_key", "created_at"],
+            select(
+                literal(shop.id, BigInteger),
+                plan.c.customer_id,
+                literal(EXPIRING_EVENT),
+                payload,
+                plan.c.reminder_key,
+                literal(now, UTCDateTime()),
+            ).where(plan.c.reminder_key.is_not(None)),
+        )
+        .on_conflict_do_nothing(index_elements=["shop_id", "dedupe_key"])
+        .returning(LoyaltyEvent.id)
+        .cte("reminders")
+    )
+    expired = select(plan.c.expire).where(plan.c.expire > 0).subquery()
+    row = session.execute(
+        select(
+            select(func.count()).select_from(expired).scalar_subquery(),
+            select(func.coalesce(func.sum(expired.c.expire), 0)).scalar_subquery(),
+            select(func.count()).select_from(reminders).scalar_subquery(),
+            select(func.count()).select_from(entries).scalar_subquery(),
+        )
+    ).one()
+    counts["members_expired"] = int(row[0])
+    counts["points_expired"] = int(row[1])
+    counts["reminders"] = int(row[2])
+    return counts
+
+
+_ENTRY_COLUMNS = (
+    "shop_id",
+    "customer_id",
+    "points",
+    "kind",
+    "reason",
+    "source_type",
+    "source_ref",
+    "order_id",
+    "idempotency_key",
+    "created_at",
+    "available_at",
+)
 
 
 def _plans(

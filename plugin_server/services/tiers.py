@@ -20,11 +20,27 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
 from plugin_server.db.models import (
+    Customer,
     LedgerEntry,
     LoyaltyEvent,
     MemberTier,
@@ -34,6 +50,7 @@ from plugin_server.db.models import (
     Tier,
     TierChange,
 )
+from plugin_server.db.types import UTCDateTime
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain import tiers as rules
 from plugin_server.domain.errors import ShopNotFound, TierNotFound, ValidationFailed
@@ -452,28 +469,54 @@ def recalculate_shop(
     from_scratch: bool = False,
     chunk: int = CHUNK,
 ) -> dict[str, int]:
-    """Every member of the shop, `chunk` members per transaction."""
+    """Every member of the shop, `chunk` members per transaction.
+
+    On PostgreSQL each chunk is decided and written by the database itself
+    (`_chunk_in_sql`: the rules of `domain.tiers.next_tier` as SQL); elsewhere members'
+    rows come back to Python (`_chunk_in_python`). Either way a chunk is read without locks
+    and only the members whose tier changes are locked, read again and written."""
     totals = {"members": 0, "up": 0, "down": 0}
     after = 0
+    busy = False
     while True:
         with uow_factory() as uow:
             session = uow.session
             shop = _shop(session, shop_id)
-            ids = repositories.member_ids_after(session, shop_id, after, chunk)
-            if not ids:
+            if session.get_bind().dialect.name == "postgresql":
+                step = _chunk_in_sql(
+                    session, shop, after, chunk, now=now, from_scratch=from_scratch, lock_all=busy
+                )
+            else:
+                step = _chunk_in_python(
+                    session, shop, after, chunk, now=now, from_scratch=from_scratch
+                )
+            if step is None:
                 return totals
-            after = ids[-1]
-            totals["members"] += len(ids)
-            moving = _moving(session, shop, ids, now=now, from_scratch=from_scratch)
-            if not moving:
-                continue  # most chunks of most passes: read, nothing to write, no locks
-            # Lock only the members whose tier changes (the drain takes the same row lock
-            # when an order moves a member), then decide again under the lock.
-            repositories.lock_members(session, shop_id, moving)
-            counts = refresh_members(session, shop, moving, now=now, from_scratch=from_scratch)
-            uow.commit()
-        totals["up"] += counts["up"]
-        totals["down"] += counts["down"]
+            after, counts = step
+            # Most of the last chunk moved (a recalculation from scratch): lock the next
+            # chunk whole and skip reading it first.
+            busy = 2 * (counts["up"] + counts["down"]) > counts["members"]
+            if counts["up"] or counts["down"] or counts.get("locked"):
+                uow.commit()
+        for key in totals:
+            totals[key] += counts[key]
+
+
+def _chunk_in_python(
+    session: Session, shop: Shop, after: int, chunk: int, *, now: datetime, from_scratch: bool
+) -> tuple[int, dict[str, int]] | None:
+    ids = repositories.member_ids_after(session, shop.id, after, chunk)
+    if not ids:
+        return None
+    counts = {"members": len(ids), "up": 0, "down": 0}
+    moving = _moving(session, shop, ids, now=now, from_scratch=from_scratch)
+    if not moving:
+        return ids[-1], counts  # most chunks of most passes: read, nothing to write, no locks
+    # Lock only the members whose tier changes (the drain takes the same row lock when an
+    # order moves a member), then decide again under the lock.
+    repositories.lock_members(session, shop.id, moving)
+    moved = refresh_members(session, shop, moving, now=now, from_scratch=from_scratch)
+    return ids[-1], {**counts, "up": moved["up"], "down": moved["down"], "locked": 1}
 
 
 def _moving(
@@ -496,6 +539,343 @@ def _moving(
         if (new.id if new is not None else None) != old_id:
             moving.append(cid)
     return moving
+
+
+# --- the same decisions, in SQL (PostgreSQL) -------------------------------------------------
+
+
+def _ids_condition(column: Any, lo: int, hi: int, only: Sequence[int] | None) -> Any:
+    """`column` from `lo` to `hi` (an index range), and among `only` when given."""
+    condition = column.between(lo, hi)
+    if only is not None:
+        ids = bindparam("only_ids", list(only), type_=ARRAY(BigInteger))
+        condition = and_(condition, column == func.any(ids))
+    return condition
+
+
+def value_query(
+    q: Qualifying, lo: int, hi: int, *, now: datetime, only: Sequence[int] | None = None
+) -> Any:
+    """`measure_values` as one aggregate over the members with an id from `lo` to `hi`
+    (and in `only`): customer_id, value; members with nothing counted have no row."""
+    start = rules.window_start(now, q.period)
+    if q.measure is TierMeasure.POINTS_EARNED:
+        batch_time = func.coalesce(Order.earn_available_at, LedgerEntry.available_at)
+        conditions = [
+            LedgerEntry.shop_id == q.shop_id,
+            _ids_condition(LedgerEntry.customer_id, lo, hi, only),
+            LedgerEntry.kind.in_(_ORDER_KINDS),
+            batch_time <= now,
+        ]
+        if start is not None:
+            conditions.append(batch_time >= start)
+        return (
+            select(
+                LedgerEntry.customer_id.label("customer_id"),
+                func.sum(LedgerEntry.points).label("value"),
+            )
+            .select_from(LedgerEntry)
+            .outerjoin(Order, Order.id == LedgerEntry.order_id)
+            .where(*conditions)
+            .group_by(LedgerEntry.customer_id)
+        )
+    where = [
+        Order.shop_id == q.shop_id,
+        _ids_condition(Order.customer_id, lo, hi, only),
+        Order.earned_points.is_not(None),
+        Order.cancelled.is_(False),
+        Order.fully_refunded.is_(False),
+        Order.earn_available_at <= now,
+    ]
+    if start is not None:
+        where.append(Order.earn_available_at >= start)
+    value: Any
+    if q.measure is TierMeasure.ORDERS:
+        value = func.count()
+    else:
+        refunded = (
+            select(func.sum(OrderRefund.amount))
+            .where(
+                OrderRefund.shop_id == q.shop_id,
+                OrderRefund.order_id == Order.id,
+                or_(
+                    OrderRefund.amount_currency.is_(None),
+                    OrderRefund.amount_currency == Order.currency,
+                ),
+            )
+            .scalar_subquery()
+        )
+        # Exact NUMERIC arithmetic, as Python's Decimal.
+        value = func.sum(
+            func.greatest(0, func.coalesce(Order.order_total, 0) - func.coalesce(refunded, 0))
+        )
+    return (
+        select(Order.customer_id.label("customer_id"), value.label("value"))
+        .where(*where)
+        .group_by(Order.customer_id)
+    )
+
+
+def _by_tier(column: Any, values: dict[int, Any], type_: Any = None) -> Any:
+    """CASE column WHEN tier id THEN value ...: NULL for no tier or one not active."""
+    if not values:
+        return null()
+    return case(
+        *((column == tier_id, literal(v, type_)) for tier_id, v in values.items()), else_=null()
+    )
+
+
+def decision_query(
+    shop: Shop,
+    tiers: Sequence[Tier],
+    lo: int,
+    hi: int,
+    *,
+    now: datetime,
+    from_scratch: bool,
+    only: Sequence[int] | None = None,
+) -> Any:
+    """`_decide` for every member with an id from `lo` to `hi` (and in `only`), in SQL:
+    customer_id, value, old_id (the tier held, NULL for none), new_id, moved, up."""
+    q = Qualifying.of(shop)
+    v = value_query(q, lo, hi, now=now, only=only).subquery("v")
+    held = MemberTier.__table__
+    value = func.coalesce(v.c.value, 0)
+    active = {t.id: t for t in tiers}
+    # The highest tier the value reaches (thresholds of active tiers are unique).
+    reached = sorted(tiers, key=lambda t: t.threshold, reverse=True)
+    qualified: Any = (
+        case(*((value >= t.threshold, literal(t.id, BigInteger)) for t in reached), else_=null())
+        if reached
+        else null()
+    )
+    m = (
+        select(
+            Customer.id.label("customer_id"),
+            value.label("value"),
+            held.c.tier_id.label("old_id"),
+            held.c.reached_at,
+            qualified.label("qualified_id"),
+        )
+        .select_from(Customer)
+        .outerjoin(v, v.c.customer_id == Customer.id)
+        .outerjoin(held, and_(held.c.shop_id == shop.id, held.c.customer_id == Customer.id))
+        .where(Customer.shop_id == shop.id, _ids_condition(Customer.id, lo, hi, only))
+        .subquery("m")
+    )
+    threshold = {tier_id: t.threshold for tier_id, t in active.items()}
+    held_threshold = _by_tier(m.c.old_id, threshold, Tier.threshold.type)
+    qualified_threshold = _by_tier(m.c.qualified_id, threshold, Tier.threshold.type)
+    period = TierPeriod(shop.tier_period)
+    if from_scratch:
+        new_id: Any = m.c.qualified_id
+    else:
+        # domain.tiers.next_tier: no (active) tier held -> the one qualified for; up or the
+        # same at once; down never, or once the period the tier was reached in has ended.
+        if Downgrade(shop.tier_downgrade) is Downgrade.NEVER:
+            may_fall: Any = literal(False)
+        else:
+            may_fall = literal(now, UTCDateTime()) >= _held_until_sql(m.c.reached_at, period)
+        new_id = case(
+            (held_threshold.is_(None), m.c.qualified_id),
+            (qualified_threshold >= held_threshold, m.c.qualified_id),
+            (may_fall, m.c.qualified_id),
+            else_=m.c.old_id,
+        )
+    d = select(m.c.customer_id, m.c.value, m.c.old_id, new_id.label("new_id")).subquery("d")
+    new_threshold = _by_tier(d.c.new_id, threshold, Tier.threshold.type)
+    old_threshold = func.coalesce(_by_tier(d.c.old_id, threshold, Tier.threshold.type), 0)
+    return select(
+        d.c.customer_id,
+        d.c.value,
+        d.c.old_id,
+        d.c.new_id,
+        d.c.new_id.is_distinct_from(d.c.old_id).label("moved"),
+        and_(d.c.new_id.is_not(None), new_threshold > old_threshold).label("up"),
+    )
+
+
+def _held_until_sql(reached_at: Any, period: TierPeriod) -> Any:
+    """`domain.tiers.held_until` in SQL, on the UTC wall clock."""
+    wall: Any = func.timezone("UTC", reached_at)
+    if period is TierPeriod.CALENDAR_YEAR:
+        wall = func.date_trunc("year", wall) + func.make_interval(1)
+    elif period is TierPeriod.ROLLING_12_MONTHS:
+        wall = wall + func.make_interval(0, 12)
+    return type_coerce(func.timezone("UTC", wall), UTCDateTime())
+
+
+def _chunk_in_sql(
+    session: Session,
+    shop: Shop,
+    after: int,
+    chunk: int,
+    *,
+    now: datetime,
+    from_scratch: bool,
+    lock_all: bool = False,
+) -> tuple[int, dict[str, int]] | None:
+    """`_chunk_in_python` decided and written by PostgreSQL: no member's row travels to
+    Python, only the ids of those whose tier changes. With `lock_all`, every member of the
+    chunk is locked first and read once, under the lock."""
+    bounds = repositories.member_id_range_after(session, shop.id, after, chunk)
+    if bounds is None:
+        return None
+    checked, lo, hi = bounds
+    repositories.plan_for_chunks(session)
+    counts = {"members": checked, "up": 0, "down": 0}
+    tiers = active_tiers(session, shop.id)
+    if lock_all:
+        repositories.lock_member_range(session, shop.id, lo, hi)
+        up, down = _write_moves(
+            session, shop, tiers, lo, hi, None, now=now, from_scratch=from_scratch
+        )
+        return hi, {**counts, "up": up, "down": down, "locked": 1}
+    d = decision_query(shop, tiers, lo, hi, now=now, from_scratch=from_scratch).subquery()
+    moving = list(
+        session.scalars(select(d.c.customer_id).where(d.c.moved).order_by(d.c.customer_id))
+    )
+    if not moving:
+        return hi, counts  # most chunks of most passes: read, nothing to write, no locks
+    # Lock only the members whose tier changes (the drain takes the same row lock when an
+    # order moves a member), then decide again under the lock, in a new statement.
+    repositories.lock_member_ids(session, shop.id, moving)
+    up, down = _write_moves(
+        session, shop, tiers, moving[0], moving[-1], moving, now=now, from_scratch=from_scratch
+    )
+    return hi, {**counts, "up": up, "down": down, "locked": 1}
+
+
+def _write_moves(
+    session: Session,
+    shop: Shop,
+    tiers: Sequence[Tier],
+    lo: int,
+    hi: int,
+    only: Sequence[int] | None,
+    *,
+    now: datetime,
+    from_scratch: bool,
+) -> tuple[int, int]:
+    """`refresh_members`' decisions and writes for the (locked) members from `lo` to `hi`
+    (and in `only`), in one statement: (up, down)."""
+    moves = decision_query(
+        shop, tiers, lo, hi, now=now, from_scratch=from_scratch, only=only
+    ).subquery("decided")
+    moves = select(moves).where(moves.c.moved).cte("moves")
+    active = {t.id: t for t in tiers}
+    at = literal(now, UTCDateTime())
+    shop_id = literal(shop.id, BigInteger)
+    direction = case((moves.c.up, "up"), else_="down")
+    if from_scratch:
+        reason: Any = literal("recalculated")
+    else:
+        reason = case((moves.c.up, "qualified"), else_="period_end")
+    upsert = pg_insert(MemberTier).from_select(
+        ["shop_id", "customer_id", "tier_id", "reached_at", "updated_at"],
+        select(shop_id, moves.c.customer_id, moves.c.new_id, at, at),
+    )
+    held = (
+        upsert.on_conflict_do_update(
+            index_elements=["shop_id", "customer_id"],
+            set_={c: upsert.excluded[c] for c in ("tier_id", "reached_at", "updated_at")},
+        )
+        .returning(MemberTier.id)
+        .cte("held")
+    )
+    changes = (
+        pg_insert(TierChange)
+        .from_select(
+            ["shop_id", "customer_id", "from_tier_id", "to_tier_id", "reason", "changed_at"],
+            select(shop_id, moves.c.customer_id, moves.c.old_id, moves.c.new_id, reason, at),
+        )
+        .returning(TierChange.id)
+        .cte("changes")
+    )
+    # The names as json.dumps writes them (computed here: a handful of tiers).
+    name_json = {i: json.dumps(t.name) for i, t in active.items()}
+    payload = func.concat(
+        '{"from": ',
+        func.coalesce(_by_tier(moves.c.old_id, name_json, String()), "null"),
+        ', "to": ',
+        func.coalesce(_by_tier(moves.c.new_id, name_json, String()), "null"),
+        ', "direction": "',
+        direction,
+        '"}',
+    )
+    none = literal("None")
+    events = (
+        pg_insert(LoyaltyEvent)
+        .from_select(
+            ["shop_id", "customer_id", "kind", "payload", "dedupe_key", "created_at"],
+            select(
+                shop_id,
+                moves.c.customer_id,
+                literal(TIER_EVENT),
+                payload,
+                func.concat(
+                    f"{TIER_EVENT}:",
+                    moves.c.customer_id,
+                    f":{now.isoformat()}:",
+                    func.coalesce(func.cast(moves.c.old_id, String()), none),
+                    ":",
+                    func.coalesce(func.cast(moves.c.new_id, String()), none),
+                ),
+                at,
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=["shop_id", "dedupe_key"])
+        .returning(LoyaltyEvent.id)
+        .cte("events")
+    )
+    paying = {i: t for i, t in active.items() if t.entry_points > 0}
+    bonuses = (
+        pg_insert(LedgerEntry)
+        .from_select(
+            [
+                "shop_id",
+                "customer_id",
+                "points",
+                "kind",
+                "reason",
+                "source_type",
+                "source_ref",
+                "order_id",
+                "idempotency_key",
+                "created_at",
+                "available_at",
+            ],
+            select(
+                shop_id,
+                moves.c.customer_id,
+                _by_tier(moves.c.new_id, {i: t.entry_points for i, t in paying.items()}),
+                literal(EntryKind.TIER_BONUS.value),
+                _by_tier(moves.c.new_id, {i: f"Welcome to {t.name}" for i, t in paying.items()}),
+                literal("tier"),
+                func.cast(moves.c.new_id, String()),
+                literal(None, BigInteger),
+                # Once per member and tier, ever: falling back and climbing again pays
+                # nothing.
+                func.concat("tier:", moves.c.new_id, ":", moves.c.customer_id),
+                at,
+                at,
+            ).where(moves.c.up, moves.c.new_id.in_(list(paying) or [0])),
+        )
+        .on_conflict_do_nothing(index_elements=["shop_id", "idempotency_key"])
+        .returning(LedgerEntry.id)
+        .cte("bonuses")
+    )
+    row = session.execute(
+        select(
+            select(func.count()).select_from(moves).where(moves.c.up).scalar_subquery(),
+            select(func.count()).select_from(moves).where(~moves.c.up).scalar_subquery(),
+            *(
+                select(func.count()).select_from(cte).scalar_subquery()
+                for cte in (held, changes, events, bonuses)
+            ),
+        )
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def run_due(uow_factory: Callable[[], UnitOfWork], *, now: datetime) -> dict[str, int]:
