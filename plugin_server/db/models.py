@@ -108,6 +108,7 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "order_ref", name="uq_orders_shop_ref"),
         Index("ix_orders_email_key", "shop_id", "email_key"),
+        Index("ix_orders_customer", "shop_id", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
