@@ -284,13 +284,7 @@ def member_referral(
     code = customer.referral_code or assign_code(
         session.connection(), shop.id, customer.id, customer.first_name
     )
-    counts = dict(
-        session.execute(
-            select(Referral.status, func.count())
-            .where(Referral.shop_id == shop.id, Referral.advocate_id == customer.id)
-            .group_by(Referral.status)
-        ).all()
-    )
+    counts = _counts_by_status(session, shop.id, customer.id)
     return {
         "code": code,
         "link": link_for(shop.domain, code),
@@ -298,17 +292,21 @@ def member_referral(
     }
 
 
+def _counts_by_status(conn: Session | Connection, shop_id: int, advocate_id: int) -> dict[str, int]:
+    """How many of the advocate's referrals are in each status."""
+    rows = conn.execute(
+        select(Referral.status, func.count())
+        .where(Referral.shop_id == shop_id, Referral.advocate_id == advocate_id)
+        .group_by(Referral.status)
+    ).all()
+    return {status: int(n) for status, n in rows}
+
+
 def storefront_referral(
     conn: Connection, shop_id: int, shop_domain: str, customer_id: int, code: str
 ) -> dict[str, Any]:
     """The widget's referral slot: the member's code, link and friends so far."""
-    counts = dict(
-        conn.execute(
-            select(Referral.status, func.count())
-            .where(Referral.shop_id == shop_id, Referral.advocate_id == customer_id)
-            .group_by(Referral.status)
-        ).all()
-    )
+    counts = _counts_by_status(conn, shop_id, customer_id)
     return {
         "code": code,
         "link": link_for(shop_domain, code),

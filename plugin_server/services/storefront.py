@@ -292,6 +292,7 @@ def summary(
         "activities": earning_rules.remaining_for(
             None, shop_id, None, page["program"]["ways_to_earn"], now=now
         ),
+        "referral": None,
     }
     with engine.connect() as conn:
         row = conn.execute(
@@ -337,14 +338,14 @@ def summary(
                     now=now,
                 )
                 member["expiring"] = expiring_view(upcoming)
-    member["referral"] = None
-    if row is not None and page["program"]["referral"] is not None:
-        code = row[5]
-        if code is None:
-            # Once per member: their code is given the first time it is shown.
-            with engine.begin() as conn:
-                code = referrals.assign_code(conn, shop_id, customer_id, row[1])
-        with engine.connect() as conn:
+            if page["program"]["referral"] is not None and row[5] is not None:
+                member["referral"] = referrals.storefront_referral(
+                    conn, shop_id, page["domain"], customer_id, row[5]
+                )
+    if row is not None and page["program"]["referral"] is not None and row[5] is None:
+        # Once per member: their code is given (a write) the first time it is shown.
+        with engine.begin() as conn:
+            code = referrals.assign_code(conn, shop_id, customer_id, row[1])
             member["referral"] = referrals.storefront_referral(
                 conn, shop_id, page["domain"], customer_id, code
             )
