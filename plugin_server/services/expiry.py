@@ -49,17 +49,35 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 5000
 EXPIRING_EVENT = "points_expiring"
-_ORDER_KINDS = (EntryKind.EARN_ORDER.value, EntryKind.REVERSE_ORDER.value)
+# An order's own points and its campaign bonus, with what refunds take back of each: one
+# batch, timed by the order.
+_ORDER_KINDS = (
+    EntryKind.EARN_ORDER.value,
+    EntryKind.REVERSE_ORDER.value,
+    EntryKind.CAMPAIGN_BONUS.value,
+    EntryKind.REVERSE_CAMPAIGN_BONUS.value,
+)
+_CREDIT_KINDS = frozenset(
+    {
+        *_ORDER_KINDS,
+        EntryKind.REFERRAL_BONUS.value,
+        EntryKind.RULE_BONUS.value,
+        EntryKind.TIER_BONUS.value,
+        EntryKind.REDEEM_REFUND.value,
+    }
+)
+_ACTIVITY_KINDS = frozenset(
+    {
+        EntryKind.EARN_ORDER.value,
+        EntryKind.CAMPAIGN_BONUS.value,
+        EntryKind.REDEEM.value,
+        EntryKind.ADJUSTMENT.value,
+        EntryKind.REFERRAL_BONUS.value,
+        EntryKind.RULE_BONUS.value,
+    }
+)
 _CREDIT = or_(
-    LedgerEntry.kind.in_(
-        [
-            *_ORDER_KINDS,
-            EntryKind.REFERRAL_BONUS.value,
-            EntryKind.RULE_BONUS.value,
-            EntryKind.TIER_BONUS.value,
-            EntryKind.REDEEM_REFUND.value,
-        ]
-    ),
+    LedgerEntry.kind.in_(sorted(_CREDIT_KINDS)),
     and_(LedgerEntry.kind == EntryKind.ADJUSTMENT.value, LedgerEntry.points > 0),
 )
 _SPEND = or_(
@@ -67,15 +85,7 @@ _SPEND = or_(
     and_(LedgerEntry.kind == EntryKind.ADJUSTMENT.value, LedgerEntry.points < 0),
 )
 # Earning or redeeming keeps a member active; a refund or an expiry does not.
-_ACTIVITY = LedgerEntry.kind.in_(
-    [
-        EntryKind.EARN_ORDER.value,
-        EntryKind.REDEEM.value,
-        EntryKind.ADJUSTMENT.value,
-        EntryKind.REFERRAL_BONUS.value,
-        EntryKind.RULE_BONUS.value,
-    ]
-)
+_ACTIVITY = LedgerEntry.kind.in_(sorted(_ACTIVITY_KINDS))
 # An order's points form one batch from when the order's points became due, reversals
 # included, so a refund takes from its own order's batch rather than from the oldest.
 _BATCH_TIME = case(
@@ -701,22 +711,4 @@ _ENTRIES = (
         LedgerEntry.shop_id == bindparam("shop_id"),
         LedgerEntry.customer_id == bindparam("customer_id"),
     )
-)
-_CREDIT_KINDS = frozenset(
-    {
-        *_ORDER_KINDS,
-        EntryKind.REFERRAL_BONUS.value,
-        EntryKind.RULE_BONUS.value,
-        EntryKind.TIER_BONUS.value,
-        EntryKind.REDEEM_REFUND.value,
-    }
-)
-_ACTIVITY_KINDS = frozenset(
-    {
-        EntryKind.EARN_ORDER.value,
-        EntryKind.REDEEM.value,
-        EntryKind.ADJUSTMENT.value,
-        EntryKind.REFERRAL_BONUS.value,
-        EntryKind.RULE_BONUS.value,
-    }
 )

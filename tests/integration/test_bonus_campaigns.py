@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from plugin_server.bootstrap import Container
-from plugin_server.services import program
+from plugin_server.services import expiry, program
 from plugin_server.simulate import shopify_order, sign_shopify, sign_woocommerce
 from tests.conftest import SHOPIFY_SECRET, WOO_SECRET, FakeClock, ShopHandle, post
 from tests.integration.test_storefront_api import proxied
@@ -462,3 +462,37 @@ def test_the_demo_runs_a_campaign_and_excludes_gift_cards(
     # Ann is Silver (1.25x): 50 points, and as much again from the campaign (both pending
     # for the demo's 14-day returns window); the gift card earns nothing.
     assert client.get(url, headers=handle.auth).json["pending"] == before + 100
+
+
+# --- expiry -------------------------------------------------------------------------------
+
+
+def test_a_campaign_bonus_expires_with_its_order_and_counts_as_activity(
+    client: FlaskClient, container: Container, clock: FakeClock, shopify_shop: ShopHandle
+) -> None:
+    r = client.patch(
+        "/api/v1/program",
+        json={"expiry_policy": "batch", "expiry_months": 12},
+        headers=shopify_shop.auth,
+    )
+    assert r.status_code == 200, r.json
+    campaign(client, shopify_shop, clock, multiplier="3", product_ids=[SUNGLASSES])
+    deliver(client, shopify_shop, "orders/paid", order(1, [(SUNGLASSES, "30.00"), (CASE, "20")]))
+    clock.advance(days=200)
+    deliver(client, shopify_shop, "orders/paid", order(2, [(CASE, "40.00")]))
+    # A refund of the case months later comes out of the first order's batch, not out of
+    # the newest points; the bonus stays in that batch and expires with it.
+    deliver(client, shopify_shop, "refunds/create", refund(1, 11, [(2, "20.00")]))
+    assert balance(client, shopify_shop) == 30 + 60 + 40
+    shown = client.get(f"/api/v1/customers/{CUSTOMER}", headers=shopify_shop.auth).json
+    assert (shown["expiring"]["points"], shown["expiring"]["at"][:10]) == (
+        90,
+        (clock() - timedelta(days=200) + timedelta(days=365)).date().isoformat(),
+    )
+    clock.advance(days=170)  # the first order is past 12 months, the second is not
+    assert expiry.expire_all(container.uow, now=clock()).points_expired == 90
+    assert balance(client, shopify_shop) == 40
+    clock.advance(days=200)
+    assert expiry.expire_all(container.uow, now=clock()).points_expired == 40
+    assert balance(client, shopify_shop) == 0
+
