@@ -31,6 +31,7 @@ import re
 import resource
 import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -267,8 +268,13 @@ class TierClock(StatementClock):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self.measure: tuple[str, Any] | None = None
+        self.lock = threading.Lock()
 
     def _after(self, conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        with self.lock:  # a pass may run on several connections, each in its own thread
+            self._count(conn, statement, parameters)
+
+    def _count(self, conn: Any, statement: str, parameters: Any) -> None:
         if self.on:
             kind = kind_of(statement)
             self.seconds[kind] += time.perf_counter() - conn.info.pop("bench_began")
@@ -294,6 +300,7 @@ def timed_pass(
     *,
     now: datetime,
     chunk: int,
+    connections: int,
     from_scratch: bool,
 ) -> dict[str, Any]:
     history_before = history(url, shop_id)
@@ -303,7 +310,9 @@ def timed_pass(
     cpu_before = cpu_seconds()
     clock.start()
     began = time.monotonic()
-    run = tiers.recalculate_shop(c.uow, shop_id, now=now, from_scratch=from_scratch, chunk=chunk)
+    run = tiers.recalculate_shop(
+        c.uow, shop_id, now=now, from_scratch=from_scratch, chunk=chunk, connections=connections
+    )
     seconds = time.monotonic() - began
     cpu = cpu_seconds() - cpu_before
     out = {
@@ -318,7 +327,8 @@ def timed_pass(
         "peak_rss_after_mib": round(peak_rss_mib(), 1),
         "load_average_before": round(load_before, 2),
         "load_average_after": round(os.getloadavg()[0], 2),
-        "time_by_statement": clock.stop(seconds),
+        # Statement times are summed over the connections, and so is the rest.
+        "time_by_statement": clock.stop(seconds * connections),
     }
     after = history(url, shop_id)
     out["written"] = {k: after[k] - history_before[k] for k in after}
@@ -405,6 +415,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=tiers.CHUNK, help="members per transaction")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=tiers.CONNECTIONS,
+        help="chunks written at once (statement times below are summed over them)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     parser.add_argument(
         "--database",
@@ -440,6 +456,7 @@ def main() -> None:
         "when": now.isoformat(),
         "members": args.members,
         "chunk": args.chunk,
+        "connections": args.connections,
         "goals": GOALS,
         "services_tiers_sha256": CODE_SHA256,
         "load_average_before": round(os.getloadavg()[0], 2),
@@ -469,7 +486,8 @@ def main() -> None:
         ld = results["load"]
         print(
             f"VIP tier recalculation, {args.members:,} members in one shop, chunks of "
-            f"{args.chunk:,} (PostgreSQL, schema {results['schema_revision']}; "
+            f"{args.chunk:,}, {args.connections} at once (PostgreSQL, schema "
+            f"{results['schema_revision']}; "
             f"services/tiers.py sha256 {CODE_SHA256[:12]}; {os.cpu_count()} cores, 1-minute "
             f"load average {results['load_average_before']} before; index on orders "
             f"(shop_id, customer_id): {'yes' if results['orders_customer_index'] else 'no'})\n"
@@ -499,7 +517,14 @@ def main() -> None:
 
         def run(name: str, label: str, at: datetime, *, from_scratch: bool) -> None:
             r = timed_pass(
-                c, clock, url, shop_id, now=at, chunk=args.chunk, from_scratch=from_scratch
+                c,
+                clock,
+                url,
+                shop_id,
+                now=at,
+                chunk=args.chunk,
+                connections=args.connections,
+                from_scratch=from_scratch,
             )
             r["label"] = label
             r["at"] = at.isoformat()

@@ -161,6 +161,17 @@ def member_ids_after(session: Session, shop_id: int, after: int, limit: int) -> 
     )
 
 
+def member_ids_between(session: Session, shop_id: int, first: int, last: int) -> list[int]:
+    """The shop's member ids from `first` to `last`, in order."""
+    return list(
+        session.scalars(
+            select(Customer.id)
+            .where(Customer.shop_id == shop_id, Customer.id.between(first, last))
+            .order_by(Customer.id)
+        )
+    )
+
+
 def lock_members(session: Session, shop_id: int, customer_ids: Sequence[int]) -> None:
     """Row-lock these members, in id order (so two passes never deadlock): the lock that
     redemptions, adjustments and activities take before they spend or award."""

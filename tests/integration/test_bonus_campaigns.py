@@ -495,4 +495,3 @@ def test_a_campaign_bonus_expires_with_its_order_and_counts_as_activity(
     clock.advance(days=200)
     assert expiry.expire_all(container.uow, now=clock()).points_expired == 40
     assert balance(client, shopify_shop) == 0
-
