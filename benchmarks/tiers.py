@@ -56,7 +56,7 @@ from benchmarks.expiry import (  # noqa: E402
 from benchmarks.webhook_intake import ADMIN_PG_URL, bench_db_url, verdict  # noqa: E402
 from plugin_server.bootstrap import Container, bootstrap  # noqa: E402
 from plugin_server.db.migrate import upgrade  # noqa: E402
-from plugin_server.services import tiers  # noqa: E402
+from plugin_server.services import member_chunks, tiers  # noqa: E402
 from plugin_server.services.program import update_program  # noqa: E402
 from plugin_server.services.shops import create_shop  # noqa: E402
 from plugin_server.settings import Settings, normalize_database_url  # noqa: E402
@@ -418,7 +418,7 @@ def main() -> None:
     parser.add_argument(
         "--connections",
         type=int,
-        default=tiers.CONNECTIONS,
+        default=member_chunks.CONNECTIONS,
         help="chunks written at once (statement times below are summed over them)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")

@@ -23,9 +23,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("birth_month", sa.SmallInteger()))
         batch.add_column(sa.Column("birth_day", sa.SmallInteger()))
         batch.add_column(sa.Column("birthday_set_at", UTCDateTime()))
-    op.create_index(
-        "ix_customers_birthday", "customers", ["shop_id", "birth_month", "birth_day"]
-    )
+    op.create_index("ix_customers_birthday", "customers", ["shop_id", "birth_month", "birth_day"])
 
 
 def downgrade() -> None:

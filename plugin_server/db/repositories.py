@@ -148,19 +148,6 @@ def upsert_locked(
     return session.scalars(stmt, dict(values), execution_options={"populate_existing": True}).one()
 
 
-def member_ids_after(session: Session, shop_id: int, after: int, limit: int) -> list[int]:
-    """The next `limit` member ids of the shop above `after`, in order (a chunk of a pass
-    over every member)."""
-    return list(
-        session.scalars(
-            select(Customer.id)
-            .where(Customer.shop_id == shop_id, Customer.id > after)
-            .order_by(Customer.id)
-            .limit(limit)
-        )
-    )
-
-
 def member_ids_between(session: Session, shop_id: int, first: int, last: int) -> list[int]:
     """The shop's member ids from `first` to `last`, in order."""
     return list(
@@ -311,8 +298,9 @@ def ledger_page(
 def member_id_range_after(
     session: Session, shop_id: int, after: int, limit: int
 ) -> tuple[int, int, int] | None:
-    """The next chunk of `member_ids_after` as (how many, first id, last id), without
-    sending the ids themselves; None when no member is left."""
+    """The next `limit` members of the shop above `after` (a chunk of a pass over every
+    member) as (how many, first id, last id), without sending the ids themselves; None
+    when no member is left."""
     ids = (
         select(Customer.id)
         .where(Customer.shop_id == shop_id, Customer.id > after)

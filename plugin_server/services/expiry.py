@@ -44,6 +44,7 @@ from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain import expiry
 from plugin_server.domain.expiry import ExpiryPolicy
 from plugin_server.domain.ledger import EntryKind
+from plugin_server.services import member_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -258,29 +259,48 @@ def expire_shop(
     now: datetime,
     chunk: int = CHUNK,
     dry_run: bool = False,
+    connections: int = member_chunks.CONNECTIONS,
 ) -> dict[str, int]:
     """Expire what is due in one shop, `chunk` members per transaction.
 
     On PostgreSQL each chunk is planned and written by the database itself (`_chunk_in_sql`,
-    the same rules as `plan_member` written as SQL); elsewhere rows come back to
-    `plan_member` (`_chunk_in_python`). Either way only the members something will be
-    written for are locked, and they are read again under the lock."""
-    counts = {"members_checked": 0, "members_expired": 0, "points_expired": 0, "reminders": 0}
-    after = 0
+    the same rules as `plan_member` written as SQL), `connections` chunks at once; elsewhere
+    rows come back to `plan_member` (`_chunk_in_python`), one chunk at a time. Either way
+    only the members something will be written for are locked, and they are read again
+    under the lock."""
+    chunks = member_chunks.MemberChunks(shop_id, chunk)
+    with uow_factory() as uow:
+        in_sql = uow.session.get_bind().dialect.name == "postgresql"
+    parts = member_chunks.on_connections(
+        lambda: _expire_chunks(uow_factory, chunks, now=now, dry_run=dry_run),
+        connections if in_sql else 1,
+    )
+    return member_chunks.summed(parts, _NOTHING)
+
+
+def _expire_chunks(
+    uow_factory: Callable[[], UnitOfWork],
+    chunks: member_chunks.MemberChunks,
+    *,
+    now: datetime,
+    dry_run: bool,
+) -> dict[str, int]:
+    """One worker's share of `expire_shop`: chunks taken from `chunks` until none is left."""
+    counts = dict(_NOTHING)
     backlog = False
     while True:
         with uow_factory() as uow:
             session = uow.session
-            shop = session.get(Shop, shop_id)
+            shop = session.get(Shop, chunks.shop_id)
             if shop is None or shop.expiry_policy == ExpiryPolicy.NEVER.value:
                 return counts
-            if session.get_bind().dialect.name == "postgresql":
-                step = _chunk_in_sql(session, shop, after, chunk, now, lock_all=backlog)
-            else:
-                step = _chunk_in_python(session, shop, after, chunk, now)
-            if step is None:
+            bounds = chunks.next(session)
+            if bounds is None:
                 return counts
-            after, done, wrote = step
+            if session.get_bind().dialect.name == "postgresql":
+                done, wrote = _chunk_in_sql(session, shop, bounds, now, lock_all=backlog)
+            else:
+                done, wrote = _chunk_in_python(session, shop, bounds, now)
             # Most of the last chunk had something due (a first run, a missed day): lock
             # the next chunk whole and skip reading it first.
             backlog = 2 * done["members_expired"] > done["members_checked"]
@@ -291,18 +311,15 @@ def expire_shop(
 
 
 def _chunk_in_python(
-    session: Session, shop: Shop, after: int, chunk: int, now: datetime
-) -> tuple[int, dict[str, int], bool] | None:
-    """One chunk of members after `after`: (its last id, counts, whether it wrote)."""
-    ids = repositories.member_ids_after(session, shop.id, after, chunk)
-    if not ids:
-        return None
-    counts = {"members_checked": len(ids), "members_expired": 0, "points_expired": 0}
-    counts["reminders"] = 0
+    session: Session, shop: Shop, bounds: tuple[int, int, int], now: datetime
+) -> tuple[dict[str, int], bool]:
+    """One chunk of members: (counts, whether it wrote)."""
+    ids = repositories.member_ids_between(session, shop.id, bounds[1], bounds[2])
+    counts = {**_NOTHING, "members_checked": len(ids)}
     totals = member_totals(session, shop, (ids[0], ids[-1]), now=now, id_range=True)
     due = sorted(t.customer_id for t, plan in _plans(shop, totals, now) if plan.writes)
     if not due:
-        return ids[-1], counts, False  # most chunks on most runs: read, no locks taken
+        return counts, False  # most chunks on most runs: read, no locks taken
     # Lock only the members something will be written for (the row a redemption or an
     # adjustment locks too), then read them again under the lock: a spend that committed
     # in between is counted, and none can start until we commit.
@@ -324,7 +341,7 @@ def _chunk_in_python(
         counts["reminders"] += repositories.insert_many_ignoring_conflict(
             session, LoyaltyEvent, events, ("shop_id", "dedupe_key")
         )
-    return ids[-1], counts, True
+    return counts, True
 
 
 # --- the same plan, in SQL (PostgreSQL) -----------------------------------------------------
@@ -429,19 +446,16 @@ def plan_query(
 
 
 def _chunk_in_sql(
-    session: Session, shop: Shop, after: int, chunk: int, now: datetime, *, lock_all: bool
-) -> tuple[int, dict[str, int], bool] | None:
+    session: Session, shop: Shop, bounds: tuple[int, int, int], now: datetime, *, lock_all: bool
+) -> tuple[dict[str, int], bool]:
     """`_chunk_in_python` with the reading, planning and writing done by PostgreSQL: no
     member's rows travel to Python, only the ids of those something is due for. With
     `lock_all`, every member of the chunk is locked first and read once, under the lock."""
-    bounds = repositories.member_id_range_after(session, shop.id, after, chunk)
-    if bounds is None:
-        return None
     checked, lo, hi = bounds
     repositories.plan_for_chunks(session)
     if lock_all:
         repositories.lock_member_range(session, shop.id, lo, hi)
-        return hi, _write_plans(session, shop, lo, hi, None, now, checked), True
+        return _write_plans(session, shop, lo, hi, None, now, checked), True
     p = plan_query(shop, lo, hi, now=now).subquery("plan")
     stored = (
         select(LoyaltyEvent.id)
@@ -457,9 +471,9 @@ def _chunk_in_sql(
         )
     )
     if not due:
-        return hi, {**_NOTHING, "members_checked": checked}, False
+        return {**_NOTHING, "members_checked": checked}, False
     repositories.lock_member_ids(session, shop.id, due)
-    return hi, _write_plans(session, shop, due[0], due[-1], due, now, checked), True
+    return _write_plans(session, shop, due[0], due[-1], due, now, checked), True
 
 
 _NOTHING = {"members_checked": 0, "members_expired": 0, "points_expired": 0, "reminders": 0}
@@ -618,6 +632,7 @@ def expire_all(
     shop_id: int | None = None,
     chunk: int = CHUNK,
     dry_run: bool = False,
+    connections: int = member_chunks.CONNECTIONS,
 ) -> ExpiryRun:
     """Expire what is due in every active shop with a policy (or in one shop)."""
     with uow_factory() as uow:
@@ -629,7 +644,9 @@ def expire_all(
         shop_ids = list(uow.session.scalars(query.order_by(Shop.id)))
     run = ExpiryRun(shops=len(shop_ids))
     for sid in shop_ids:
-        counts = expire_shop(uow_factory, sid, now=now, chunk=chunk, dry_run=dry_run)
+        counts = expire_shop(
+            uow_factory, sid, now=now, chunk=chunk, dry_run=dry_run, connections=connections
+        )
         run.by_shop[sid] = counts
         run.members_checked += counts["members_checked"]
         run.members_expired += counts["members_expired"]

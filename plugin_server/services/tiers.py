@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -58,6 +56,7 @@ from plugin_server.domain import tiers as rules
 from plugin_server.domain.errors import ShopNotFound, TierNotFound, ValidationFailed
 from plugin_server.domain.ledger import EntryKind
 from plugin_server.domain.tiers import Downgrade, TierLevel, TierMeasure, TierPeriod
+from plugin_server.services import member_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -463,33 +462,6 @@ def refresh_members(
     return counts
 
 
-# Chunks written at once by a pass on PostgreSQL: a pass from scratch is bound by writing
-# (four rows for each member who moves), and a second connection writes while the first
-# waits on its own; measured on 2 cores, 1,000,000 members: see benchmarks/tiers.py.
-CONNECTIONS = 2
-
-
-class _Chunks:
-    """Consecutive ranges of a shop's members, `size` at a time, handed out in order to one
-    or more workers."""
-
-    def __init__(self, shop_id: int, size: int) -> None:
-        self.shop_id = shop_id
-        self.size = size
-        self._after = 0
-        self._lock = threading.Lock()
-
-    def next(self, session: Session) -> tuple[int, int, int] | None:
-        """(how many, first id, last id) of the next chunk; None when none is left."""
-        with self._lock:
-            bounds = repositories.member_id_range_after(
-                session, self.shop_id, self._after, self.size
-            )
-            if bounds is not None:
-                self._after = bounds[2]
-            return bounds
-
-
 def recalculate_shop(
     uow_factory: Callable[[], UnitOfWork],
     shop_id: int,
@@ -497,7 +469,7 @@ def recalculate_shop(
     now: datetime,
     from_scratch: bool = False,
     chunk: int = CHUNK,
-    connections: int = CONNECTIONS,
+    connections: int = member_chunks.CONNECTIONS,
 ) -> dict[str, int]:
     """Every member of the shop, `chunk` members per transaction.
 
@@ -507,25 +479,22 @@ def recalculate_shop(
     time. Either way a chunk is read without locks and only the members whose tier changes
     are locked, read again and written. Chunks hold different members, so two at once never
     wait on each other."""
-    chunks = _Chunks(shop_id, chunk)
+    chunks = member_chunks.MemberChunks(shop_id, chunk)
     with uow_factory() as uow:
         in_sql = uow.session.get_bind().dialect.name == "postgresql"
-    if not in_sql or connections <= 1:
-        return _recalculate_chunks(uow_factory, chunks, now=now, from_scratch=from_scratch)
-    with ThreadPoolExecutor(connections, thread_name_prefix="tiers") as pool:
-        parts = [
-            pool.submit(
-                _recalculate_chunks, uow_factory, chunks, now=now, from_scratch=from_scratch
-            )
-            for _ in range(connections)
-        ]
-        # Every worker's failure is raised, not only the first one's: result() in turn.
-        done = [part.result() for part in parts]
-    return {key: sum(part[key] for part in done) for key in ("members", "up", "down")}
+    parts = member_chunks.on_connections(
+        lambda: _recalculate_chunks(uow_factory, chunks, now=now, from_scratch=from_scratch),
+        connections if in_sql else 1,
+    )
+    return member_chunks.summed(parts, ("members", "up", "down"))
 
 
 def _recalculate_chunks(
-    uow_factory: Callable[[], UnitOfWork], chunks: _Chunks, *, now: datetime, from_scratch: bool
+    uow_factory: Callable[[], UnitOfWork],
+    chunks: member_chunks.MemberChunks,
+    *,
+    now: datetime,
+    from_scratch: bool,
 ) -> dict[str, int]:
     """One worker's share of a pass: chunks taken from `chunks` until none is left."""
     totals = {"members": 0, "up": 0, "down": 0}
