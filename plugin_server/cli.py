@@ -248,6 +248,42 @@ def tick() -> None:
     _echo_json(jobs.tick(_container()))
 
 
+@main.command()
+@click.option("--shop", "shop_id", type=int, help="Only this shop (default: every shop).")
+@click.option(
+    "--settle-minutes",
+    default=15,
+    show_default=True,
+    help="How long a webhook or a code may still be in flight before it counts as stuck.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check(shop_id: int | None, settle_minutes: int, as_json: bool) -> None:
+    """Check the invariants that must hold after any crash or outage; exit 1 if one fails.
+
+    Orders credited once, campaign bonuses credited once, redemptions balanced, referrals
+    rewarded once, tiers matching their history; and, after the settle time, no webhook
+    unapplied and no code still pending. Read-only: safe on a live database."""
+    from datetime import timedelta
+
+    from plugin_server.services import integrity
+
+    c = _container()
+    report = integrity.check(
+        c.uow(), now=c.clock(), shop_id=shop_id, settle=timedelta(minutes=settle_minutes)
+    )
+    if as_json:
+        _echo_json(report.as_dict())
+    else:
+        for f in report.findings:
+            mark = "ok  " if f.broken == 0 else ("FAIL" if f.severity == "error" else "STUCK")
+            click.echo(f"{mark:5} {f.name:<32} {f.checked:>9,} checked  {f.broken:>6,} broken")
+            if f.broken:
+                click.echo(f"      {f.rule}; e.g. ids {', '.join(map(str, f.examples))}")
+        click.echo("all invariants hold" if report.ok else "invariants broken")
+    if not report.ok:
+        sys.exit(1)
+
+
 @main.group()
 def points() -> None:
     """Points across members: expiry."""
