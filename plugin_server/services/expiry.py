@@ -50,6 +50,8 @@ logger = logging.getLogger(__name__)
 CHUNK = 5000
 EXPIRING_EVENT = "points_expiring"
 _ORDER_KINDS = (EntryKind.EARN_ORDER.value, EntryKind.REVERSE_ORDER.value)
+# Credits when positive, spending when negative: manual adjustments and CSV imports.
+_ADJUSTING_KINDS = (EntryKind.ADJUSTMENT.value, EntryKind.IMPORT.value)
 _CREDIT = or_(
     LedgerEntry.kind.in_(
         [
@@ -60,11 +62,11 @@ _CREDIT = or_(
             EntryKind.REDEEM_REFUND.value,
         ]
     ),
-    and_(LedgerEntry.kind == EntryKind.ADJUSTMENT.value, LedgerEntry.points > 0),
+    and_(LedgerEntry.kind.in_(_ADJUSTING_KINDS), LedgerEntry.points > 0),
 )
 _SPEND = or_(
     LedgerEntry.kind == EntryKind.REDEEM.value,
-    and_(LedgerEntry.kind == EntryKind.ADJUSTMENT.value, LedgerEntry.points < 0),
+    and_(LedgerEntry.kind.in_(_ADJUSTING_KINDS), LedgerEntry.points < 0),
 )
 # Earning or redeeming keeps a member active; a refund or an expiry does not.
 _ACTIVITY = LedgerEntry.kind.in_(
@@ -72,6 +74,7 @@ _ACTIVITY = LedgerEntry.kind.in_(
         EntryKind.EARN_ORDER.value,
         EntryKind.REDEEM.value,
         EntryKind.ADJUSTMENT.value,
+        EntryKind.IMPORT.value,
         EntryKind.REFERRAL_BONUS.value,
         EntryKind.RULE_BONUS.value,
     ]
@@ -673,9 +676,9 @@ def upcoming_for(
     batches: dict[datetime, int] = {}
     spent = expired = 0
     for batch_time, points, kind, _ in rows:
-        if kind in _CREDIT_KINDS or (kind == EntryKind.ADJUSTMENT.value and points > 0):
+        if kind in _CREDIT_KINDS or (kind in _ADJUSTING_KINDS and points > 0):
             batches[batch_time] = batches.get(batch_time, 0) + points
-        elif kind == EntryKind.REDEEM.value or (kind == EntryKind.ADJUSTMENT.value and points < 0):
+        elif kind == EntryKind.REDEEM.value or (kind in _ADJUSTING_KINDS and points < 0):
             spent -= points
         elif kind == EntryKind.EXPIRY.value:
             expired -= points
@@ -716,6 +719,7 @@ _ACTIVITY_KINDS = frozenset(
         EntryKind.EARN_ORDER.value,
         EntryKind.REDEEM.value,
         EntryKind.ADJUSTMENT.value,
+        EntryKind.IMPORT.value,
         EntryKind.REFERRAL_BONUS.value,
         EntryKind.RULE_BONUS.value,
     }
