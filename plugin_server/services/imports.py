@@ -122,23 +122,22 @@ def scan(
                 )
         id_only.clear()
 
+    def flush() -> None:
+        # Every row so far is checked (ids included): hand the problems on in line order.
+        check_ids()
+        for p in sorted(found, key=lambda p: p.line):
+            out.add(p, keep)
+        found.clear()
+
     for item in rows:
         out.total_rows += 1
         if isinstance(item, RowProblem):
             found.append(item)
         elif item.email is None:
             id_only.append(item)
-            if len(id_only) >= _LOOKUP_CHUNK:
-                check_ids()
-        if len(found) >= _LOOKUP_CHUNK:
-            for p in found:
-                out.add(p, keep)
-            found.clear()
-    check_ids()
-    # Unknown ids are found a chunk late: put every kept problem back in line order.
-    for p in found:
-        out.add(p, keep)
-    out.problems.sort(key=lambda p: p["line"])  # type: ignore[arg-type,return-value]
+        if len(id_only) >= _LOOKUP_CHUNK or len(found) >= _LOOKUP_CHUNK:
+            flush()
+    flush()
     return out
 
 
