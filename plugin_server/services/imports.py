@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, select, text
 from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
@@ -39,6 +39,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 BATCH = 1000
 PROBLEMS_KEPT = 100  # on the import record and in a refusal
 PROBLEMS_REPORTED = 10_000  # in a dry run's report
+ANALYZE_FIRST = 5000  # rows written before the first statistics refresh (PostgreSQL)
 _LOOKUP_CHUNK = 1000
 
 _FILE_ERRORS: dict[str, type[errors.LoyaltyError]] = {
@@ -310,6 +311,7 @@ def run_import(
             uow.commit()
     _, rows = _rows(content, layout)
     batch, committed = _Batch(last_line=done), 0
+    written, analyze_at = 0, ANALYZE_FIRST
     try:
         for item in rows:
             if item.line <= done:
@@ -322,10 +324,14 @@ def run_import(
             if len(batch.rows) >= batch_size:
                 if max_batches is not None and committed >= max_batches:
                     break
-                done = _commit_batch(
+                done, rows_written = _commit_batch(
                     new_uow, shop_id, import_id, done, batch, mode, key, label, clock()
                 )
                 batch, committed = _Batch(last_line=done), committed + 1
+                written += rows_written
+                if written >= analyze_at:
+                    _analyze(new_uow)
+                    analyze_at *= 2
         else:
             _commit_batch(
                 new_uow, shop_id, import_id, done, batch, mode, key, label, clock(), last=True
@@ -347,8 +353,9 @@ def _commit_batch(
     now: datetime,
     *,
     last: bool = False,
-) -> int:
-    """One transaction: the batch's members and entries, and the import's progress."""
+) -> tuple[int, int]:
+    """One transaction: the batch's members and entries, and the import's progress; the
+    last line committed and how many members and entries were written."""
     with new_uow() as uow:
         s = uow.session
         imp = s.scalars(
@@ -378,7 +385,21 @@ def _commit_batch(
             imp.status, imp.completed_at = "completed", now
             imp.content = None  # the file's emails are not kept past their use
         uow.commit()
-    return batch.last_line
+    return batch.last_line, created + len(entries)
+
+
+def _analyze(new_uow: Callable[[], UnitOfWork]) -> None:
+    """Refresh PostgreSQL's statistics on the tables an import grows. Without them, a shop
+    whose members mostly arrive through the import keeps the planner's empty-table guess:
+    the batch's member lookups then filter every member of the shop instead of using the
+    (shop_id, customer_ref) index, and each batch is slower than the last (1,244 rows/s over
+    100,000 new members, against 6,000+ at 5,000). Run after 5,000 rows written, then at
+    each doubling: a handful of samples per import."""
+    with new_uow() as uow:
+        if uow.session.get_bind().dialect.name != "postgresql":
+            return
+        uow.session.execute(text("ANALYZE customers, ledger_entries"))
+        uow.commit()
 
 
 def _members(

@@ -580,3 +580,24 @@ def test_cli_imports_and_exports(
     assert [r["balance"] for r in read_csv(exported.output)] == ["30"]
     ledger = runner.invoke(cli.main, ["export", "ledger", *shop, "--since", "2000-01-01"])
     assert [r["points"] for r in read_csv(ledger.output)] == ["30"]
+
+
+def test_statistics_are_refreshed_as_an_import_grows_the_tables(
+    container: Container, shopify_shop: ShopHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "ANALYZE_FIRST", 2)
+    out, _ = imports.create_import(
+        container.uow(),
+        shopify_shop.id,
+        big_file(9).encode(),
+        name="big",
+        layout=None,
+        mode=Mode.ADD,
+        skip_invalid=False,
+        now=container.clock(),
+    )
+    done = imports.run_import(
+        container.uow, shopify_shop.id, out["id"], clock=container.clock, batch_size=2
+    )
+    assert (done["status"], done["rows_imported"]) == ("completed", 9)
+    assert counts(container) == (9, 9)
