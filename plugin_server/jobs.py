@@ -57,6 +57,8 @@ DRAIN_FLAG_TTL_S = 60
 # A receipt claimed this long ago by a drain that never finished is handed out again.
 STALE_CLAIM = timedelta(minutes=5)
 STALE_REDEMPTION = timedelta(minutes=1)
+# An import not completed and untouched this long is started again from its last line.
+STALE_IMPORT = timedelta(minutes=10)
 # Codes expire this long after their end date, so an order placed just before it whose
 # webhook is still on its way marks the code used instead of finding it expired.
 EXPIRY_GRACE = timedelta(hours=1)
@@ -233,8 +235,9 @@ def tick(container: JobContainer) -> dict[str, int]:
     """Periodic duties: re-offer receipts of dead drains, wake a drain for due work, retry
     redemptions whose code the platform has not confirmed yet, expire unused codes,
     (once an hour across all schedulers) expire points on each shop's policy, and
-    recalculate VIP tiers (at once after the merchant changed them, else hourly), and
-    reward advocates whose friends' orders have passed their pending period."""
+    recalculate VIP tiers (at once after the merchant changed them, else hourly),
+    reward advocates whose friends' orders have passed their pending period, and resume
+    CSV imports that stopped."""
     released = webhook_receipts.release_stale_claims(
         container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
@@ -256,6 +259,9 @@ def tick(container: JobContainer) -> dict[str, int]:
     rewarded, advocate_codes = referrals.settle_due(container.uow, now=container.clock())
     for redemption_id in advocate_codes:  # after the commit that recorded them
         container.dispatcher.issue_later(redemption_id)
+    stalled = imports.stalled(container.uow(), now=container.clock(), older_than=STALE_IMPORT)
+    for shop_id, import_id in stalled:
+        container.dispatcher.run_import(shop_id, import_id)
     return {
         "released_claims": released,
         "woke": int(due),
@@ -265,6 +271,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         "tier_changes": moved["up"] + moved["down"],
         "birthday_bonuses": birthdays,
         "referrals_rewarded": rewarded,
+        "imports_resumed": len(stalled),
     }
 
 
@@ -425,12 +432,20 @@ class RQDispatcher:
         self._redis.set(self._flag(slot), 1, ex=DRAIN_FLAG_TTL_S)
 
     def run_import(self, shop_id: int, import_id: int) -> None:
-        # One job id per import: a resume while a run is queued adds nothing.
-        self._imports.enqueue_call(
-            import_csv,
-            args=(shop_id, import_id),
-            job_id=f"import-{import_id}",
-            result_ttl=0,
-            failure_ttl=7 * 24 * 3600,
-            timeout=6 * 3600,
-        )
+        from redis.exceptions import RedisError
+
+        try:
+            # One job id per import: a resume while a run is queued adds nothing.
+            self._imports.enqueue_call(
+                import_csv,
+                args=(shop_id, import_id),
+                job_id=f"import-{import_id}",
+                result_ttl=0,
+                failure_ttl=7 * 24 * 3600,
+                timeout=6 * 3600,
+            )
+        except RedisError:
+            # The import is recorded: the scheduler's tick starts it once it is stale.
+            logger.warning(
+                "could not enqueue import", extra={"import_id": import_id}, exc_info=True
+            )

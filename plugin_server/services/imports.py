@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, select, text
@@ -269,6 +269,21 @@ def list_imports(uow: UnitOfWork, shop_id: int, *, limit: int = 50) -> list[dict
             select(Import).where(Import.shop_id == shop_id).order_by(Import.id.desc()).limit(limit)
         ).all()
         return [view(i) for i in found]
+
+
+def stalled(uow: UnitOfWork, *, now: datetime, older_than: timedelta) -> list[tuple[int, int]]:
+    """(shop id, import id) of imports not completed and untouched for `older_than`: a
+    run that crashed or was never started (its job lost). A running import commits a
+    batch every second or so, so one this quiet has nobody working on it."""
+    with uow:
+        return [
+            (shop_id, import_id)
+            for shop_id, import_id in uow.session.execute(
+                select(Import.shop_id, Import.id)
+                .where(Import.status != "completed", Import.updated_at < now - older_than)
+                .order_by(Import.id)
+            ).all()
+        ]
 
 
 class _Moved(Exception):

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from plugin_server import cli
+from plugin_server import cli, jobs
 from plugin_server.bootstrap import Container
 from plugin_server.db import repositories
 from plugin_server.db.models import Customer, Import, LedgerEntry
@@ -601,3 +601,27 @@ def test_statistics_are_refreshed_as_an_import_grows_the_tables(
     )
     assert (done["status"], done["rows_imported"]) == ("completed", 9)
     assert counts(container) == (9, 9)
+
+
+def test_the_scheduler_resumes_an_import_that_stopped(
+    container: Container, shopify_shop: ShopHandle, clock: FakeClock
+) -> None:
+    out, _ = imports.create_import(
+        container.uow(),
+        shopify_shop.id,
+        big_file(5).encode(),
+        name="big",
+        layout=None,
+        mode=Mode.ADD,
+        skip_invalid=False,
+        now=container.clock(),
+    )
+    imports.run_import(
+        container.uow, shopify_shop.id, out["id"], clock=clock, batch_size=2, max_batches=1
+    )
+    assert jobs.tick(container)["imports_resumed"] == 0  # still fresh: someone may be on it
+    clock.advance(minutes=11)
+    assert jobs.tick(container)["imports_resumed"] == 1
+    done = imports.get_import(container.uow(), shopify_shop.id, out["id"])
+    assert (done["status"], done["rows_imported"]) == ("completed", 5)
+    assert jobs.tick(container)["imports_resumed"] == 0
