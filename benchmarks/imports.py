@@ -9,7 +9,8 @@ the working tree's head, with one Shopify shop, this process times, with its RSS
    a member and one `import` ledger entry;
 3. the same file again (must credit nothing: the same import is returned);
 4. a second file in reset mode with every member's balance changed (one correction entry
-   each, computed from the locked members' balances).
+   each, computed from the locked members' balances);
+5. exporting members.csv and ledger.csv (rows/s are members and entries written).
 
 Checks entry counts and the sum of balances after each pass. Only 127.0.0.1 is contacted;
 the database is dropped at the end unless --keep.
@@ -38,7 +39,7 @@ from benchmarks.webhook_intake import ADMIN_PG_URL, bench_db_url  # noqa: E402
 from plugin_server.bootstrap import bootstrap  # noqa: E402
 from plugin_server.db.migrate import upgrade  # noqa: E402
 from plugin_server.domain.imports import Mode  # noqa: E402
-from plugin_server.services import imports  # noqa: E402
+from plugin_server.services import exports, imports  # noqa: E402
 from plugin_server.services.shops import create_shop  # noqa: E402
 from plugin_server.settings import Settings, normalize_database_url  # noqa: E402
 
@@ -218,6 +219,20 @@ def main() -> None:
             f"{'':<44} {done['rows_imported']:,} corrections; {entries:,} entries, "
             f"{points:,} points (expected {expected_sum(args.rows, 5):,})"
         )
+
+        def export(chunks: Any) -> int:
+            return sum(len(chunk) for chunk in chunks)
+
+        size, results["export_members"] = timed(
+            "5. export members.csv",
+            lambda: export(exports.members_csv(c.uow, shop_id, now=c.clock())),
+            members,
+        )
+        results["export_members"]["mib"] = round(size / 2**20, 2)
+        size, results["export_ledger"] = timed(
+            "6. export ledger.csv", lambda: export(exports.ledger_csv(c.uow, shop_id)), entries
+        )
+        results["export_ledger"]["mib"] = round(size / 2**20, 2)
         results["load_average_after"] = round(os.getloadavg()[0], 2)
     finally:
         c.close()

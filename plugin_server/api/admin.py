@@ -886,16 +886,16 @@ def _csv_body() -> bytes:
 def create_import(query: s.ImportQuery) -> tuple[Response, int]:
     """Import members and points from CSV (add, or reset balances)"""
     c = current_container()
-    content = _csv_body()
     layout = Layout(query.layout) if query.layout else None
     mode = Mode(query.mode)
     if query.dry_run:
-        report = imports.dry_run(c.uow(), g.shop_id, content, layout=layout, mode=mode)
+        report = imports.dry_run(c.uow(), g.shop_id, _csv_body(), layout=layout, mode=mode)
         return jsonify(report), 200
+    # The body is not kept in a local: an import run here reads its own copy back.
     out, created = imports.create_import(
         c.uow(),
         g.shop_id,
-        content,
+        _csv_body(),
         name=query.name or "CSV import",
         layout=layout,
         mode=mode,
