@@ -176,9 +176,12 @@ class Row:
     points: int
 
     @property
-    def identity(self) -> str:
-        """Duplicates are found by this: the customer id when given, else the email."""
-        return f"id:{self.customer_ref}" if self.customer_ref else f"email:{self.email}"
+    def identities(self) -> tuple[str, ...]:
+        """Duplicates are found by these: a second row with the same customer id or the
+        same email is the same member (two ids sharing an email are refused too: the
+        platforms keep one account per email)."""
+        keys = (f"id:{self.customer_ref}" if self.customer_ref else None, f"email:{self.email}")
+        return tuple(k for k in keys if k and k != "email:None")
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,10 +289,15 @@ def _rows(reader: Iterator[list[str]], header: Header) -> Iterator[Row | RowProb
             continue
         checked = check_row(header, start, cells)
         if isinstance(checked, Row):
-            digest = hashlib.blake2b(checked.identity.encode(), digest_size=8).digest()
-            first = seen.setdefault(digest, start)
-            if first != start:
+            digests = [
+                hashlib.blake2b(key.encode(), digest_size=8).digest() for key in checked.identities
+            ]
+            first = next((seen[d] for d in digests if d in seen), None)
+            if first is not None:
                 checked = RowProblem(
                     start, Problem.DUPLICATE_ROW, f"the same member as line {first}"
                 )
+            else:
+                for d in digests:
+                    seen[d] = start
         yield checked

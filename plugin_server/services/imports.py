@@ -432,7 +432,9 @@ def _members(
                 )
             ).all()
         )
-    emails = {r.email for r in rows if r.email and r.customer_ref not in by_ref}
+    # A row with a customer id is that platform customer (created if new); only rows
+    # without one are matched by email.
+    emails = {r.email for r in rows if r.email and not r.customer_ref}
     by_email: dict[str, int] = {}
     if emails:
         # Emails are stored lower-cased; a registered account wins over a guest's.
@@ -446,7 +448,7 @@ def _members(
     new: dict[str, dict[str, Any]] = {}
     unknown: set[int] = set()
     for r in rows:
-        if (r.customer_ref and r.customer_ref in by_ref) or (r.email and r.email in by_email):
+        if (r.customer_ref in by_ref) if r.customer_ref else (r.email in by_email):
             continue
         if r.email is None:
             unknown.add(r.line)
@@ -480,8 +482,10 @@ def _members(
     for r in rows:
         if r.line in unknown:
             continue
-        found = by_ref.get(r.customer_ref or "") or by_email.get(r.email or "")
-        out[r.line] = found or by_ref[r.customer_ref or f"guest:{r.email}"]
+        if r.customer_ref:
+            out[r.line] = by_ref[r.customer_ref]
+        else:
+            out[r.line] = by_email.get(r.email or "") or by_ref[f"guest:{r.email}"]
     return out, created, unknown
 
 

@@ -109,6 +109,18 @@ def test_platform_ids_match_existing_members(client: FlaskClient, shopify_shop: 
     assert client.get("/api/v1/customers/1001", headers=shopify_shop.auth).json["balance"] == 22
 
 
+def test_a_customer_id_names_that_account_and_an_email_prefers_it_to_a_guest(
+    client: FlaskClient, shopify_shop: ShopHandle
+) -> None:
+    upload(client, shopify_shop, "email,points\nann@example.com,5\n")  # a guest
+    r = upload(client, shopify_shop, "email,customer_id,points\nann@example.com,1001,7\n")
+    assert r.json["members_created"] == 1  # the platform's customer, not the guest
+    upload(client, shopify_shop, "email,points\nAnn@example.com,1\n")
+    auth = shopify_shop.auth
+    assert client.get("/api/v1/customers/1001", headers=auth).json["balance"] == 8
+    assert client.get("/api/v1/customers/guest:ann@example.com", headers=auth).json["balance"] == 5
+
+
 @pytest.mark.parametrize(
     ("body", "query", "status", "code"),
     [

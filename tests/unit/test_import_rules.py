@@ -70,7 +70,7 @@ def test_each_bad_row_has_one_stable_code_and_its_line() -> None:
         ",,Nobody,4\n"  # 8
         f"{'x' * 321}@example.com,,Long,4\n"  # 9
         "fe@example.com,,Fe,99999999999\n"  # 10
-        "ANN@example.com,,Again,3\n"  # 11: same email, no id -> a different identity
+        "ANN@example.com,,Again,3\n"  # 11: the email of line 2 (any case)
         "other@example.com,1,Same id,3\n"  # 12: customer id 1 again
         "\n"  # 13: blank, skipped
         '"gi@example.com",,"Multi\nline",7\n'  # 14-15
@@ -87,13 +87,28 @@ def test_each_bad_row_has_one_stable_code_and_its_line() -> None:
         8: "missing_identity",
         9: "field_too_long",
         10: "points_too_large",
+        11: "duplicate_row",
         12: "duplicate_row",
     }
     good = {r.line: r for r in rows if isinstance(r, Row)}
-    assert sorted(good) == [2, 11, 14, 16]
-    assert good[11].email == "ann@example.com"
+    assert sorted(good) == [2, 14, 16]
+    assert good[2].email == "ann@example.com"
     assert good[14].first_name == "Multi\nline"
     assert good[16].points == 8
+
+
+def test_a_member_is_the_same_by_id_or_by_email() -> None:
+    _, rows = rows_of(
+        "email,customer_id,points\n"
+        "a@x.io,1,1\n"  # 2
+        "b@x.io,1,1\n"  # 3: id of line 2
+        ",1,1\n"  # 4: id of line 2
+        "A@X.IO,,1\n"  # 5: email of line 2
+        "c@x.io,3,1\n"  # 6
+        "d@x.io,,1\n"  # 7
+    )
+    found = [(r.line, r.message) for r in rows if isinstance(r, RowProblem)]
+    assert found == [(n, "the same member as line 2") for n in (3, 4, 5)]
 
 
 def test_duplicates_by_email_are_case_insensitive() -> None:
