@@ -77,6 +77,7 @@ def _rows(content: bytes, layout: Layout | None) -> tuple[rules.Header, Iterator
 
 
 def fingerprint(content: bytes, mode: Mode) -> str:
+    """SHA-256 of the mode and the file: what makes two uploads the same import."""
     digest = hashlib.sha256(f"{mode.value}\n".encode())
     digest.update(content)
     return digest.hexdigest()
@@ -166,6 +167,7 @@ def dry_run(
 
 
 def view(imp: Import) -> dict[str, Any]:
+    """An import as the API shows it (never the file itself)."""
     return {
         "id": imp.id,
         "name": imp.name,
@@ -260,6 +262,7 @@ def create_import(
 
 
 def get_import(uow: UnitOfWork, shop_id: int, import_id: int) -> dict[str, Any]:
+    """One import of this shop; ImportNotFound for another shop's."""
     with uow:
         imp = uow.session.scalars(
             select(Import).where(Import.shop_id == shop_id, Import.id == import_id)
@@ -270,6 +273,7 @@ def get_import(uow: UnitOfWork, shop_id: int, import_id: int) -> dict[str, Any]:
 
 
 def list_imports(uow: UnitOfWork, shop_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The shop's latest imports, newest first."""
     with uow:
         found = uow.session.scalars(
             select(Import).where(Import.shop_id == shop_id).order_by(Import.id.desc()).limit(limit)
