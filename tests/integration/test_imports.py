@@ -637,3 +637,26 @@ def test_the_scheduler_resumes_an_import_that_stopped(
     done = imports.get_import(container.uow(), shopify_shop.id, out["id"])
     assert (done["status"], done["rows_imported"]) == ("completed", 5)
     assert jobs.tick(container)["imports_resumed"] == 0
+
+
+def test_imported_points_expire_like_manual_credits(
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle, clock: FakeClock
+) -> None:
+    from plugin_server.services import expiry
+
+    r = client.patch(
+        "/api/v1/program",
+        json={"expiry_policy": "batch", "expiry_months": 12},
+        headers=shopify_shop.auth,
+    )
+    assert r.status_code == 200, r.json
+    upload(client, shopify_shop, "email,customer_id,points\nann@example.com,1001,100\n")
+    clock.advance(days=200)
+    # A reset that lowers the balance spends from the oldest points, as a deduction does.
+    upload(client, shopify_shop, "customer_id,points\n1001,60\n", mode="reset")
+    upload(client, shopify_shop, "customer_id,points\n1001,25\n", name="later")
+    assert client.get("/api/v1/customers/1001", headers=shopify_shop.auth).json["balance"] == 85
+    clock.advance(days=200)  # the first 100 are 400 days old, 40 of them spent
+    expiry.expire_all(container.uow, now=container.clock())
+    assert client.get("/api/v1/customers/1001", headers=shopify_shop.auth).json["balance"] == 25
+    assert entries_for(container, shopify_shop.id, "ann@example.com") == [100, -40, 25, -60]
