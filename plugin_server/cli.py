@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -369,6 +370,104 @@ def referrals_report(shop_id: int) -> None:
 
     c = _container()
     _echo_json(service.report(c.uow(), shop_id, since=None, until=None))
+
+
+@main.command("import")
+@click.argument(
+    "file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False
+)
+@SHOP_OPTION
+@click.option("--dry-run", is_flag=True, help="Check every row and list problems; write nothing.")
+@click.option(
+    "--layout",
+    type=click.Choice(["loyalty", "smile", "loyaltylion"]),
+    help="Default: detected from the header row.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["add", "reset"]),
+    default="add",
+    show_default=True,
+    help="add points, or reset each member's spendable balance to the file's value.",
+)
+@click.option("--skip-invalid", is_flag=True, help="Import the valid rows, leave problem rows out.")
+@click.option("--name", help="Named in the ledger entries (default: the file's name).")
+@click.option("--resume", "resume_id", type=int, help="Resume this import instead (no FILE).")
+@click.option("--batch", default=1000, show_default=True, help="Rows per transaction.")
+def import_command(
+    file: Path | None,
+    shop_id: int,
+    dry_run: bool,
+    layout: str | None,
+    mode: str,
+    skip_invalid: bool,
+    name: str | None,
+    resume_id: int | None,
+    batch: int,
+) -> None:
+    """Import members and points from a CSV FILE (runs here, committed in batches).
+
+    Re-running the same file credits nothing twice; a stopped import resumes with
+    --resume ID from its last committed line."""
+    from plugin_server.domain.imports import Layout, Mode
+    from plugin_server.services import imports
+
+    c = _container()
+    try:
+        if resume_id is not None:
+            _echo_json(
+                imports.run_import(c.uow, shop_id, resume_id, clock=c.clock, batch_size=batch)
+            )
+            return
+        if file is None:
+            raise click.UsageError("give a FILE, or --resume ID")
+        content = file.read_bytes()
+        chosen = Layout(layout) if layout else None
+        if dry_run:
+            _echo_json(imports.dry_run(c.uow(), shop_id, content, layout=chosen, mode=Mode(mode)))
+            return
+        out, _ = imports.create_import(
+            c.uow(),
+            shop_id,
+            content,
+            name=name or file.name,
+            layout=chosen,
+            mode=Mode(mode),
+            skip_invalid=skip_invalid,
+            now=c.clock(),
+        )
+        _echo_json(imports.run_import(c.uow, shop_id, out["id"], clock=c.clock, batch_size=batch))
+    except LoyaltyError as exc:
+        problems = getattr(exc, "problems", [])
+        for p in problems:
+            click.echo(f"line {p['line']}: {p['code']}: {p['message']}", err=True)
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+
+
+@main.command("export")
+@click.argument("what", type=click.Choice(["members", "balances", "ledger"]))
+@SHOP_OPTION
+@click.option("--since", type=click.DateTime(), help="Ledger: entries created at or after (UTC).")
+@click.option("--until", type=click.DateTime(), help="Ledger: entries created before (UTC).")
+def export_command(what: str, shop_id: int, since: datetime | None, until: datetime | None) -> None:
+    """Write members, balances or the ledger as CSV to standard output."""
+    from plugin_server.services import exports
+
+    c = _container()
+    if what == "ledger":
+        chunks = exports.ledger_csv(
+            c.uow,
+            shop_id,
+            since=since.replace(tzinfo=UTC) if since else None,
+            until=until.replace(tzinfo=UTC) if until else None,
+        )
+    else:
+        chunks = exports.members_csv(
+            c.uow, shop_id, now=c.clock(), balances_only=what == "balances"
+        )
+    for chunk in chunks:
+        sys.stdout.write(chunk)
+    sys.stdout.flush()
 
 
 def _start_ticker(c: Container, interval: float = 30) -> None:

@@ -21,6 +21,7 @@ from plugin_server.domain.errors import ReceiptNotFound
 from plugin_server.services import (
     earning_rules,
     expiry,
+    imports,
     redemptions,
     referrals,
     tiers,
@@ -44,7 +45,9 @@ logger = logging.getLogger(__name__)
 QUEUE_WEBHOOKS = "webhooks"
 # A shopper may be waiting on a redemption: workers take these before webhook drains.
 QUEUE_REDEMPTIONS = "redemptions"
-QUEUES = (QUEUE_REDEMPTIONS, QUEUE_WEBHOOKS)
+# CSV imports: long, resumable, never ahead of a shopper's redemption or an order's points.
+QUEUE_IMPORTS = "imports"
+QUEUES = (QUEUE_REDEMPTIONS, QUEUE_WEBHOOKS, QUEUE_IMPORTS)
 DRAIN_BATCH = 100
 # Receipts applied per transaction: one commit for many, while row locks stay short-lived.
 APPLY_BATCH = 25
@@ -54,6 +57,8 @@ DRAIN_FLAG_TTL_S = 60
 # A receipt claimed this long ago by a drain that never finished is handed out again.
 STALE_CLAIM = timedelta(minutes=5)
 STALE_REDEMPTION = timedelta(minutes=1)
+# An import not completed and untouched this long is started again from its last line.
+STALE_IMPORT = timedelta(minutes=10)
 # Codes expire this long after their end date, so an order placed just before it whose
 # webhook is still on its way marks the code used instead of finding it expired.
 EXPIRY_GRACE = timedelta(hours=1)
@@ -71,6 +76,7 @@ class Dispatcher(Protocol):
     def add_drain(self) -> None: ...
     def release_slot(self, slot: int) -> None: ...
     def hold_slot(self, slot: int) -> None: ...
+    def run_import(self, shop_id: int, import_id: int) -> None: ...  # a recorded CSV import
 
 
 class JobContainer(Protocol):
@@ -106,6 +112,12 @@ def worker_container() -> JobContainer:
             "no container registered for RQ jobs in this process: run workers with `loyalty worker`"
         )
     return _worker_container
+
+
+def import_csv(shop_id: int, import_id: int) -> str:
+    """RQ job: apply a recorded CSV import from where it got to; returns its status."""
+    c = worker_container()
+    return str(imports.run_import(c.uow, shop_id, import_id, clock=c.clock)["status"])
 
 
 def drain_receipts(slot: int | None = None) -> int:
@@ -223,8 +235,9 @@ def tick(container: JobContainer) -> dict[str, int]:
     """Periodic duties: re-offer receipts of dead drains, wake a drain for due work, retry
     redemptions whose code the platform has not confirmed yet, expire unused codes,
     (once an hour across all schedulers) expire points on each shop's policy, and
-    recalculate VIP tiers (at once after the merchant changed them, else hourly), and
-    reward advocates whose friends' orders have passed their pending period."""
+    recalculate VIP tiers (at once after the merchant changed them, else hourly),
+    reward advocates whose friends' orders have passed their pending period, and resume
+    CSV imports that stopped."""
     released = webhook_receipts.release_stale_claims(
         container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
@@ -246,6 +259,9 @@ def tick(container: JobContainer) -> dict[str, int]:
     rewarded, advocate_codes = referrals.settle_due(container.uow, now=container.clock())
     for redemption_id in advocate_codes:  # after the commit that recorded them
         container.dispatcher.issue_later(redemption_id)
+    stalled = imports.stalled(container.uow(), now=container.clock(), older_than=STALE_IMPORT)
+    for shop_id, import_id in stalled:
+        container.dispatcher.run_import(shop_id, import_id)
     return {
         "released_claims": released,
         "woke": int(due),
@@ -255,6 +271,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         "tier_changes": moved["up"] + moved["down"],
         "birthday_bonuses": birthdays,
         "referrals_rewarded": rewarded,
+        "imports_resumed": len(stalled),
     }
 
 
@@ -298,6 +315,14 @@ class InlineDispatcher:
     def hold_slot(self, slot: int) -> None:
         """Slots only exist with Redis."""
 
+    def run_import(self, shop_id: int, import_id: int) -> None:
+        """In this process, before answering: the embedded default has no worker."""
+        try:
+            imports.run_import(self._container.uow, shop_id, import_id, clock=self._container.clock)
+        except Exception:
+            # Committed batches stay; POST /imports/{id}/resume goes on from there.
+            logger.exception("import stopped", extra={"import_id": import_id})
+
 
 class RQDispatcher:
     def __init__(self, redis: Redis, *, debounce_s: float = 0.0) -> None:
@@ -309,6 +334,7 @@ class RQDispatcher:
         self._redis = redis
         self._queue = Queue(QUEUE_WEBHOOKS, connection=redis)
         self._redemptions = Queue(QUEUE_REDEMPTIONS, connection=redis)
+        self._imports = Queue(QUEUE_IMPORTS, connection=redis)
         self._debounce_s = debounce_s
         self._woken_at = float("-inf")
 
@@ -404,3 +430,22 @@ class RQDispatcher:
 
     def hold_slot(self, slot: int) -> None:
         self._redis.set(self._flag(slot), 1, ex=DRAIN_FLAG_TTL_S)
+
+    def run_import(self, shop_id: int, import_id: int) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            # One job id per import: a resume while a run is queued adds nothing.
+            self._imports.enqueue_call(
+                import_csv,
+                args=(shop_id, import_id),
+                job_id=f"import-{import_id}",
+                result_ttl=0,
+                failure_ttl=7 * 24 * 3600,
+                timeout=6 * 3600,
+            )
+        except RedisError:
+            # The import is recorded: the scheduler's tick starts it once it is stale.
+            logger.warning(
+                "could not enqueue import", extra={"import_id": import_id}, exc_info=True
+            )

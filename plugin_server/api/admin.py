@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from flask import Blueprint, Response, g, jsonify, request
 
 from plugin_server import jobs, redemption_flow
@@ -11,10 +13,13 @@ from plugin_server.api.contract import API_KEY, AUTH_ERRORS, endpoint
 from plugin_server.api.errors import ApiError
 from plugin_server.crypto import hash_api_key
 from plugin_server.db import repositories
+from plugin_server.domain.imports import Layout, Mode
 from plugin_server.services import (
     adjustments,
     customers,
     earning_rules,
+    exports,
+    imports,
     privacy,
     program,
     redemptions,
@@ -825,3 +830,207 @@ def approve_referral(referral_id: int, json: s.ReviewInput) -> Response:
 def reject_referral(referral_id: int, json: s.ReviewInput) -> Response:
     """Refuse a referral that has not been rewarded yet"""
     return _review(referral_id, json, approve=False)
+
+
+# --- CSV imports and exports ----------------------------------------------------------------
+
+IMPORT = {"import_id": "The import's id."}
+NO_IMPORT = {"HTTP_404": (s.Error, "No such import in this shop.")}
+CSV_BODY = (
+    "The file, UTF-8 (a BOM is fine), header row first. Layouts: loyalty "
+    "(email and/or customer_id, points or balance, first_name, last_name), smile "
+    "(exactly email,points) and loyaltylion (a customer export: email, points_approved, "
+    "merchant_id, first_name, last_name). Header names ignore case and spaces."
+)
+
+
+def _csv_body() -> bytes:
+    if request.mimetype != "text/csv":
+        raise ApiError(415, "unsupported_media_type", "Send the file as 'Content-Type: text/csv'.")
+    request.max_content_length = imports.MAX_FILE_BYTES
+    return request.get_data(cache=False)  # 413 payload_too_large past the limit
+
+
+@bp.post("/imports")
+@endpoint(
+    tags=["imports"],
+    security=API_KEY,
+    query=s.ImportQuery,
+    csv_body=CSV_BODY,
+    responses={
+        "HTTP_200": (
+            s.ImportResult,
+            "dry_run: the report of every problem row; or this file was already imported in "
+            "this mode: that import (nothing is credited twice).",
+        ),
+        "HTTP_202": (
+            s.ImportOut,
+            "Recorded and started: in the background with a worker (poll GET "
+            "/imports/{id}), already completed without one.",
+        ),
+        "HTTP_400": (
+            s.Error,
+            "unknown_layout, missing_columns, invalid_csv (not UTF-8, bad quoting, repeated "
+            "header names), empty_file, or validation_failed (query).",
+        ),
+        "HTTP_413": (s.Error, "payload_too_large: the file is over 64 MiB."),
+        "HTTP_415": (s.Error, "unsupported_media_type: send text/csv."),
+        "HTTP_422": (
+            s.Error,
+            "import_has_problems: rows that cannot be imported, each in `fields` as "
+            "'line N' (the first 100); nothing was written.",
+        ),
+        **AUTH_ERRORS,
+    },
+)
+def create_import(query: s.ImportQuery) -> tuple[Response, int]:
+    """Import members and points from CSV (add, or reset balances)"""
+    c = current_container()
+    layout = Layout(query.layout) if query.layout else None
+    mode = Mode(query.mode)
+    if query.dry_run:
+        report = imports.dry_run(c.uow(), g.shop_id, _csv_body(), layout=layout, mode=mode)
+        return jsonify(report), 200
+    # The body is not kept in a local: an import run here reads its own copy back.
+    out, created = imports.create_import(
+        c.uow(),
+        g.shop_id,
+        _csv_body(),
+        name=query.name or "CSV import",
+        layout=layout,
+        mode=mode,
+        skip_invalid=query.skip_invalid,
+        now=c.clock(),
+    )
+    if not created:
+        return jsonify(out), 200
+    c.dispatcher.run_import(g.shop_id, out["id"])
+    return jsonify(imports.get_import(c.uow(), g.shop_id, out["id"])), 202
+
+
+@bp.get("/imports")
+@endpoint(
+    tags=["imports"],
+    security=API_KEY,
+    responses={"HTTP_200": (s.ImportList, "The latest 50, newest first."), **AUTH_ERRORS},
+)
+def list_imports() -> Response:
+    """CSV imports"""
+    return jsonify(imports=imports.list_imports(current_container().uow(), g.shop_id))
+
+
+@bp.get(f"/imports/<{ID}:import_id>")
+@endpoint(
+    tags=["imports"],
+    security=API_KEY,
+    path_parameters=IMPORT,
+    responses={
+        "HTTP_200": (s.ImportOut, "The import and its progress."),
+        **NO_IMPORT,
+        **AUTH_ERRORS,
+    },
+)
+def get_import(import_id: int) -> Response:
+    """One CSV import and its progress"""
+    return jsonify(imports.get_import(current_container().uow(), g.shop_id, import_id))
+
+
+@bp.post(f"/imports/<{ID}:import_id>/resume")
+@endpoint(
+    tags=["imports"],
+    security=API_KEY,
+    path_parameters=IMPORT,
+    responses={
+        "HTTP_202": (
+            s.ImportOut,
+            "Resumed after its last committed line (a completed import is returned as is).",
+        ),
+        **NO_IMPORT,
+        **AUTH_ERRORS,
+    },
+)
+def resume_import(import_id: int) -> tuple[Response, int]:
+    """Resume a stopped import"""
+    c = current_container()
+    out = imports.get_import(c.uow(), g.shop_id, import_id)
+    if out["status"] != "completed":
+        c.dispatcher.run_import(g.shop_id, import_id)
+        out = imports.get_import(c.uow(), g.shop_id, import_id)
+    return jsonify(out), 202
+
+
+def _csv_response(chunks: Iterator[str], filename: str) -> Response:
+    return Response(
+        chunks,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",  # members' emails
+        },
+    )
+
+
+CSV_NOTE = (
+    "Streamed. Text cells starting with = + - @, a tab or CR get a leading apostrophe so "
+    "spreadsheets never run them (imports strip it again)."
+)
+
+
+@bp.get("/exports/members.csv")
+@endpoint(
+    tags=["exports"],
+    security=API_KEY,
+    csv_responses=["HTTP_200"],
+    responses={
+        "HTTP_200": (
+            s.CsvText,
+            "customer_id, email, first_name, last_name, balance, pending, lifetime_earned, "
+            "tier, member_since; one row per member. " + CSV_NOTE,
+        ),
+        **AUTH_ERRORS,
+    },
+)
+def export_members() -> Response:
+    """Members with balances and tiers, as CSV"""
+    c = current_container()
+    return _csv_response(exports.members_csv(c.uow, g.shop_id, now=c.clock()), "members.csv")
+
+
+@bp.get("/exports/balances.csv")
+@endpoint(
+    tags=["exports"],
+    security=API_KEY,
+    csv_responses=["HTTP_200"],
+    responses={
+        "HTTP_200": (s.CsvText, "customer_id, email, balance, pending. " + CSV_NOTE),
+        **AUTH_ERRORS,
+    },
+)
+def export_balances() -> Response:
+    """Balances, as CSV"""
+    c = current_container()
+    chunks = exports.members_csv(c.uow, g.shop_id, now=c.clock(), balances_only=True)
+    return _csv_response(chunks, "balances.csv")
+
+
+@bp.get("/exports/ledger.csv")
+@endpoint(
+    tags=["exports"],
+    security=API_KEY,
+    query=s.LedgerExportQuery,
+    csv_responses=["HTTP_200"],
+    responses={
+        "HTTP_200": (
+            s.CsvText,
+            "entry_id, created_at, available_at, customer_id, email, points, kind, reason, "
+            "source_type, source_ref; oldest first. " + CSV_NOTE,
+        ),
+        "HTTP_400": (s.Error, "since/until not a date-time with a time zone."),
+        **AUTH_ERRORS,
+    },
+)
+def export_ledger(query: s.LedgerExportQuery) -> Response:
+    """Ledger entries created in [since, until), as CSV"""
+    c = current_container()
+    chunks = exports.ledger_csv(c.uow, g.shop_id, since=query.since, until=query.until)
+    return _csv_response(chunks, "ledger.csv")

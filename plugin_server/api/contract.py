@@ -20,6 +20,7 @@ production (the test client checks every response against the document instead).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -178,13 +179,18 @@ def endpoint(
     security: Mapping[str, list[str]] | None = None,
     path_parameters: Mapping[str, str] | None = None,
     validate: bool = True,
+    csv_body: str | None = None,
+    csv_responses: Sequence[str] = (),
 ) -> Callable[[F], F]:
     """Declare a route's contract. Put it under the Flask route decorator.
 
     `responses` maps "HTTP_200" to a model or (model, description). `validate=False` only
     documents the declared inputs: for routes whose inputs are checked by a signature
     first (webhooks, installs) or that take none on a hot path (storefront reads).
+    `csv_body` documents a `text/csv` request body (read by the view itself) and
+    `csv_responses` the statuses ("HTTP_200") served as `text/csv` instead of JSON.
     """
+    csv_doc = {"body": csv_body, "responses": [c.removeprefix("HTTP_") for c in csv_responses]}
 
     def decorator(view: F) -> F:
         # Models may also come from the view's annotations (`query: EmailQuery`).
@@ -208,7 +214,9 @@ def endpoint(
             skip_validation=not wrap,
         )(view)
         if wrap:
+            declared._contract_csv = csv_doc
             return declared
+        view._contract_csv = csv_doc  # type: ignore[attr-defined]
         # Documented only: Flask serves the plain view, so the request costs nothing extra
         # (spectree's wrapper adds ~10 us even when it validates nothing), and spectree
         # still finds the declaration through __wrapped__ (it stops at the cycle).
@@ -225,10 +233,31 @@ def document(app: Flask) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(json.dumps(generated))  # a copy callers may change
     doc["components"]["securitySchemes"] = SECURITY_SCHEMES
     doc.pop("security", None)  # per operation instead; public routes have none
+    _add_csv(app, doc)
     for operations in doc["paths"].values():
         for operation in operations.values():
             _tidy_operation(operation)
     return doc
+
+
+def _add_csv(app: Flask, doc: dict[str, Any]) -> None:
+    """CSV request and response bodies, which spectree documents only as JSON."""
+    text = {"schema": {"type": "string"}}
+    for rule in app.url_map.iter_rules():
+        csv = getattr(app.view_functions.get(rule.endpoint), "_contract_csv", None)
+        if not csv or not (csv["body"] or csv["responses"]):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            operation = doc["paths"][path][method.lower()]
+            if csv["body"]:
+                operation["requestBody"] = {
+                    "required": True,
+                    "description": csv["body"],
+                    "content": {"text/csv": text},
+                }
+            for status in csv["responses"]:
+                operation["responses"][status]["content"] = {"text/csv": text}
 
 
 def _tidy_operation(operation: dict[str, Any]) -> None:

@@ -43,6 +43,12 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.NotNewCustomer: 409,
     errors.ReferralNotFound: 404,
     errors.ReferralNotReviewable: 409,
+    errors.UnknownLayout: 400,
+    errors.MissingColumns: 400,
+    errors.InvalidCsv: 400,
+    errors.EmptyFile: 400,
+    errors.ImportHasProblems: 422,
+    errors.ImportNotFound: 404,
 }
 
 
@@ -83,6 +89,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(errors.LoyaltyError)
     def _domain_error(exc: errors.LoyaltyError) -> tuple[Response, int]:
         fields = {exc.field: exc.message} if isinstance(exc, errors.ValidationFailed) else None
+        if isinstance(exc, errors.ImportHasProblems):
+            # Each problem row as "line N": "code: what is wrong" (the first 100).
+            fields = {f"line {p['line']}": f"{p['code']}: {p['message']}" for p in exc.problems}
         return error_response(STATUS_FOR.get(type(exc), 422), exc.code, exc.message, fields)
 
     @app.errorhandler(PlatformError)

@@ -313,6 +313,7 @@ class Transaction(ResponseModel):
         "rule_bonus",
         "tier_bonus",
         "campaign_bonus",
+        "import",
         "reverse_campaign_bonus",
     ]
     reason: str
@@ -1105,3 +1106,101 @@ class ReferralClaim(ResponseModel):
     code: str | None
     title: str | None
     expires_at: datetime | None
+
+
+# --- CSV imports and exports ----------------------------------------------------------------
+
+
+class ImportQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    layout: Literal["loyalty", "smile", "loyaltylion"] | None = Field(
+        default=None, description="Detected from the header row when left out."
+    )
+    mode: Literal["add", "reset"] = Field(
+        default="add",
+        description="add: each row's points are added; reset: the member's spendable "
+        "balance becomes the row's points (a correction entry of the difference).",
+    )
+    dry_run: bool = Field(
+        default=False, description="Check every row and report problems; write nothing."
+    )
+    skip_invalid: bool = Field(
+        default=False,
+        description="Import the valid rows and leave problem rows out (counted). Without it "
+        "a file with any problem row is refused (422 import_has_problems).",
+    )
+    name: Annotated[str, Field(max_length=255)] | None = Field(
+        default=None, description="Named in the ledger entries' reason."
+    )
+
+
+class ImportProblem(ResponseModel):
+    line: int = Field(description="The file line the row starts on (the header is line 1).")
+    code: Literal[
+        "wrong_column_count",
+        "missing_identity",
+        "bad_email",
+        "bad_points",
+        "negative_points",
+        "points_too_large",
+        "field_too_long",
+        "duplicate_row",
+        "unknown_customer",
+    ]
+    message: str
+
+
+class ImportReport(ResponseModel):
+    dry_run: Literal[True]
+    layout: Literal["loyalty", "smile", "loyaltylion"]
+    mode: Literal["add", "reset"]
+    total_rows: int
+    valid_rows: int
+    problem_count: int
+    problems: list[ImportProblem] = Field(description="Every problem row (up to 10,000).")
+    problems_truncated: bool
+
+
+class ImportOut(ResponseModel):
+    id: int
+    name: str
+    layout: Literal["loyalty", "smile", "loyaltylion"]
+    mode: Literal["add", "reset"]
+    skip_invalid: bool
+    status: Literal["pending", "running", "completed"] = Field(
+        description="running after a stop or crash too: resume it."
+    )
+    size_bytes: int
+    total_rows: int
+    last_line: int = Field(description="Rows up to this file line are committed.")
+    rows_imported: int = Field(description="Rows that wrote a ledger entry.")
+    rows_unchanged: int = Field(description="0 points to add, or already at the reset value.")
+    rows_skipped: int = Field(description="Problem rows left out (skip_invalid).")
+    members_created: int
+    points_added: int
+    points_removed: int
+    problem_count: int
+    problems: list[ImportProblem] = Field(description="The first 100 problem rows.")
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class ImportList(ResponseModel):
+    imports: list[ImportOut]
+
+
+class LedgerExportQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    since: AwareDatetime | None = Field(default=None, description="Entries created at or after.")
+    until: AwareDatetime | None = Field(default=None, description="Entries created before.")
+
+
+class CsvText(RootModel[str]):
+    """CSV text (RFC 4180, header row first); served as text/csv."""
+
+
+class ImportResult(RootModel[ImportReport | ImportOut]):
+    """A dry run's report, or (for a file imported before in this mode) that import."""

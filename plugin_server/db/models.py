@@ -17,7 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
 from plugin_server.db.types import ExactDecimal, UTCDateTime
 
@@ -526,3 +526,44 @@ class Referral(Base):
     void_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Import(Base):
+    """A CSV import of members and points, and how far it got.
+
+    pending -> running (batches committed one by one; `last_line` is the last file line
+    whose row is committed) -> completed. A run that stopped stays running and resumes
+    after `last_line`. The file is kept until the import completes, then dropped: the
+    ledger entries (one per row, keyed by the import's fingerprint and line) remain.
+    """
+
+    __tablename__ = "imports"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "fingerprint", name="uq_imports_fingerprint"),
+        Index("ix_imports_shop", "shop_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    layout: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(10))
+    # SHA-256 of the mode and the file: the same file imported again is the same import.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    skip_invalid: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    content: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    total_rows: Mapped[int] = mapped_column(Integer)
+    problem_count: Mapped[int] = mapped_column(Integer)
+    problems: Mapped[str] = mapped_column(Text)  # JSON: the first problems found
+    last_line: Mapped[int] = mapped_column(Integer)
+    rows_imported: Mapped[int] = mapped_column(Integer)
+    rows_unchanged: Mapped[int] = mapped_column(Integer)
+    rows_skipped: Mapped[int] = mapped_column(Integer)
+    members_created: Mapped[int] = mapped_column(Integer)
+    points_added: Mapped[int] = mapped_column(BigInteger)
+    points_removed: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -189,3 +189,43 @@ class ReferralNotReviewable(LoyaltyError):
     """The referral is not waiting for this decision."""
 
     code = "referral_not_reviewable"
+
+
+class UnknownLayout(LoyaltyError):
+    """The CSV header matches no supported import layout."""
+
+    code = "unknown_layout"
+
+
+class MissingColumns(LoyaltyError):
+    """The CSV lacks a column its layout needs."""
+
+    code = "missing_columns"
+
+
+class InvalidCsv(LoyaltyError):
+    """The file is not readable CSV (encoding, quoting, repeated header names)."""
+
+    code = "invalid_csv"
+
+
+class EmptyFile(LoyaltyError):
+    """The file has no header row."""
+
+    code = "empty_file"
+
+
+class ImportHasProblems(LoyaltyError):
+    """Some rows cannot be imported; nothing was written."""
+
+    code = "import_has_problems"
+
+    def __init__(self, message: str, *, problems: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class ImportNotFound(LoyaltyError):
+    """No such import in this shop."""
+
+    code = "import_not_found"

@@ -30,6 +30,10 @@ class EntryKind(StrEnum):
     # a cancellation of that order take back of them.
     CAMPAIGN_BONUS = "campaign_bonus"
     REVERSE_CAMPAIGN_BONUS = "reverse_campaign_bonus"
+    # A row of a CSV import (names the import): points brought over from another program,
+    # or the correction that resets a balance to the file's value. Treated like a manual
+    # adjustment everywhere (earned, expiring, spendable at once).
+    IMPORT = "import"
 
 
 # Kinds that count toward "lifetime earned": everything a shopper earned, net of orders that
@@ -39,6 +43,7 @@ EARNING_KINDS = frozenset(
         EntryKind.EARN_ORDER,
         EntryKind.REVERSE_ORDER,
         EntryKind.ADJUSTMENT,
+        EntryKind.IMPORT,
         EntryKind.REFERRAL_BONUS,
         EntryKind.RULE_BONUS,
         EntryKind.TIER_BONUS,
@@ -50,7 +55,9 @@ EARNING_KINDS = frozenset(
 # Debits that take effect the moment they are written. Counting them as spent even when
 # their timestamp is a hair ahead of the reader's clock (another process or host) keeps two
 # concurrent spends from both seeing the balance as it was before the other.
-IMMEDIATE_DEBIT_KINDS = frozenset({EntryKind.ADJUSTMENT, EntryKind.REDEEM, EntryKind.EXPIRY})
+IMMEDIATE_DEBIT_KINDS = frozenset(
+    {EntryKind.ADJUSTMENT, EntryKind.IMPORT, EntryKind.REDEEM, EntryKind.EXPIRY}
+)
 
 DEFAULT_AWARD_STATUSES = {
     "shopify": frozenset({"paid"}),

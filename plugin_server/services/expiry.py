@@ -73,17 +73,20 @@ _ACTIVITY_KINDS = frozenset(
         EntryKind.CAMPAIGN_BONUS.value,
         EntryKind.REDEEM.value,
         EntryKind.ADJUSTMENT.value,
+        EntryKind.IMPORT.value,
         EntryKind.REFERRAL_BONUS.value,
         EntryKind.RULE_BONUS.value,
     }
 )
+# Credits when positive, spending when negative: manual adjustments and CSV imports.
+_ADJUSTING_KINDS = (EntryKind.ADJUSTMENT.value, EntryKind.IMPORT.value)
 _CREDIT = or_(
     LedgerEntry.kind.in_(sorted(_CREDIT_KINDS)),
-    and_(LedgerEntry.kind == EntryKind.ADJUSTMENT.value, LedgerEntry.points > 0),
+    and_(LedgerEntry.kind.in_(_ADJUSTING_KINDS), LedgerEntry.points > 0),
 )
 _SPEND = or_(
     LedgerEntry.kind == EntryKind.REDEEM.value,
-    and_(LedgerEntry.kind == EntryKind.ADJUSTMENT.value, LedgerEntry.points < 0),
+    and_(LedgerEntry.kind.in_(_ADJUSTING_KINDS), LedgerEntry.points < 0),
 )
 # Earning or redeeming keeps a member active; a refund or an expiry does not.
 _ACTIVITY = LedgerEntry.kind.in_(sorted(_ACTIVITY_KINDS))
@@ -700,9 +703,9 @@ def upcoming_for(
     batches: dict[datetime, int] = {}
     spent = expired = 0
     for batch_time, points, kind, _ in rows:
-        if kind in _CREDIT_KINDS or (kind == EntryKind.ADJUSTMENT.value and points > 0):
+        if kind in _CREDIT_KINDS or (kind in _ADJUSTING_KINDS and points > 0):
             batches[batch_time] = batches.get(batch_time, 0) + points
-        elif kind == EntryKind.REDEEM.value or (kind == EntryKind.ADJUSTMENT.value and points < 0):
+        elif kind == EntryKind.REDEEM.value or (kind in _ADJUSTING_KINDS and points < 0):
             spent -= points
         elif kind == EntryKind.EXPIRY.value:
             expired -= points

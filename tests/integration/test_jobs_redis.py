@@ -178,6 +178,7 @@ def test_lost_jobs_and_dead_drains_are_recovered_by_the_scheduler_tick(
         "tier_changes": 0,
         "birthday_bonuses": 0,
         "referrals_rewarded": 0,
+        "imports_resumed": 0,
     }
     drain(rq_container)
     assert statuses(rq_container) == ["processing", "processed"]
@@ -282,3 +283,38 @@ def test_storefront_rate_limits_are_shared_through_redis(redis_conn: Redis) -> N
         two.check(shopper, "10.0.0.4")
     assert refused.value.status == 429
     assert redis_conn.keys("LIMITS:*")
+
+
+def test_an_import_runs_on_a_worker_and_resumes_from_the_tick(
+    rq_container: Container,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    shop = make_shop(rq_container, "shopify", "rq-import.myshopify.com")
+    client: FlaskClient = create_app(container=rq_container).test_client()
+    r = client.post(
+        "/api/v1/imports",
+        data=b"email,points\na@example.com,5\nb@example.com,7\n",
+        content_type="text/csv",
+        headers=shop.auth,
+    )
+    # Recorded and queued in the request; a worker applies it.
+    assert (r.status_code, r.json["status"]) == (202, "pending")
+    assert Queue(jobs.QUEUE_IMPORTS, connection=rq_container.redis).count == 1
+    drain(rq_container)
+    done = client.get(f"/api/v1/imports/{r.json['id']}", headers=shop.auth).json
+    assert (done["status"], done["rows_imported"]) == ("completed", 2)
+    # A job lost before it ran (Redis flushed): the tick queues the import again once stale.
+    again = client.post(
+        "/api/v1/imports",
+        data=b"email,points\nc@example.com,1\n",
+        content_type="text/csv",
+        headers=shop.auth,
+    ).json
+    assert rq_container.redis is not None
+    rq_container.redis.flushdb()
+    assert jobs.tick(rq_container)["imports_resumed"] == 0
+    clock.advance(minutes=11)
+    assert jobs.tick(rq_container)["imports_resumed"] == 1
+    drain(rq_container)
+    status = client.get(f"/api/v1/imports/{again['id']}", headers=shop.auth).json["status"]
+    assert status == "completed"
