@@ -283,3 +283,55 @@ def test_storefront_rate_limits_are_shared_through_redis(redis_conn: Redis) -> N
         two.check(shopper, "10.0.0.4")
     assert refused.value.status == 429
     assert redis_conn.keys("LIMITS:*")
+
+
+def test_a_collection_the_quick_sync_missed_is_synced_by_an_rq_job(
+    rq_container: Container,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    from datetime import timedelta
+
+    from plugin_server.sandbox.server import RunningSandbox, Sandbox
+
+    state = Sandbox()
+    admin = state.shopify_shop("rq-shop.myshopify.com", access_token="shpat_rq")
+    admin.set_collection(411, "Hats", [501, 502])
+    with RunningSandbox(state) as sandbox:
+        shop = make_shop(
+            rq_container,
+            "shopify",
+            "rq-shop.myshopify.com",
+            access_token="shpat_rq",
+            api_base_url=sandbox.url,
+        )
+        client = create_app(container=rq_container).test_client()
+        admin.faults.append(Fault("http_503"))  # the store hiccups while the merchant waits
+        now = clock()
+        r = client.post(
+            "/api/v1/earning-rules",
+            headers={"Authorization": f"Bearer {shop.api_key}"},
+            json={"kind": "bonus", "key": "hats", "name": "Hats", "multiplier": "2",
+                  "collection_ids": ["411"], "ends_at": (now + timedelta(days=7)).isoformat()},
+        )  # fmt: skip
+        assert r.status_code == 201, r.json
+        assert r.json["collections"][0]["status"] == "pending"
+        assert Queue(jobs.QUEUE_SYNC, connection=rq_container.redis).count == 1
+        drain(rq_container)
+        view = client.get(
+            f"/api/v1/earning-rules/{r.json['id']}",
+            headers={"Authorization": f"Bearer {shop.api_key}"},
+        ).json
+        assert (view["collections"][0]["status"], view["collections"][0]["product_count"]) == (
+            "synced",
+            2,
+        )
+        # Hours later the scheduler's tick enqueues the refresh; a worker runs it.
+        admin.set_collection(411, "Hats", [501])
+        clock.advance(hours=7)
+        assert jobs.tick(rq_container)["collections_due"] == 1
+        drain(rq_container)
+        view = client.get(
+            f"/api/v1/earning-rules/{r.json['id']}",
+            headers={"Authorization": f"Bearer {shop.api_key}"},
+        ).json
+        assert view["collections"][0]["product_count"] == 1
