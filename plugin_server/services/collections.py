@@ -22,7 +22,12 @@ from sqlalchemy.orm import Session
 from plugin_server.db import repositories
 from plugin_server.db.models import Collection, CollectionProduct, EarningRule, Shop
 from plugin_server.db.unit_of_work import UnitOfWork
-from plugin_server.domain.collections import SyncState, collection_ids
+from plugin_server.domain.collections import (
+    REFRESH_EVERY,
+    RETRY_AFTER,
+    SyncState,
+    collection_ids,
+)
 from plugin_server.domain.earning_rules import RuleKind
 from plugin_server.domain.errors import CollectionNotFound, ShopNotFound
 from plugin_server.platforms.base import (
@@ -186,11 +191,32 @@ def claim_due(uow: UnitOfWork, *, now: datetime, limit: int = 200) -> dict[int, 
         live = _live_refs(session, now)
         if not live:
             return {}
-        for shop_id in sorted({shop for shop, _ in live}):
-            register(session, shop_id, sorted(r for s, r in live if s == shop_id), now=now)
+        shops = sorted({shop for shop, _ in live})
+        known = {
+            (shop, ref)
+            for shop, ref in session.execute(
+                select(Collection.shop_id, Collection.collection_ref).where(
+                    Collection.shop_id.in_(shops)
+                )
+            )
+        }
+        for shop_id in sorted({shop for shop, _ in live - known}):
+            # Rules register their collections when saved; this only repairs a gap.
+            register(session, shop_id, sorted(r for s, r in live - known if s == shop_id), now=now)
         candidates = session.scalars(
             select(Collection)
-            .where(Collection.shop_id.in_(sorted({shop for shop, _ in live})))
+            .where(
+                Collection.shop_id.in_(shops),
+                or_(
+                    Collection.synced_at.is_(None),
+                    Collection.synced_at <= now - REFRESH_EVERY,
+                    Collection.last_error.is_not(None),
+                ),
+                or_(
+                    Collection.last_attempt_at.is_(None),
+                    Collection.last_attempt_at <= now - RETRY_AFTER,
+                ),
+            )
             .order_by(Collection.id)
             .with_for_update(skip_locked=True)
         )
@@ -204,7 +230,8 @@ def claim_due(uow: UnitOfWork, *, now: datetime, limit: int = 200) -> dict[int, 
             count += 1
             if count >= limit:
                 break
-        uow.commit()
+        if claimed or live - known:
+            uow.commit()
     return claimed
 
 

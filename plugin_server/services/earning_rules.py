@@ -66,7 +66,7 @@ def _views(session: Session, shop_id: int, rules: list[EarningRule]) -> list[dic
     return [view(r, states) for r in rules]
 
 
-def view(rule: EarningRule, states: Mapping[str, Collection] | None = None) -> dict[str, Any]:
+def view(rule: EarningRule, states: Mapping[str, Collection]) -> dict[str, Any]:
     named = _collections(rule)
     return {
         "id": rule.id,
@@ -81,7 +81,7 @@ def view(rule: EarningRule, states: Mapping[str, Collection] | None = None) -> d
         "ends_at": rule.ends_at.isoformat() if rule.ends_at else None,
         "product_ids": _products(rule),
         "collection_ids": named,
-        "collections": [collections.view(ref, (states or {}).get(ref)) for ref in named],
+        "collections": [collections.view(ref, states.get(ref)) for ref in named],
         "min_subtotal": _decimal_text(rule.min_subtotal),
         "status": "archived" if rule.archived_at else "active",
         "created_at": rule.created_at.isoformat(),
