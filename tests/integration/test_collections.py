@@ -434,3 +434,28 @@ def test_operators_sync_from_the_command_line(
     )
     assert failed.exit_code == 1
     assert json.loads(failed.output)[0]["error"].startswith("collection_not_found")
+
+
+def test_shop_redact_erases_the_shops_collections_and_campaign_bonuses(
+    client: FlaskClient, container: Container, clock: FakeClock, shop: ShopHandle, admin: Any
+) -> None:
+    from sqlalchemy import func, select
+
+    from plugin_server.db.models import Collection, CollectionProduct, OrderBonus
+    from tests.integration.test_privacy import sample
+
+    admin.set_collection(HATS, "Hats", [HAT, CAP])
+    campaign(client, shop, clock, collection_ids=[HATS])
+    deliver(client, shop, "orders/paid", order(1, [(HAT, "10.00")]))
+
+    def rows() -> list[int]:
+        with container.session_factory() as s:
+            return [
+                s.scalar(select(func.count()).select_from(m).where(m.shop_id == shop.id)) or 0
+                for m in (Collection, CollectionProduct, OrderBonus)
+            ]
+
+    assert rows() == [1, 2, 1]
+    deliver(client, shop, "app/uninstalled", {"id": 1, "domain": shop.domain})
+    deliver(client, shop, "shop/redact", sample("shop_redact", shop))
+    assert rows() == [0, 0, 0]
