@@ -335,3 +335,15 @@ def test_a_collection_the_quick_sync_missed_is_synced_by_an_rq_job(
             headers={"Authorization": f"Bearer {shop.api_key}"},
         ).json
         assert view["collections"][0]["product_count"] == 1
+        # The merchant's "sync again" while the store hiccups: 202, the copy as it was,
+        # and a job that finishes it.
+        admin.set_collection(411, "Hats", [501, 502, 503])
+        admin.faults.append(Fault("http_503"))
+        r = client.post(
+            "/api/v1/collections/411/sync", headers={"Authorization": f"Bearer {shop.api_key}"}
+        )
+        assert r.status_code == 202, r.json
+        assert (r.json["status"], r.json["product_count"]) == ("synced", 1)
+        drain(rq_container)
+        r = client.get("/api/v1/collections", headers={"Authorization": f"Bearer {shop.api_key}"})
+        assert r.json["collections"][0]["product_count"] == 3

@@ -109,3 +109,19 @@ def test_only_the_collection_lines_earn_the_bonus_and_excluded_ones_never() -> N
     bonus = ledger.plan_campaign_bonus([c], snap, order, paid_at=T0)
     assert bonus is not None
     assert (bonus.snapshot.points, bonus.snapshot.only_lines) == (60, frozenset({"L1"}))
+
+
+def test_shopify_pages_are_paced_on_the_reported_cost() -> None:
+    from plugin_server.platforms.shopify import ShopifyClient
+
+    def cost(available: float) -> dict:
+        return {
+            "cost": {
+                "requestedQueryCost": 252,
+                "throttleStatus": {"currentlyAvailable": available, "restoreRate": 100.0},
+            }
+        }
+
+    assert ShopifyClient._pace(cost(1000)) == 0  # room for another page: go on
+    assert ShopifyClient._pace(cost(52)) == 2.0  # 200 points short at 100/s
+    assert ShopifyClient._pace(None) == 0  # no cost reported: nothing to pace on
