@@ -17,7 +17,7 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from plugin_server.domain.errors import ReceiptNotFound
+from plugin_server.domain.errors import ReceiptNotFound, ShopNotFound
 from plugin_server.services import (
     collections,
     earning_rules,
@@ -211,23 +211,25 @@ def sync_collections(shop_id: int, collection_refs: list[str]) -> int:
 
 
 def run_collection_sync(
-    container: JobContainer, shop_id: int, collection_refs: Sequence[str], *, quick: bool = False
+    container: JobContainer, shop_id: int, collection_refs: Sequence[str]
 ) -> int:
     """Sync each collection (its failure recorded on it, the others still tried); how many
-    are now in sync. `quick`: the attempt made while the merchant waits, which leaves slow
-    or large collections to a job."""
+    are now in sync. The attempt made while the merchant waits is `rule_flow`'s."""
     synced = 0
     for ref in collection_refs:
-        out = collections.sync_collection(
-            container.uow,
-            container.platform_clients(quick=quick),
-            shop_id,
-            ref,
-            credentials=lambda shop_id: shop_credentials(container, shop_id),
-            now=container.clock,
-            quick=quick,
-            max_pages=QUICK_SYNC_PAGES if quick else None,
-        )
+        try:
+            out = collections.sync_collection(
+                container.uow,
+                container.platform_clients(),
+                shop_id,
+                ref,
+                credentials=lambda shop_id: shop_credentials(container, shop_id),
+                now=container.clock,
+            )
+        except ShopNotFound:
+            # Erased (shop/redact) after the job was queued: nothing left to sync.
+            logger.info("collection sync for a shop that is gone", extra={"shop_id": shop_id})
+            return synced
         synced += out is not None and out["status"] == "synced"
     return synced
 

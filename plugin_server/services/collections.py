@@ -259,8 +259,14 @@ def sync_collection(
         if shop is None:
             raise ShopNotFound(f"no shop {shop_id}")
         platform = platforms[shop.platform]
+        active = shop.active
         register(uow.session, shop_id, [ref], now=now())
         uow.commit()
+    if not active:
+        # An uninstalled shop gets no further API calls; its copy stays as it was.
+        return _record_failure(
+            uow_factory, shop_id, ref, "shop_inactive: the shop uninstalled the app", now=now()
+        )
     started = now()
     try:
         fetched = platform.collection_products(credentials(shop_id), ref, max_pages=max_pages)

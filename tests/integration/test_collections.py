@@ -457,5 +457,15 @@ def test_shop_redact_erases_the_shops_collections_and_campaign_bonuses(
 
     assert rows() == [1, 2, 1]
     deliver(client, shop, "app/uninstalled", {"id": 1, "domain": shop.domain})
+    # Uninstalled: no more calls to the store, and the scheduler leaves its collections be.
+    requests_before = admin.requests
+    assert jobs.run_collection_sync(container, shop.id, [HATS]) == 0
+    assert collections.get_collection(container.uow(), shop.id, HATS)["error"].startswith(
+        "shop_inactive"
+    )
+    clock.advance(hours=7)
+    assert jobs.tick(container)["collections_due"] == 0
+    assert admin.requests == requests_before
     deliver(client, shop, "shop/redact", sample("shop_redact", shop))
     assert rows() == [0, 0, 0]
+    assert jobs.run_collection_sync(container, shop.id, [HATS]) == 0  # a job queued before
