@@ -362,6 +362,64 @@ def referrals_reject(shop_id: int, referral_id: int, note: str | None) -> None:
     _review_command(shop_id, referral_id, note, approve=False)
 
 
+@main.group()
+def collections() -> None:
+    """Collections (Shopify) and categories (WooCommerce) that campaigns and exclusions name."""
+
+
+@collections.command("list")
+@SHOP_OPTION
+def collections_list(shop_id: int) -> None:
+    """Each collection the shop's rules named, with its sync state and product count."""
+    from plugin_server.services import collections as service
+
+    _echo_json(service.list_collections(_container().uow(), shop_id))
+
+
+@collections.command("sync")
+@SHOP_OPTION
+@click.option(
+    "--collection",
+    "refs",
+    multiple=True,
+    help="Only this collection/category id (repeatable; default: every one live rules name).",
+)
+def collections_sync(shop_id: int, refs: tuple[str, ...]) -> None:
+    """Read collections' products from the store now, page by page, and print their state.
+
+    Safe to run at any time: a failure keeps the products of the last successful sync and
+    records its error; the scheduler also refreshes them every few hours."""
+    from plugin_server.platforms.base import PlatformError
+    from plugin_server.services import collections as service
+
+    c = _container()
+    wanted = list(refs) or service.live_refs(c.uow(), shop_id, now=c.clock())
+    out = []
+    try:
+        for ref in wanted:
+            out.append(
+                service.sync_collection(
+                    c.uow,
+                    c.platform_clients(),
+                    shop_id,
+                    ref,
+                    credentials=lambda shop_id: _credentials(c, shop_id),
+                    now=c.clock,
+                )
+            )
+    except (LoyaltyError, PlatformError) as exc:
+        raise click.ClickException(f"{exc.code}: {exc}") from exc
+    _echo_json(out)
+    if any(item is None or item["status"] != "synced" for item in out):
+        sys.exit(1)
+
+
+def _credentials(c: Container, shop_id: int) -> Any:
+    from plugin_server import jobs
+
+    return jobs.shop_credentials(c, shop_id)
+
+
 @referrals.command("report")
 @SHOP_OPTION
 def referrals_report(shop_id: int) -> None:

@@ -17,8 +17,9 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from plugin_server.domain.errors import ReceiptNotFound
+from plugin_server.domain.errors import ReceiptNotFound, ShopNotFound
 from plugin_server.services import (
+    collections,
     earning_rules,
     expiry,
     imports,
@@ -29,7 +30,7 @@ from plugin_server.services import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
     from datetime import datetime
 
     from redis import Redis
@@ -47,7 +48,12 @@ QUEUE_WEBHOOKS = "webhooks"
 QUEUE_REDEMPTIONS = "redemptions"
 # CSV imports: long, resumable, never ahead of a shopper's redemption or an order's points.
 QUEUE_IMPORTS = "imports"
-QUEUES = (QUEUE_REDEMPTIONS, QUEUE_WEBHOOKS, QUEUE_IMPORTS)
+# Refreshing the shop's copy of collections: nobody waits on it, so it comes last.
+QUEUE_SYNC = "sync"
+QUEUES = (QUEUE_REDEMPTIONS, QUEUE_WEBHOOKS, QUEUE_IMPORTS, QUEUE_SYNC)
+# A sync attempted while the merchant waits on a rule's save reads at most this many pages
+# (1,000 products on Shopify, 400 on WooCommerce); a larger collection is left to a job.
+QUICK_SYNC_PAGES = 4
 DRAIN_BATCH = 100
 # Receipts applied per transaction: one commit for many, while row locks stay short-lived.
 APPLY_BATCH = 25
@@ -73,6 +79,10 @@ class Dispatcher(Protocol):
     def issue_later(self, redemption_id: int) -> None: ...
     def retry_issue(self, redemption_id: int) -> None: ...
     def wake_later(self, seconds: float) -> None: ...
+    # Collections to sync: off the request (after a quick attempt did not finish them),
+    # and from the scheduler's tick (which may run them right there).
+    def sync_later(self, shop_id: int, collection_refs: Sequence[str]) -> None: ...
+    def resync(self, shop_id: int, collection_refs: Sequence[str]) -> None: ...
     def add_drain(self) -> None: ...
     def release_slot(self, slot: int) -> None: ...
     def hold_slot(self, slot: int) -> None: ...
@@ -207,6 +217,35 @@ def run_issue(container: JobContainer, redemption_id: int, *, quick: bool = Fals
     )
 
 
+def sync_collections(shop_id: int, collection_refs: list[str]) -> int:
+    """RQ job: sync a shop's collections from its store; how many are now in sync."""
+    return run_collection_sync(worker_container(), shop_id, collection_refs)
+
+
+def run_collection_sync(
+    container: JobContainer, shop_id: int, collection_refs: Sequence[str]
+) -> int:
+    """Sync each collection (its failure recorded on it, the others still tried); how many
+    are now in sync. The attempt made while the merchant waits is `rule_flow`'s."""
+    synced = 0
+    for ref in collection_refs:
+        try:
+            out = collections.sync_collection(
+                container.uow,
+                container.platform_clients(),
+                shop_id,
+                ref,
+                credentials=lambda shop_id: shop_credentials(container, shop_id),
+                now=container.clock,
+            )
+        except ShopNotFound:
+            # Erased (shop/redact) after the job was queued: nothing left to sync.
+            logger.info("collection sync for a shop that is gone", extra={"shop_id": shop_id})
+            return synced
+        synced += out is not None and out["status"] == "synced"
+    return synced
+
+
 def shop_credentials(container: JobContainer, shop_id: int) -> ShopCredentials:
     """A shop's credentials for an API call, its Shopify token refreshed if about to expire."""
     from plugin_server.platforms import shopify_auth
@@ -236,8 +275,9 @@ def tick(container: JobContainer) -> dict[str, int]:
     redemptions whose code the platform has not confirmed yet, expire unused codes,
     (once an hour across all schedulers) expire points on each shop's policy, and
     recalculate VIP tiers (at once after the merchant changed them, else hourly),
-    reward advocates whose friends' orders have passed their pending period, and resume
-    CSV imports that stopped."""
+    reward advocates whose friends' orders have passed their pending period, resume CSV
+    imports that stopped, and sync the collections live rules name when they are due (every
+    few hours; failing ones sooner)."""
     released = webhook_receipts.release_stale_claims(
         container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
@@ -262,6 +302,9 @@ def tick(container: JobContainer) -> dict[str, int]:
     stalled = imports.stalled(container.uow(), now=container.clock(), older_than=STALE_IMPORT)
     for shop_id, import_id in stalled:
         container.dispatcher.run_import(shop_id, import_id)
+    due_collections = collections.claim_due(container.uow(), now=container.clock())
+    for shop_id, refs in due_collections.items():
+        container.dispatcher.resync(shop_id, refs)
     return {
         "released_claims": released,
         "woke": int(due),
@@ -272,6 +315,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         "birthday_bonuses": birthdays,
         "referrals_rewarded": rewarded,
         "imports_resumed": len(stalled),
+        "collections_due": sum(len(refs) for refs in due_collections.values()),
     }
 
 
@@ -306,6 +350,23 @@ class InlineDispatcher:
                 "redemption not issued yet", extra={"redemption_id": redemption_id}, exc_info=True
             )
 
+    def sync_later(self, shop_id: int, collection_refs: Sequence[str]) -> None:
+        """Off the request thread: the merchant has the rule's answer already."""
+        threading.Thread(
+            target=self.resync,
+            args=(shop_id, list(collection_refs)),
+            name="loyalty-collections",
+            daemon=True,
+        ).start()
+
+    def resync(self, shop_id: int, collection_refs: Sequence[str]) -> None:
+        try:
+            run_collection_sync(self._container, shop_id, collection_refs)
+        except Exception:
+            # Failures are recorded per collection; this is the unexpected kind. The next
+            # due pass of the tick tries again.
+            logger.exception("collection sync failed", extra={"shop_id": shop_id})
+
     def add_drain(self) -> None:
         """One process drains everything itself."""
 
@@ -335,6 +396,7 @@ class RQDispatcher:
         self._queue = Queue(QUEUE_WEBHOOKS, connection=redis)
         self._redemptions = Queue(QUEUE_REDEMPTIONS, connection=redis)
         self._imports = Queue(QUEUE_IMPORTS, connection=redis)
+        self._sync = Queue(QUEUE_SYNC, connection=redis)
         self._debounce_s = debounce_s
         self._woken_at = float("-inf")
 
@@ -424,6 +486,32 @@ class RQDispatcher:
 
     def retry_issue(self, redemption_id: int) -> None:
         self.issue_later(redemption_id)
+
+    def sync_later(self, shop_id: int, collection_refs: Sequence[str]) -> None:
+        from redis.exceptions import RedisError
+
+        refs = sorted(collection_refs)
+        digest = uuid.uuid5(uuid.NAMESPACE_URL, ",".join(refs)).hex[:16]
+        try:
+            self._sync.enqueue_call(
+                sync_collections,
+                args=(shop_id, refs),
+                # One job per shop and set of collections: enqueued again, it runs once
+                # more at worst, and a sync is idempotent.
+                job_id=f"collections-{shop_id}-{digest}",
+                result_ttl=0,
+                failure_ttl=7 * 24 * 3600,
+                timeout=1800,
+            )
+        except RedisError:
+            logger.warning(
+                "could not enqueue a collection sync; the scheduler retries it",
+                extra={"shop_id": shop_id},
+                exc_info=True,
+            )
+
+    def resync(self, shop_id: int, collection_refs: Sequence[str]) -> None:
+        self.sync_later(shop_id, collection_refs)
 
     def release_slot(self, slot: int) -> None:
         self._redis.delete(self._flag(slot))

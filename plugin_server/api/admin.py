@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from plugin_server import jobs, redemption_flow
+from plugin_server import jobs, redemption_flow, rule_flow
 from plugin_server.api import schemas as s
 from plugin_server.api.context import current_container
 from plugin_server.api.contract import API_KEY, AUTH_ERRORS, endpoint
@@ -16,6 +16,7 @@ from plugin_server.db import repositories
 from plugin_server.domain.imports import Layout, Mode
 from plugin_server.services import (
     adjustments,
+    collections,
     customers,
     earning_rules,
     exports,
@@ -461,16 +462,19 @@ def list_earning_rules(query: s.StatusQuery) -> Response:
     security=API_KEY,
     json=s.EarningRuleInput,
     responses={
-        "HTTP_201": (s.EarningRule, "Created."),
+        "HTTP_201": (
+            s.EarningRule,
+            "Created; its collections synced from the store if that took under ~2 s, else "
+            "pending (a background sync follows).",
+        ),
         "HTTP_400": (s.Error, "validation_failed (the bad field named; a key already used)."),
         **AUTH_ERRORS,
     },
 )
 def create_earning_rule(json: s.EarningRuleInput) -> tuple[Response, int]:
     """Add a way to earn"""
-    c = current_container()
     body = json.model_dump(exclude_unset=True)
-    return jsonify(earning_rules.create_rule(c.uow(), g.shop_id, body, now=c.clock())), 201
+    return jsonify(rule_flow.create_rule(current_container(), g.shop_id, body)), 201
 
 
 @bp.get(f"/earning-rules/<{ID}:rule_id>")
@@ -500,9 +504,42 @@ def get_earning_rule(rule_id: int) -> Response:
 )
 def update_earning_rule(rule_id: int, json: s.EarningRuleChanges) -> Response:
     """Change a rule's name, points, limit, or a campaign's terms"""
-    c = current_container()
     changes = json.model_dump(exclude_unset=True)
-    return jsonify(earning_rules.update_rule(c.uow(), g.shop_id, rule_id, changes, now=c.clock()))
+    return jsonify(rule_flow.update_rule(current_container(), g.shop_id, rule_id, changes))
+
+
+@bp.get("/collections")
+@endpoint(
+    tags=["earning rules"],
+    security=API_KEY,
+    responses={
+        "HTTP_200": (s.CollectionList, "Every collection the shop's rules named, oldest first."),
+        **AUTH_ERRORS,
+    },
+)
+def list_collections() -> Response:
+    """Collections (WooCommerce: categories) in rules, with their sync state"""
+    found = collections.list_collections(current_container().uow(), g.shop_id)
+    return jsonify(collections=found)
+
+
+@bp.post("/collections/<collection_id>/sync")
+@endpoint(
+    tags=["earning rules"],
+    security=API_KEY,
+    path_parameters={"collection_id": "A collection (category) id a rule of the shop names."},
+    responses={
+        "HTTP_200": (s.CollectionState, "Synced now, or failed (see status and error)."),
+        "HTTP_202": (s.CollectionState, "Not finished within ~2 s: a background sync follows."),
+        "HTTP_400": (s.Error, "validation_failed: not a collection id."),
+        "HTTP_404": (s.Error, "collection_not_found: no rule of this shop names it."),
+        **AUTH_ERRORS,
+    },
+)
+def sync_collection(collection_id: str) -> tuple[Response, int]:
+    """Read a collection's products from the store again now"""
+    out, finished = rule_flow.sync_now(current_container(), g.shop_id, collection_id)
+    return jsonify(out), 200 if finished else 202
 
 
 @bp.post(f"/earning-rules/<{ID}:rule_id>/archive")

@@ -32,6 +32,7 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.RedemptionNotCancellable: 409,
     errors.StoreUrlNotAllowed: 400,
     errors.EarningRuleNotFound: 404,
+    errors.CollectionNotFound: 404,
     errors.ActivityLimitReached: 409,
     errors.TierNotFound: 404,
     errors.TierRequired: 409,

@@ -548,12 +548,17 @@ class EarningRuleChanges(RequestModel):
     lifetime) when a limit is set.
     bonus: a campaign. Orders paid from `starts_at` (default: now) until `ends_at` earn
     `multiplier` times their points (2: double) or `points` more per order, only on the
-    lines of `product_ids` when given, and only when those lines add up to `min_subtotal`.
+    lines of `product_ids` and of the products in `collection_ids` when either is given,
+    and only when those lines add up to `min_subtotal`.
     The bonus is its own campaign_bonus entry naming the campaign, pending as long as the
     order's points, and refunds take back their share of it. Overlapping campaigns do not
     stack: an order gets the one that gives it the most points.
-    exclusion: the lines of `product_ids` never earn points (nor campaign bonuses), and
-    refunding them takes nothing back."""
+    exclusion: the lines of `product_ids`, and of the products in `collection_ids`, never
+    earn points (nor campaign bonuses), and refunding them takes nothing back.
+    Collections (Shopify) or product categories (WooCommerce) are read from the store when
+    the rule is saved (within ~2 s, else in the background) and again every few hours;
+    `collections` in the rule shows each one's sync state. An order is matched against the
+    products known when it is paid; a collection that has never synced matches none."""
 
     name: StrictStr = Field(default=OMIT, min_length=1, max_length=100)
     points: PositivePoints | None = Field(
@@ -579,8 +584,15 @@ class EarningRuleChanges(RequestModel):
     product_ids: list[ExternalId] = Field(
         default=OMIT,
         max_length=100,
-        description="bonus: only these products' lines (empty: all). exclusion: the products "
-        "that never earn. Platform product ids.",
+        description="bonus: only these products' lines (empty, with no collection_ids: all). "
+        "exclusion: the products that never earn. Platform product ids.",
+    )
+    collection_ids: list[ExternalId] = Field(
+        default=OMIT,
+        max_length=20,
+        description="bonus, exclusion: Shopify collection ids (numeric, or "
+        "gid://shopify/Collection/N) or WooCommerce product category ids; their products "
+        "count as if listed in product_ids.",
     )
     min_subtotal: DecimalInput | None = Field(
         default=None,
@@ -595,6 +607,28 @@ class EarningRuleInput(EarningRuleChanges):
     name: StrictStr = Field(min_length=1, max_length=100)
 
 
+class CollectionState(ResponseModel):
+    """The shop's copy of a collection (WooCommerce: category) a rule names."""
+
+    id: str = Field(description="The platform's collection or category id.")
+    title: str | None = Field(description="From the store; null until the first sync.")
+    status: Literal["pending", "synced", "failed"] = Field(
+        description="pending: never synced, matches no products yet. synced: the last sync "
+        "worked. failed: the last sync failed (see error); the products of the last "
+        "successful one still count."
+    )
+    product_count: int = Field(description="Products as of the last successful sync.")
+    synced_at: datetime | None = Field(description="The last successful sync.")
+    last_attempt_at: datetime | None
+    error: str | None = Field(
+        description="The last attempt's error, e.g. collection_not_found: ...; null: it worked."
+    )
+
+
+class CollectionList(ResponseModel):
+    collections: list[CollectionState]
+
+
 class EarningRule(ResponseModel):
     id: int
     kind: RuleKind
@@ -607,6 +641,8 @@ class EarningRule(ResponseModel):
     starts_at: datetime | None = Field(description="bonus only.")
     ends_at: datetime | None = Field(description="bonus only (exclusive).")
     product_ids: list[str] = Field(description="bonus, exclusion: platform product ids.")
+    collection_ids: list[str] = Field(description="bonus, exclusion: collection/category ids.")
+    collections: list[CollectionState] = Field(description="collection_ids, with sync states.")
     min_subtotal: DecimalText | None
     status: Literal["active", "archived"]
     created_at: datetime
@@ -844,11 +880,17 @@ class StorefrontExpiry(ResponseModel):
     months: int
 
 
+class PublicCollection(ResponseModel):
+    id: str = Field(description="The platform's collection or category id.")
+    title: str | None = Field(description="Store text: render as text; null until synced.")
+
+
 class WayToEarn(ResponseModel):
     """signup, birthday, activity: `points` per award. bonus: a campaign running now (only
     those are listed) with its window, and either `multiplier` (e.g. "2": double points
-    on orders) or `points` (more per order), only on `product_ids` when not empty, for
-    orders whose qualifying lines add up to `min_subtotal`."""
+    on orders) or `points` (more per order), only on `product_ids` and the products of
+    `collections` when either is given, for orders whose qualifying lines add up to
+    `min_subtotal`."""
 
     kind: Literal["signup", "activity", "birthday", "bonus"]
     key: str
@@ -859,7 +901,12 @@ class WayToEarn(ResponseModel):
     multiplier: DecimalText | None = Field(default=None, description="bonus only.")
     starts_at: datetime | None = Field(default=None, description="bonus only.")
     ends_at: datetime | None = Field(default=None, description="bonus only (exclusive).")
-    product_ids: list[str] | None = Field(default=None, description="bonus only; [] = all.")
+    product_ids: list[str] | None = Field(
+        default=None, description="bonus only; [] and no collections: every product."
+    )
+    collections: list[PublicCollection] | None = Field(
+        default=None, description="bonus only: left out when the campaign names none."
+    )
     min_subtotal: DecimalText | None = Field(default=None, description="bonus only.")
 
 
@@ -867,6 +914,9 @@ class NeverEarns(ResponseModel):
     key: str
     name: str = Field(description="Merchant text, e.g. Gift cards: render as text.")
     product_ids: list[str]
+    collections: list[PublicCollection] | None = Field(
+        default=None, description="Left out when the rule names none."
+    )
 
 
 class ShopTiers(ResponseModel):

@@ -404,9 +404,44 @@ class EarningRule(Base):
     multiplier: Mapped[Decimal | None] = mapped_column(ExactDecimal)
     min_subtotal: Mapped[Decimal | None] = mapped_column(ExactDecimal)
     product_ids: Mapped[str | None] = mapped_column(Text)  # JSON list of strings
+    # Collections (WooCommerce: categories) whose products the rule names too; JSON list.
+    collection_ids: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Collection(Base):
+    """The shop's copy of one collection (Shopify) or product category (WooCommerce) that an
+    order rule names: its sync state here, its products in `collection_products`. A failed
+    sync leaves the products of the last successful one in place."""
+
+    __tablename__ = "collections"
+    __table_args__ = (UniqueConstraint("shop_id", "collection_ref", name="uq_collections_ref"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    collection_ref: Mapped[str] = mapped_column(String(64))  # the platform's id
+    title: Mapped[str | None] = mapped_column(String(255))
+    product_count: Mapped[int] = mapped_column(Integer, default=0)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last success
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)  # of the last attempt; NULL: it worked
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CollectionProduct(Base):
+    """One product of a collection, as of the collection's last successful sync."""
+
+    __tablename__ = "collection_products"
+    __table_args__ = (
+        UniqueConstraint("collection_id", "product_ref", name="uq_collection_products"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"))
+    product_ref: Mapped[str] = mapped_column(String(64))
 
 
 class Tier(Base):

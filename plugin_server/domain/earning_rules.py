@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from plugin_server.domain.collections import collection_ids
 from plugin_server.domain.errors import ValidationFailed
 
 
@@ -42,6 +43,7 @@ _KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
 _PRODUCT_ID = re.compile(r"[0-9A-Za-z_:/.-]{1,64}")
 _CAMPAIGN_FIELDS = ("starts_at", "ends_at", "multiplier", "min_subtotal")
 _FIELDS = {"kind", "key", "name", "points", "limit_count", "limit_period", "product_ids"}
+_FIELDS |= {"collection_ids"}
 _FIELDS |= set(_CAMPAIGN_FIELDS)
 
 
@@ -95,7 +97,7 @@ def validate_rule(
         raise ValidationFailed("name must be 1 to 100 characters", field="name")
     if kind in (RuleKind.BONUS, RuleKind.EXCLUSION):
         return _validate_order_rule(kind, key, name.strip(), out, changes, now)
-    for extra in ("product_ids", *_CAMPAIGN_FIELDS):
+    for extra in ("product_ids", "collection_ids", *_CAMPAIGN_FIELDS):
         if out.get(extra) not in (None, []):
             raise ValidationFailed(f"a {kind.value} rule has no {extra}", field=extra)
     points = out.get("points")
@@ -132,6 +134,7 @@ def validate_rule(
         "limit_count": count,
         "limit_period": period,
         "product_ids": [],
+        "collection_ids": [],
         **dict.fromkeys(_CAMPAIGN_FIELDS),
     }
 
@@ -192,6 +195,7 @@ def _validate_order_rule(
         if out.get(field) is not None:
             raise ValidationFailed(f"a {kind.value} rule has no {field}", field=field)
     products = product_ids(out.get("product_ids") or [])
+    collections = collection_ids(out.get("collection_ids") or [])
     values: dict[str, Any] = {
         "kind": kind.value,
         "key": key,
@@ -200,15 +204,17 @@ def _validate_order_rule(
         "limit_count": None,
         "limit_period": None,
         "product_ids": products,
+        "collection_ids": collections,
         **dict.fromkeys(_CAMPAIGN_FIELDS),
     }
     if kind is RuleKind.EXCLUSION:
         for field in ("points", *_CAMPAIGN_FIELDS):
             if out.get(field) is not None:
                 raise ValidationFailed(f"an exclusion rule has no {field}", field=field)
-        if not products:
+        if not products and not collections:
             raise ValidationFailed(
-                "list the product ids that never earn points", field="product_ids"
+                "list the product ids (or collection ids) that never earn points",
+                field="product_ids",
             )
         return values
     points, multiplier = out.get("points"), out.get("multiplier")

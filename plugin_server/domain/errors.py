@@ -125,6 +125,12 @@ class EarningRuleNotFound(LoyaltyError):
     code = "earning_rule_not_found"
 
 
+class CollectionNotFound(LoyaltyError):
+    """No rule of this shop names that collection (or category)."""
+
+    code = "collection_not_found"
+
+
 class ActivityLimitReached(LoyaltyError):
     """The rule already paid this member as often as its limit allows for now."""
 

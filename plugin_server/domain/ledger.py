@@ -240,8 +240,25 @@ class Campaign:
     ends_at: datetime  # exclusive
     multiplier: Decimal | None = None  # e.g. 2: the qualifying lines earn double
     points: int | None = None  # or a fixed bonus per qualifying order
-    product_ids: frozenset[str] = frozenset()  # empty: every product that earns
+    product_ids: frozenset[str] = frozenset()  # with no collections either: every product
     min_subtotal: Decimal | None = None  # of the qualifying lines
+    # Collections (WooCommerce: categories) the campaign names, and the products the shop's
+    # copy of them held when the order was paid (none for a collection never synced).
+    collection_ids: frozenset[str] = frozenset()
+    collection_products: frozenset[str] = frozenset()
+
+    @property
+    def scoped(self) -> bool:
+        """Only some products' lines qualify (named, or in a named collection)."""
+        return bool(self.product_ids or self.collection_ids)
+
+    def covers(self, product_ref: str | None) -> bool:
+        """Whether a line of this product qualifies (every product, unless scoped)."""
+        if not self.scoped:
+            return True
+        return product_ref is not None and (
+            product_ref in self.product_ids or product_ref in self.collection_products
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,17 +275,13 @@ def _campaign_bonus(
     campaign: Campaign, order: EarningSnapshot, lines: Sequence[OrderLine]
 ) -> CampaignBonus | None:
     earning = [line for line in lines if line.line_ref not in order.excluded_lines]
-    qualifying = [
-        line
-        for line in earning
-        if not campaign.product_ids or line.product_ref in campaign.product_ids
-    ]
+    qualifying = [line for line in earning if campaign.covers(line.product_ref)]
     if not qualifying:
         return None
     subtotal = sum((line.subtotal for line in qualifying), ZERO)
     if campaign.min_subtotal is not None and subtotal < campaign.min_subtotal:
         return None
-    if campaign.product_ids:
+    if campaign.scoped:
         # Only these lines, on the terms the order earned on; shipping belongs to no line.
         tax = sum((line.tax for line in qualifying), ZERO)
         base = subtotal - (tax if order.taxes_included else ZERO)

@@ -80,6 +80,22 @@ class CodeTaken(PlatformRejected):
     """The discount code already exists at the platform."""
 
 
+@dataclass(frozen=True, slots=True)
+class CollectionMembers:
+    """A collection (Shopify) or product category (WooCommerce) and all its products' ids,
+    as order lines name them."""
+
+    title: str | None
+    product_ids: tuple[str, ...]
+
+
+class CollectionNotFound(PlatformRejected):
+    """The store has no collection (or category) with that id."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="collection_not_found")
+
+
 @dataclass
 class CallLog:
     """Counts of what a client did, for tests and benchmarks (never holds secrets)."""
@@ -97,3 +113,7 @@ class ShopPlatform(Protocol):
     def find_discount_code(self, creds: ShopCredentials, code: str) -> IssuedDiscount | None: ...
 
     def deactivate_discount(self, creds: ShopCredentials, platform_ref: str) -> None: ...
+
+    def collection_products(
+        self, creds: ShopCredentials, collection_ref: str, *, max_pages: int | None = None
+    ) -> CollectionMembers: ...

@@ -1,4 +1,4 @@
-"""Shopify Admin GraphQL client for discount codes.
+"""Shopify Admin GraphQL client: discount codes, and the products of a collection.
 
 Requests go through Shopify's own `shopifyapp` package (`admin_graphql_request`: it honours
 `Retry-After` on 429 and retries 5xx); this module adds what it leaves to the app: an HTTP
@@ -20,9 +20,12 @@ from urllib.parse import urlsplit
 import httpx
 from shopify_app import admin_graphql_request
 
+from plugin_server.domain.collections import MAX_COLLECTION_PRODUCTS, product_ref_from_gid
 from plugin_server.platforms.base import (
     CallLog,
     CodeTaken,
+    CollectionMembers,
+    CollectionNotFound,
     DiscountSpec,
     IssuedDiscount,
     PlatformRateLimited,
@@ -65,6 +68,21 @@ query LoyaltyFindCode($code: String!) {
 DEACTIVATE = """
 mutation LoyaltyDeactivate($id: ID!) {
   discountCodeDeactivate(id: $id) { userErrors { field code message } }
+}
+"""
+
+# 250 is the most a connection page may hold; a page of ids costs ~252 points of the bucket.
+COLLECTION_PAGE = 250
+COLLECTION_PRODUCTS = """
+query LoyaltyCollectionProducts($id: ID!, $first: Int!, $after: String) {
+  collection(id: $id) {
+    id
+    title
+    products(first: $first, after: $after, sortKey: ID) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id }
+    }
+  }
 }
 """
 
@@ -135,6 +153,12 @@ class ShopifyClient:
     def _call(
         self, creds: ShopCredentials, query: str, variables: dict[str, Any]
     ) -> dict[str, Any]:
+        return self._call_with_cost(creds, query, variables)[0]
+
+    def _call_with_cost(
+        self, creds: ShopCredentials, query: str, variables: dict[str, Any]
+    ) -> tuple[dict[str, Any], Any]:
+        """The data and the `extensions` (query cost, throttle status) of one call."""
         if not creds.access_token:
             raise PlatformRejected("the shop has no access token", code="unauthorized")
         shop_name = creds.domain.removesuffix(".myshopify.com")
@@ -150,7 +174,7 @@ class ShopifyClient:
                 http_client=self._http(creds),
             )
             if result.ok:
-                return result.data or {}
+                return result.data or {}, result.extensions
             code, status = result.log.code, result.response.status
             if code == "graphql_errors":
                 body = json.loads(result.response.body or "{}")
@@ -176,6 +200,21 @@ class ShopifyClient:
                 raise PlatformRejected("Shopify refused the access token", code="unauthorized")
             raise PlatformRejected(f"Shopify answered HTTP {status}", code=f"http_{status}")
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _pace(extensions: Any) -> float:
+        """Seconds to wait before asking for another page as costly as the last, so long
+        pagination drains the bucket no further than Shopify refills it (0: go on)."""
+        try:
+            cost = extensions["cost"]
+            status = cost["throttleStatus"]
+            needed = float(cost["requestedQueryCost"])
+            missing = needed - float(status["currentlyAvailable"])
+            if missing <= 0:
+                return 0.0
+            return min(missing / float(status["restoreRate"]), 10.0)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return 0.0
 
     @staticmethod
     def _throttle_wait(extensions: Any) -> float:
@@ -268,3 +307,44 @@ class ShopifyClient:
                 errors[0].get("message", "refused"),
                 code=(errors[0].get("code") or "invalid").lower(),
             )
+
+    def collection_products(
+        self, creds: ShopCredentials, collection_ref: str, *, max_pages: int | None = None
+    ) -> CollectionMembers:
+        """Every product of a collection, page by page (cursor pagination), pacing the
+        pages on the cost Shopify reports. CollectionNotFound if the shop has no such
+        collection; PlatformUnavailable(code="more_pages") when `max_pages` (a quick
+        attempt's budget) ends before the collection does."""
+        gid = _gid("Collection", collection_ref)
+        products: list[str] = []
+        title: str | None = None
+        after: str | None = None
+        pages = 0
+        while True:
+            data, extensions = self._call_with_cost(
+                creds, COLLECTION_PRODUCTS, {"id": gid, "first": COLLECTION_PAGE, "after": after}
+            )
+            collection = data.get("collection")
+            if collection is None:
+                raise CollectionNotFound(f"Shopify has no collection {collection_ref}")
+            title = collection.get("title")
+            page = collection["products"]
+            products.extend(product_ref_from_gid(node["id"]) for node in page["nodes"])
+            pages += 1
+            if len(products) > MAX_COLLECTION_PRODUCTS:
+                raise PlatformRejected(
+                    f"the collection holds more than {MAX_COLLECTION_PRODUCTS} products",
+                    code="collection_too_large",
+                )
+            info = page["pageInfo"]
+            if not info["hasNextPage"]:
+                return CollectionMembers(title=title, product_ids=tuple(dict.fromkeys(products)))
+            if max_pages is not None and pages >= max_pages:
+                raise PlatformUnavailable(
+                    "the collection has more pages than a quick attempt reads", code="more_pages"
+                )
+            after = info["endCursor"]
+            wait = self._pace(extensions)
+            if wait > 0:
+                self.log.sleeps.append(wait)
+                self._sleep(wait)

@@ -1,4 +1,5 @@
-"""WooCommerce REST (wc/v3) client for coupons, webhooks and key checks.
+"""WooCommerce REST (wc/v3) client for coupons, webhooks, key checks and the products of a
+category.
 
 Requests go through WooCommerce's own `woocommerce` package, which signs them the way the
 store expects (Basic auth over HTTPS, OAuth 1.0a over plain HTTP). It returns raw
@@ -19,9 +20,12 @@ from typing import Any
 import requests
 from woocommerce import API
 
+from plugin_server.domain.collections import MAX_COLLECTION_PRODUCTS
 from plugin_server.platforms.base import (
     CallLog,
     CodeTaken,
+    CollectionMembers,
+    CollectionNotFound,
     DiscountSpec,
     IssuedDiscount,
     PlatformRateLimited,
@@ -35,6 +39,8 @@ logger = logging.getLogger(__name__)
 API_VERSION = "wc/v3"
 USER_AGENT = "loyalty-app/1 (+https://github.com/)"
 DUPLICATE_CODE = "woocommerce_rest_coupon_code_already_exists"
+NO_SUCH_TERM = "woocommerce_rest_term_invalid"
+PAGE_SIZE = 100  # WordPress REST caps per_page at 100
 
 
 def _money(value: Decimal | None) -> str:
@@ -87,6 +93,17 @@ class WooCommerceClient:
         data: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
+        return self._request(creds, method, endpoint, data, params).json()
+
+    def _request(
+        self,
+        creds: ShopCredentials,
+        method: str,
+        endpoint: str,
+        data: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> requests.Response:
+        """One call with retries; the successful response (its headers carry the totals)."""
         api = self._api(creds)
         for attempt in range(self.max_retries + 1):
             self.log.attempts += 1
@@ -106,7 +123,7 @@ class WooCommerceClient:
             else:
                 status = response.status_code
                 if status < 400:
-                    return response.json()
+                    return response
                 body = _json_or_empty(response)
                 code = str(body.get("code") or f"http_{status}")
                 message = str(body.get("message") or f"HTTP {status}")
@@ -123,6 +140,8 @@ class WooCommerceClient:
                     )
                 elif code == DUPLICATE_CODE:
                     raise CodeTaken(message, code="TAKEN")
+                elif code == NO_SUCH_TERM:
+                    raise CollectionNotFound(f"WooCommerce: {message}")
                 elif status in (401, 403):
                     raise PlatformRejected(
                         f"WooCommerce refused the keys: {message}", code="unauthorized"
@@ -187,6 +206,46 @@ class WooCommerceClient:
 
     def deactivate_discount(self, creds: ShopCredentials, platform_ref: str) -> None:
         self._call(creds, "put", f"coupons/{int(platform_ref)}", data={"status": "draft"})
+
+    # --- categories ----------------------------------------------------------------------
+
+    def collection_products(
+        self, creds: ShopCredentials, collection_ref: str, *, max_pages: int | None = None
+    ) -> CollectionMembers:
+        """Every product of a category (WooCommerce includes its subcategories' products),
+        page by page until X-WP-TotalPages. CollectionNotFound if the store has no such
+        category; PlatformUnavailable(code="more_pages") when `max_pages` (a quick
+        attempt's budget) ends before the category does."""
+        category = _ids((collection_ref,), "category ids")[0]
+        found = self._call(creds, "get", f"products/categories/{category}")
+        title = found.get("name") if isinstance(found, dict) else None
+        products: list[str] = []
+        page = 1
+        while True:
+            response = self._request(
+                creds,
+                "get",
+                "products",
+                params={"category": category, "per_page": PAGE_SIZE, "page": page, "_fields": "id"},
+            )
+            items = response.json()
+            products.extend(str(p["id"]) for p in items if isinstance(p, dict) and "id" in p)
+            if len(products) > MAX_COLLECTION_PRODUCTS:
+                raise PlatformRejected(
+                    f"the category holds more than {MAX_COLLECTION_PRODUCTS} products",
+                    code="collection_too_large",
+                )
+            try:
+                total_pages = int(response.headers.get("X-WP-TotalPages", "1"))
+            except ValueError:
+                total_pages = 1
+            if page >= total_pages or not items:
+                return CollectionMembers(title=title, product_ids=tuple(dict.fromkeys(products)))
+            if max_pages is not None and page >= max_pages:
+                raise PlatformUnavailable(
+                    "the category has more pages than a quick attempt reads", code="more_pages"
+                )
+            page += 1
 
     # --- install -------------------------------------------------------------------------
 

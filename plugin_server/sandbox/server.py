@@ -95,6 +95,15 @@ def create_sandbox_app(sandbox: Sandbox) -> Flask:
             )
         return jsonify(queued=len(shop.faults)), 200
 
+    @app.post("/_sandbox/shopify/<domain>/collections")
+    def seed_collection(domain: str) -> tuple[Response, int]:
+        """Demo/test hook: create or replace a collection and its products."""
+        body = request.get_json(silent=True) or {}
+        sandbox.shopify_shop(domain).set_collection(
+            body["id"], body.get("title") or f"Collection {body['id']}", body.get("product_ids", [])
+        )
+        return jsonify(ok=True), 200
+
     @app.get("/_sandbox/shopify/<domain>/discounts")
     def list_discounts(domain: str) -> Response:
         shop = sandbox.shopify_shop(domain)
@@ -155,6 +164,10 @@ def register_woocommerce(app: Flask, sandbox: Sandbox) -> None:
             if coupon is None:
                 return answer((404, {"code": "woocommerce_rest_shop_coupon_invalid_id"}, {}))
             return answer((200, coupon, {}))
+        if endpoint == "products" and request.method == "GET":
+            return answer(store.list_products(query))
+        if endpoint.startswith("products/categories/") and request.method == "GET":
+            return answer(store.get_category(endpoint.removeprefix("products/categories/")))
         if endpoint == "webhooks" and request.method == "POST":
             return answer(store.create_webhook(body))
         if endpoint == "webhooks" and request.method == "GET":
@@ -242,6 +255,17 @@ def register_woocommerce(app: Flask, sandbox: Sandbox) -> None:
                 )
             )
         return jsonify(queued=len(store.faults)), 200
+
+    @app.post("/_sandbox/woo/<host>/categories")
+    def woo_seed_category(host: str) -> tuple[Response, int]:
+        """Demo/test hook: create or replace a product category and its products."""
+        body = request.get_json(silent=True) or {}
+        sandbox.woo_store(host).set_category(
+            int(body["id"]),
+            body.get("name") or f"Category {body['id']}",
+            body.get("product_ids", []),
+        )
+        return jsonify(ok=True), 200
 
     @app.get("/_sandbox/woo/<host>/coupons")
     def woo_list_coupons(host: str) -> Response:

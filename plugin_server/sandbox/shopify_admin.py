@@ -1,4 +1,5 @@
-"""Shopify Admin GraphQL, in memory: discount codes and webhook subscriptions.
+"""Shopify Admin GraphQL, in memory: discount codes, webhook subscriptions, and collections
+(whose products are read page by page with cursors).
 
 Requests are parsed, validated and executed by graphql-core against the real schema subset;
 resolvers apply the business rules Shopify applies (unique codes, required fields, value
@@ -7,6 +8,7 @@ ranges) and answer with `userErrors` the way Shopify does.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import threading
 import time
@@ -18,12 +20,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from graphql import GraphQLSchema, build_schema, graphql_sync
+from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync
 
 SCHEMA_FILE = Path(__file__).with_name("shopify-admin-2026-07-subset.graphql")
 BUCKET_SIZE = 2000.0
 RESTORE_RATE = 100.0
 QUERY_COST = 10
+MAX_PAGE = 250  # Shopify's largest connection page
 
 
 @cache
@@ -44,6 +47,44 @@ def _user_error(field: list[str], code: str, message: str) -> dict[str, Any]:
     return {"field": field, "code": code, "message": message, "extraInfo": None}
 
 
+def _cursor(position: int) -> str:
+    return base64.b64encode(f'{{"last_id":{position}}}'.encode()).decode()
+
+
+def _position(cursor: str) -> int:
+    try:
+        text = base64.b64decode(cursor.encode(), validate=True).decode()
+        return int(text.split(":", 1)[1].rstrip("}"))
+    except (ValueError, IndexError, UnicodeDecodeError):
+        raise GraphQLError(f"Invalid cursor for current pagination sort: {cursor!r}") from None
+
+
+def _product_page(products: list[str], args: dict[str, Any]) -> dict[str, Any]:
+    """One forward page of a collection's products (by id when asked), as Shopify pages."""
+    first = args.get("first")
+    if first is None:
+        raise GraphQLError("you must provide one of first or last")
+    if not 0 <= first <= MAX_PAGE:
+        raise GraphQLError(f"The first argument must be between 0 and {MAX_PAGE}")
+    ordered = sorted(products, key=int) if args.get("sortKey") == "ID" else list(products)
+    if args.get("reverse"):
+        ordered.reverse()
+    start = _position(args["after"]) + 1 if args.get("after") else 0
+    chunk = ordered[start : start + first]
+    nodes = [{"id": f"gid://shopify/Product/{p}", "title": f"Product {p}"} for p in chunk]
+    edges = [{"cursor": _cursor(start + i), "node": n} for i, n in enumerate(nodes)]
+    return {
+        "nodes": nodes,
+        "edges": edges,
+        "pageInfo": {
+            "hasNextPage": start + len(chunk) < len(ordered),
+            "hasPreviousPage": start > 0,
+            "startCursor": edges[0]["cursor"] if edges else None,
+            "endCursor": edges[-1]["cursor"] if edges else None,
+        },
+    }
+
+
 def _parse_time(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -61,10 +102,20 @@ class ShopifyAdmin:
     refresh_tokens: dict[str, float] = field(default_factory=dict)  # token -> expires (epoch)
     discounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by lower-cased code
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Collections by numeric id: {"title": str, "products": [numeric product ids]}.
+    collections: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: deque[Fault] = field(default_factory=deque)
     requests: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def set_collection(self, collection_id: str | int, title: str, product_ids: list[Any]) -> None:
+        """Sandbox hook: create or replace a collection and its products."""
+        with self._lock:
+            self.collections[str(collection_id)] = {
+                "title": title,
+                "products": [str(p) for p in product_ids],
+            }
 
     # --- HTTP-level behaviour ---------------------------------------------------------
 
@@ -151,7 +202,22 @@ class ShopifyAdmin:
             "discountCodeDeactivate": self._deactivate,
             "discountCodeDelete": self._delete,
             "codeDiscountNodeByCode": self._by_code,
+            "collection": self._collection,
             "webhookSubscriptionCreate": self._webhook_create,
+        }
+
+    def _collection(self, info: Any, id: str) -> dict[str, Any] | None:
+        number = id.rsplit("/", 1)[-1] if id.startswith("gid://shopify/Collection/") else None
+        with self._lock:
+            found = self.collections.get(number or "")
+            products = list(found["products"]) if found else []
+        if found is None:
+            return None
+        return {
+            "id": id,
+            "title": found["title"],
+            "handle": found["title"].lower().replace(" ", "-"),
+            "products": lambda info, **args: _product_page(products, args),
         }
 
     def _node(self, discount: dict[str, Any]) -> dict[str, Any]:

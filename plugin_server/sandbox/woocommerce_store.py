@@ -1,4 +1,5 @@
-"""A WooCommerce store's REST API (wc/v3), in memory: coupons, webhooks, key checks.
+"""A WooCommerce store's REST API (wc/v3), in memory: coupons, webhooks, key checks, and
+products by category (paged, with X-WP-Total / X-WP-TotalPages).
 
 Authenticates the way WooCommerce does: HTTP Basic or query-string keys over HTTPS, and
 OAuth 1.0a one-legged signatures over plain HTTP (HMAC-SHA256 over the method, URL and
@@ -66,6 +67,8 @@ class WooStore:
     plugin_public_key: str | None = None  # set when the Loyalty Rewards plugin is "installed"
     coupons: dict[int, dict[str, Any]] = field(default_factory=dict)
     webhooks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Product categories by id: {"name": str, "products": [product ids]}.
+    categories: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: deque[Fault] = field(default_factory=deque)
     requests: int = 0
     _seen_nonces: dict[str, float] = field(default_factory=dict)
@@ -305,6 +308,67 @@ class WooStore:
             coupon["usage_count"] += 1
             coupon["used_by"].append(email)
             return coupon
+
+    # --- products and categories -----------------------------------------------------------
+
+    def set_category(self, category_id: int, name: str, product_ids: list[Any]) -> None:
+        """Sandbox hook: create or replace a category and the products assigned to it."""
+        with self._lock:
+            self.categories[category_id] = {"name": name, "products": [int(p) for p in product_ids]}
+
+    def get_category(self, raw_id: str) -> Answer:
+        found = self.categories.get(int(raw_id)) if raw_id.isdigit() else None
+        if found is None:
+            return _error(404, "woocommerce_rest_term_invalid", "Resource does not exist.")
+        return (
+            200,
+            {
+                "id": int(raw_id),
+                "name": found["name"],
+                "slug": found["name"].lower().replace(" ", "-"),
+                "parent": 0,
+                "count": len(found["products"]),
+            },
+            {},
+        )
+
+    def list_products(self, query: dict[str, str]) -> Answer:
+        """GET products: `category` filters, `per_page` (at most 100) and `page` page, and
+        `_fields=id` trims each product to its id, as WordPress does."""
+        try:
+            per_page = int(query.get("per_page", "10") or 10)
+            page = int(query.get("page", "1") or 1)
+        except ValueError:
+            return _error(400, "rest_invalid_param", "Invalid parameter(s): per_page")
+        if not 1 <= per_page <= 100:
+            return _error(
+                400,
+                "rest_invalid_param",
+                "Invalid parameter(s): per_page (must be between 1 and 100)",
+            )
+        with self._lock:
+            if "category" in query:
+                found = self.categories.get(
+                    int(query["category"]) if query["category"].isdigit() else -1
+                )
+                ids = sorted(found["products"]) if found else []
+            else:
+                ids = sorted({p for c in self.categories.values() for p in c["products"]})
+        total = len(ids)
+        pages = -(-total // per_page)  # 0 when nothing matches, as WordPress says
+        if page > pages and total:
+            return _error(
+                400,
+                "rest_post_invalid_page_number",
+                "The page number requested is larger than the number of pages available.",
+            )
+        chunk = ids[(page - 1) * per_page : page * per_page]
+        fields = query.get("_fields")
+        items = [
+            {"id": p} if fields == "id" else {"id": p, "name": f"Product {p}", "type": "simple"}
+            for p in chunk
+        ]
+        return 200, items, {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
 
     # --- webhooks --------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,8 +22,9 @@ from sqlalchemy import Connection, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
-from plugin_server.db.models import Customer, EarningRule, LedgerEntry, Shop
+from plugin_server.db.models import Collection, Customer, EarningRule, LedgerEntry, Shop
 from plugin_server.db.unit_of_work import UnitOfWork
+from plugin_server.domain.collections import products_of
 from plugin_server.domain.earning_rules import (
     BIRTHDAY_COOLDOWN,
     LimitPeriod,
@@ -40,6 +41,7 @@ from plugin_server.domain.errors import (
     ValidationFailed,
 )
 from plugin_server.domain.ledger import Campaign, EntryKind
+from plugin_server.services import collections
 from plugin_server.services.customers import entry_view
 
 SOURCE = "rule"
@@ -54,7 +56,18 @@ def _products(rule: EarningRule) -> list[str]:
     return list(json.loads(rule.product_ids)) if rule.product_ids else []
 
 
-def view(rule: EarningRule) -> dict[str, Any]:
+def _collections(rule: EarningRule) -> list[str]:
+    return list(json.loads(rule.collection_ids)) if rule.collection_ids else []
+
+
+def _views(session: Session, shop_id: int, rules: list[EarningRule]) -> list[dict[str, Any]]:
+    """Rules as the merchant sees them, each collection with its sync state (one query)."""
+    states = collections.rows(session, shop_id, {c for r in rules for c in _collections(r)})
+    return [view(r, states) for r in rules]
+
+
+def view(rule: EarningRule, states: Mapping[str, Collection]) -> dict[str, Any]:
+    named = _collections(rule)
     return {
         "id": rule.id,
         "kind": rule.kind,
@@ -67,6 +80,8 @@ def view(rule: EarningRule) -> dict[str, Any]:
         "starts_at": rule.starts_at.isoformat() if rule.starts_at else None,
         "ends_at": rule.ends_at.isoformat() if rule.ends_at else None,
         "product_ids": _products(rule),
+        "collection_ids": named,
+        "collections": [collections.view(ref, states.get(ref)) for ref in named],
         "min_subtotal": _decimal_text(rule.min_subtotal),
         "status": "archived" if rule.archived_at else "active",
         "created_at": rule.created_at.isoformat(),
@@ -75,9 +90,13 @@ def view(rule: EarningRule) -> dict[str, Any]:
 
 
 def _columns(values: dict[str, Any]) -> dict[str, Any]:
-    """Validated rule values as the table stores them (product ids as JSON)."""
-    products = values.get("product_ids")
-    return {**values, "product_ids": json.dumps(products) if products else None}
+    """Validated rule values as the table stores them (product and collection ids as JSON)."""
+    products, named = values.get("product_ids"), values.get("collection_ids")
+    return {
+        **values,
+        "product_ids": json.dumps(products) if products else None,
+        "collection_ids": json.dumps(named) if named else None,
+    }
 
 
 def _rule(session: Session, shop_id: int, rule_id: int, *, lock: bool = False) -> EarningRule:
@@ -105,9 +124,10 @@ def _check_one_signup(session: Session, shop_id: int, kind: str, except_id: int 
 
 def create_rule(
     uow: UnitOfWork, shop_id: int, body: dict[str, Any], *, now: datetime
-) -> dict[str, Any]:
-    """A new rule; ValidationFailed naming the field, or a key already used in the shop. A
-    bonus campaign without `starts_at` starts now."""
+) -> tuple[dict[str, Any], list[str]]:
+    """A new rule, and the collections it names that want a sync now (never synced, or
+    failing); ValidationFailed naming the field, or a key already used in the shop. A bonus
+    campaign without `starts_at` starts now."""
     if body.get("kind") == RuleKind.BONUS.value and body.get("starts_at") is None:
         body = {**body, "starts_at": now}
     values = _columns(validate_rule(body, now=now))
@@ -127,9 +147,11 @@ def create_rule(
             raise ValidationFailed(
                 f"key {values['key']!r} is already used by a rule in this shop", field="key"
             )
-        out = view(_rule(session, shop_id, rule_id))
+        rule = _rule(session, shop_id, rule_id)
+        to_sync = collections.register(session, shop_id, _collections(rule), now=now)
+        [out] = _views(session, shop_id, [rule])
         uow.commit()
-    return out
+    return out, to_sync
 
 
 def list_rules(uow: UnitOfWork, shop_id: int, *, status: str = "active") -> list[dict[str, Any]]:
@@ -139,18 +161,20 @@ def list_rules(uow: UnitOfWork, shop_id: int, *, status: str = "active") -> list
             query = query.where(EarningRule.archived_at.is_(None))
         elif status == "archived":
             query = query.where(EarningRule.archived_at.is_not(None))
-        return [view(r) for r in uow.session.scalars(query.order_by(EarningRule.id))]
+        found = list(uow.session.scalars(query.order_by(EarningRule.id)))
+        return _views(uow.session, shop_id, found)
 
 
 def get_rule(uow: UnitOfWork, shop_id: int, rule_id: int) -> dict[str, Any]:
     with uow:
-        return view(_rule(uow.session, shop_id, rule_id))
+        return _views(uow.session, shop_id, [_rule(uow.session, shop_id, rule_id)])[0]
 
 
 def update_rule(
     uow: UnitOfWork, shop_id: int, rule_id: int, changes: dict[str, Any], *, now: datetime
-) -> dict[str, Any]:
-    """Change points, name or limit; awards already made keep what they paid."""
+) -> tuple[dict[str, Any], list[str]]:
+    """Change points, name, limit or a campaign's terms (awards already made keep what
+    they paid); the rule, and the collections it names that want a sync now."""
     if not changes:
         raise ValidationFailed("send at least one field to change")
     with uow:
@@ -166,13 +190,15 @@ def update_rule(
             "multiplier": rule.multiplier,
             "min_subtotal": rule.min_subtotal,
             "product_ids": _products(rule),
+            "collection_ids": _collections(rule),
         }
         for column, value in _columns(validate_rule(changes, current, now=now)).items():
             setattr(rule, column, value)
         rule.updated_at = now
-        out = view(rule)
+        to_sync = collections.register(session, shop_id, _collections(rule), now=now)
+        [out] = _views(session, shop_id, [rule])
         uow.commit()
-    return out
+    return out, to_sync
 
 
 def archive_rule(uow: UnitOfWork, shop_id: int, rule_id: int, *, now: datetime) -> dict[str, Any]:
@@ -181,7 +207,7 @@ def archive_rule(uow: UnitOfWork, shop_id: int, rule_id: int, *, now: datetime) 
         rule = _rule(uow.session, shop_id, rule_id, lock=True)
         if rule.archived_at is None:
             rule.archived_at = rule.updated_at = now
-        out = view(rule)
+        [out] = _views(uow.session, shop_id, [rule])
         uow.commit()
     return out
 
@@ -321,20 +347,29 @@ def award_signup(
     )
 
 
-def order_rules(session: Session, shop_id: int) -> tuple[frozenset[str], list[Campaign]]:
-    """What the shop's active order rules say, in one query: the product ids that never
-    earn, and the bonus campaigns (whatever their window; the order's paid time picks)."""
+def order_rules(
+    session: Session, shop_id: int, product_refs: Iterable[str] = ()
+) -> tuple[frozenset[str], list[Campaign]]:
+    """What the shop's active order rules say about an order of `product_refs`: which of
+    its products never earn, and the bonus campaigns (whatever their window; the order's
+    paid time picks), their collections resolved through the shop's copy as it is now."""
     excluded: set[str] = set()
     campaigns: list[Campaign] = []
-    for rule in session.scalars(
-        select(EarningRule).where(
-            EarningRule.shop_id == shop_id,
-            EarningRule.kind.in_(ORDER_RULE_KINDS),
-            EarningRule.archived_at.is_(None),
+    rules = list(
+        session.scalars(
+            select(EarningRule).where(
+                EarningRule.shop_id == shop_id,
+                EarningRule.kind.in_(ORDER_RULE_KINDS),
+                EarningRule.archived_at.is_(None),
+            )
         )
-    ):
+    )
+    named = {ref for rule in rules for ref in _collections(rule)}
+    held = collections.members(session, shop_id, named, product_refs) if named else {}
+    for rule in rules:
         if rule.kind == RuleKind.EXCLUSION.value:
             excluded.update(_products(rule))
+            excluded.update(products_of(_collections(rule), held))
             continue
         assert rule.starts_at is not None
         assert rule.ends_at is not None
@@ -349,24 +384,38 @@ def order_rules(session: Session, shop_id: int) -> tuple[frozenset[str], list[Ca
                 points=rule.points,
                 product_ids=frozenset(_products(rule)),
                 min_subtotal=rule.min_subtotal,
+                collection_ids=frozenset(_collections(rule)),
+                collection_products=products_of(_collections(rule), held),
             )
         )
     return frozenset(excluded), campaigns
 
 
+def _public_collections(ref_states: Mapping[str, Collection], rule: EarningRule) -> list[dict]:
+    """A rule's collections as shoppers see them: id and title (null until synced)."""
+    return [
+        {"id": ref, "title": ref_states[ref].title if ref in ref_states else None}
+        for ref in _collections(rule)
+    ]
+
+
 def public_rules(session: Session, shop_id: int) -> list[dict[str, Any]]:
     """The shop's active ways to earn as shoppers see them (cacheable with the shop).
     Bonus campaigns are listed whatever their window: `running_ways` picks the ones
-    running at the time of a request."""
-    rules = session.scalars(
-        select(EarningRule)
-        .where(
-            EarningRule.shop_id == shop_id,
-            EarningRule.archived_at.is_(None),
-            EarningRule.kind != RuleKind.EXCLUSION.value,
+    running at the time of a request. A campaign on collections lists them with their
+    titles, so it never reads as a campaign on every product."""
+    rules = list(
+        session.scalars(
+            select(EarningRule)
+            .where(
+                EarningRule.shop_id == shop_id,
+                EarningRule.archived_at.is_(None),
+                EarningRule.kind != RuleKind.EXCLUSION.value,
+            )
+            .order_by(EarningRule.id)
         )
-        .order_by(EarningRule.id)
     )
+    states = collections.rows(session, shop_id, {c for r in rules for c in _collections(r)})
     out = []
     for r in rules:
         way: dict[str, Any] = {
@@ -387,22 +436,34 @@ def public_rules(session: Session, shop_id: int) -> list[dict[str, Any]]:
                 "product_ids": _products(r),
                 "min_subtotal": _decimal_text(r.min_subtotal),
             }
+            if r.collection_ids:
+                way["collections"] = _public_collections(states, r)
         out.append(way)
     return out
 
 
 def public_exclusions(session: Session, shop_id: int) -> list[dict[str, Any]]:
-    """Products that never earn points, as shoppers see them (cacheable with the shop)."""
-    rules = session.scalars(
-        select(EarningRule)
-        .where(
-            EarningRule.shop_id == shop_id,
-            EarningRule.archived_at.is_(None),
-            EarningRule.kind == RuleKind.EXCLUSION.value,
+    """Products that never earn points, as shoppers see them (cacheable with the shop):
+    the rule's products, and its collections with their titles."""
+    rules = list(
+        session.scalars(
+            select(EarningRule)
+            .where(
+                EarningRule.shop_id == shop_id,
+                EarningRule.archived_at.is_(None),
+                EarningRule.kind == RuleKind.EXCLUSION.value,
+            )
+            .order_by(EarningRule.id)
         )
-        .order_by(EarningRule.id)
     )
-    return [{"key": r.key, "name": r.name, "product_ids": _products(r)} for r in rules]
+    states = collections.rows(session, shop_id, {c for r in rules for c in _collections(r)})
+    out = []
+    for r in rules:
+        item: dict[str, Any] = {"key": r.key, "name": r.name, "product_ids": _products(r)}
+        if r.collection_ids:
+            item["collections"] = _public_collections(states, r)
+        out.append(item)
+    return out
 
 
 def running_ways(ways: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:

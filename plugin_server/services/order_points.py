@@ -213,7 +213,11 @@ def _earn(
         multiplier, tier_name = tiers.multiplier_at(session, shop, order.customer_id, paid_at)
         if multiplier != 1:
             rules = replace(rules, points_per_unit=rules.points_per_unit * multiplier)
-    never_earn, campaigns = rule_service.order_rules(session, shop.id)
+    # Collections are matched against the shop's copy as it is now, when the order is
+    # paid; the bonus snapshot keeps the lines that qualified, so refunds never re-match.
+    never_earn, campaigns = rule_service.order_rules(
+        session, shop.id, {line.product_ref for line in event.lines if line.product_ref}
+    )
     excluded = [line for line in event.lines if line.product_ref in never_earn]
     snap = ledger.plan_earning(event.totals, rules, paid_at=paid_at, now=now, excluded=excluded)
     if snap.excluded_lines:

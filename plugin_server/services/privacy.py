@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
 from plugin_server.db.models import (
+    Collection,
+    CollectionProduct,
     Customer,
     DataExport,
     EarningRule,
@@ -27,6 +29,7 @@ from plugin_server.db.models import (
     LoyaltyEvent,
     MemberTier,
     Order,
+    OrderBonus,
     OrderRefund,
     Redemption,
     Referral,
@@ -48,11 +51,14 @@ _SHOP_TABLES = (
     Referral,
     ReferralCampaign,
     OrderRefund,
+    OrderBonus,
     Order,
     Redemption,
     Customer,
     Reward,
     EarningRule,
+    CollectionProduct,
+    Collection,
     Tier,
     DataExport,
     WebhookReceipt,

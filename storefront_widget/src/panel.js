@@ -52,6 +52,7 @@
     earn_bonus: ["{name}: {what} until {date}", "{name}: {what} đến {date}", "{name}: {what} ถึง {date}"],
     bonus_points: ["+{n} points per order", "+{n} điểm cho mỗi đơn hàng", "+{n} คะแนนต่อคำสั่งซื้อ"],
     bonus_points_one: ["+{n} point per order"],
+    bonus_on: ["{what} on {list}", "{what} cho {list}", "{what} สำหรับ {list}"],
     never_earn: ["{name}: no points earned", "{name}: không được tích điểm", "{name}: ไม่ได้รับคะแนน"],
     tier_only: ["{name} only", "Chỉ dành cho hạng {name}", "เฉพาะระดับ {name}"],
     earn_birthday: ["{name}: {points} on your birthday", "{name}: {points} vào ngày sinh nhật của bạn", "{name}: {points}ในวันเกิดของคุณ"],
@@ -260,7 +261,14 @@
 
   function ruleLine(r) {
     var k = "limit_" + r.limit_period, vars = { name: r.name, points: tn("cost", r.points) };
-    if (r.kind === "bonus") return t("earn_bonus", { name: r.name, what: r.multiplier ? times(r.multiplier) : tn("bonus_points", r.points), date: date(r.ends_at) });
+    if (r.kind === "bonus") {
+      // A campaign on collections says which (by their store titles), so it never reads
+      // as one on every product.
+      var what = r.multiplier ? times(r.multiplier) : tn("bonus_points", r.points);
+      var on = (r.collections || []).map(function (c) { return c.title; }).filter(Boolean);
+      if (on.length) what = t("bonus_on", { what: what, list: new Intl.ListFormat(state.locale).format(on) });
+      return t("earn_bonus", { name: r.name, what: what, date: date(r.ends_at) });
+    }
     if (r.kind !== "activity") return t("earn_" + r.kind, vars);
     vars.limit = r.limit_count && STRINGS[k] ? tn(k, r.limit_count) : "";
     return t(vars.limit ? "earn_limited" : "earn_activity", vars);

@@ -188,7 +188,17 @@ BONUS = {"kind": "bonus", "key": "b", "name": "Bonus", "ends_at": LATER}
         ({**BONUS, "multiplier": 2, "min_subtotal": "-1"}, "min_subtotal"),
         ({**BONUS, "multiplier": 2, "limit_count": 1, "limit_period": "day"}, "limit_count"),
         ({**BONUS, "multiplier": 2, "product_ids": ["not an id"]}, "product_ids"),
-        ({**BONUS, "multiplier": 2, "collection_ids": ["1"]}, "collection_ids"),
+        ({**BONUS, "multiplier": 2, "collection_ids": ["not an id"]}, "collection_ids"),
+        ({**BONUS, "multiplier": 2, "collection_ids": [0]}, "collection_ids"),
+        ({**BONUS, "multiplier": 2, "collection_ids": "12"}, "collection_ids"),
+        (
+            {**BONUS, "multiplier": 2, "collection_ids": [str(n) for n in range(1, 22)]},
+            "collection_ids",
+        ),
+        (
+            {"kind": "signup", "key": "x", "name": "X", "points": 5, "collection_ids": [1]},
+            "collection_ids",
+        ),
         ({"kind": "exclusion", "key": "x", "name": "X"}, "product_ids"),
         ({"kind": "exclusion", "key": "x", "name": "X", "product_ids": [1], "points": 5}, "points"),
         (

@@ -75,6 +75,7 @@ def test_tick_reports_what_it_did(runner: CliRunner, container: Container) -> No
         "birthday_bonuses": 0,
         "referrals_rewarded": 0,
         "imports_resumed": 0,
+        "collections_due": 0,
     }
 
 

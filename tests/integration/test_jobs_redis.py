@@ -179,6 +179,7 @@ def test_lost_jobs_and_dead_drains_are_recovered_by_the_scheduler_tick(
         "birthday_bonuses": 0,
         "referrals_rewarded": 0,
         "imports_resumed": 0,
+        "collections_due": 0,
     }
     drain(rq_container)
     assert statuses(rq_container) == ["processing", "processed"]
@@ -318,3 +319,67 @@ def test_an_import_runs_on_a_worker_and_resumes_from_the_tick(
     drain(rq_container)
     status = client.get(f"/api/v1/imports/{again['id']}", headers=shop.auth).json["status"]
     assert status == "completed"
+
+
+def test_a_collection_the_quick_sync_missed_is_synced_by_an_rq_job(
+    rq_container: Container,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    from datetime import timedelta
+
+    from plugin_server.sandbox.server import RunningSandbox, Sandbox
+
+    state = Sandbox()
+    admin = state.shopify_shop("rq-shop.myshopify.com", access_token="shpat_rq")
+    admin.set_collection(411, "Hats", [501, 502])
+    with RunningSandbox(state) as sandbox:
+        shop = make_shop(
+            rq_container,
+            "shopify",
+            "rq-shop.myshopify.com",
+            access_token="shpat_rq",
+            api_base_url=sandbox.url,
+        )
+        client = create_app(container=rq_container).test_client()
+        admin.faults.append(Fault("http_503"))  # the store hiccups while the merchant waits
+        now = clock()
+        r = client.post(
+            "/api/v1/earning-rules",
+            headers={"Authorization": f"Bearer {shop.api_key}"},
+            json={"kind": "bonus", "key": "hats", "name": "Hats", "multiplier": "2",
+                  "collection_ids": ["411"], "ends_at": (now + timedelta(days=7)).isoformat()},
+        )  # fmt: skip
+        assert r.status_code == 201, r.json
+        assert r.json["collections"][0]["status"] == "pending"
+        assert Queue(jobs.QUEUE_SYNC, connection=rq_container.redis).count == 1
+        drain(rq_container)
+        view = client.get(
+            f"/api/v1/earning-rules/{r.json['id']}",
+            headers={"Authorization": f"Bearer {shop.api_key}"},
+        ).json
+        assert (view["collections"][0]["status"], view["collections"][0]["product_count"]) == (
+            "synced",
+            2,
+        )
+        # Hours later the scheduler's tick enqueues the refresh; a worker runs it.
+        admin.set_collection(411, "Hats", [501])
+        clock.advance(hours=7)
+        assert jobs.tick(rq_container)["collections_due"] == 1
+        drain(rq_container)
+        view = client.get(
+            f"/api/v1/earning-rules/{r.json['id']}",
+            headers={"Authorization": f"Bearer {shop.api_key}"},
+        ).json
+        assert view["collections"][0]["product_count"] == 1
+        # The merchant's "sync again" while the store hiccups: 202, the copy as it was,
+        # and a job that finishes it.
+        admin.set_collection(411, "Hats", [501, 502, 503])
+        admin.faults.append(Fault("http_503"))
+        r = client.post(
+            "/api/v1/collections/411/sync", headers={"Authorization": f"Bearer {shop.api_key}"}
+        )
+        assert r.status_code == 202, r.json
+        assert (r.json["status"], r.json["product_count"]) == ("synced", 1)
+        drain(rq_container)
+        r = client.get("/api/v1/collections", headers={"Authorization": f"Bearer {shop.api_key}"})
+        assert r.json["collections"][0]["product_count"] == 3
