@@ -35,12 +35,18 @@ from plugin_server.db.models import (
     Shop,
     Tier,
     TierChange,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
     WebhookReceipt,
 )
 from plugin_server.domain.orders import PrivacyEvent
 
 # Children before parents, so foreign keys never block the purge.
 _SHOP_TABLES = (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
     LedgerEntry,
     LoyaltyEvent,
     TierChange,
