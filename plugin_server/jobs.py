@@ -21,6 +21,7 @@ from plugin_server.domain.errors import ReceiptNotFound
 from plugin_server.services import (
     earning_rules,
     expiry,
+    outbound_webhooks,
     redemptions,
     referrals,
     tiers,
@@ -44,7 +45,10 @@ logger = logging.getLogger(__name__)
 QUEUE_WEBHOOKS = "webhooks"
 # A shopper may be waiting on a redemption: workers take these before webhook drains.
 QUEUE_REDEMPTIONS = "redemptions"
-QUEUES = (QUEUE_REDEMPTIONS, QUEUE_WEBHOOKS)
+# Outbound webhooks to merchants' systems: last, so a slow receiver never delays the rest.
+QUEUE_OUTBOUND = "outbound"
+QUEUES = (QUEUE_REDEMPTIONS, QUEUE_WEBHOOKS, QUEUE_OUTBOUND)
+OUTBOUND_FLAG = "loyalty:outbound"
 DRAIN_BATCH = 100
 # Receipts applied per transaction: one commit for many, while row locks stay short-lived.
 APPLY_BATCH = 25
@@ -71,6 +75,8 @@ class Dispatcher(Protocol):
     def add_drain(self) -> None: ...
     def release_slot(self, slot: int) -> None: ...
     def hold_slot(self, slot: int) -> None: ...
+    # Outbound webhook deliveries are due (queued after a commit, or retries).
+    def deliver_webhooks(self) -> None: ...
 
 
 class JobContainer(Protocol):
@@ -178,6 +184,29 @@ def run_receipt(container: JobContainer, receipt_id: int) -> str:
         return webhook_receipts.PENDING
 
 
+def deliver_webhooks() -> int:
+    """RQ job: deliver due outbound webhooks until none are left."""
+    container = worker_container()
+    redis = getattr(container.dispatcher, "redis", None)
+    made = run_deliveries(container)
+    if redis is not None:
+        # Released before the last look, so a delivery queued meanwhile is either seen
+        # here or wakes a new job.
+        redis.delete(OUTBOUND_FLAG)
+        made += run_deliveries(container)
+    return made
+
+
+def run_deliveries(container: JobContainer) -> int:
+    """Deliver every due outbound webhook (claims with a lease); attempts made."""
+    return outbound_webhooks.deliver_due(
+        container.uow,
+        container.cipher,
+        outbound_webhooks.DeliveryPolicy.from_settings(container.settings),
+        clock=container.clock,
+    )
+
+
 def issue_redemption(redemption_id: int) -> str:
     """RQ job: get a redemption's code created at the platform (retried by RQ on errors)."""
     return run_issue(worker_container(), redemption_id)
@@ -246,6 +275,10 @@ def tick(container: JobContainer) -> dict[str, int]:
     rewarded, advocate_codes = referrals.settle_due(container.uow, now=container.clock())
     for redemption_id in advocate_codes:  # after the commit that recorded them
         container.dispatcher.issue_later(redemption_id)
+    # Retries that came due, and deliveries whose worker died (their lease ran out).
+    webhooks_due = outbound_webhooks.has_due(container.uow(), now=container.clock())
+    if webhooks_due:
+        container.dispatcher.deliver_webhooks()
     return {
         "released_claims": released,
         "woke": int(due),
@@ -255,6 +288,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         "tier_changes": moved["up"] + moved["down"],
         "birthday_bonuses": birthdays,
         "referrals_rewarded": rewarded,
+        "webhooks_woke": int(webhooks_due),
     }
 
 
@@ -263,6 +297,41 @@ class InlineDispatcher:
 
     def __init__(self, container: JobContainer) -> None:
         self._container = container
+        self._outbound_lock = threading.Lock()
+        self._outbound_thread: threading.Thread | None = None
+        self._outbound_again = False
+
+    def deliver_webhooks(self) -> None:
+        """On a thread of its own (a receiver may take seconds), one at a time: a wake-up
+        while it runs makes it look once more. Not a daemon, so `loyalty tick` finishes
+        what it started before exiting."""
+        with self._outbound_lock:
+            self._outbound_again = True
+            if self._outbound_thread is not None:
+                return
+            self._outbound_thread = threading.Thread(
+                target=self._deliver_loop, name="loyalty-outbound-webhooks"
+            )
+            self._outbound_thread.start()
+
+    def _deliver_loop(self) -> None:
+        while True:
+            with self._outbound_lock:
+                if not self._outbound_again:
+                    self._outbound_thread = None
+                    return
+                self._outbound_again = False
+            try:
+                run_deliveries(self._container)
+            except Exception:
+                # Still in the outbox: the next tick tries again.
+                logger.exception("in-process webhook delivery failed")
+
+    def join_webhooks(self, timeout: float | None = None) -> None:
+        """Wait for the delivery thread, if one runs (tests, and `loyalty tick`)."""
+        thread = self._outbound_thread
+        if thread is not None:
+            thread.join(timeout)
 
     def wake(self) -> None:
         try:
@@ -308,6 +377,7 @@ class RQDispatcher:
 
         self._redis = redis
         self._queue = Queue(QUEUE_WEBHOOKS, connection=redis)
+        self._outbound = Queue(QUEUE_OUTBOUND, connection=redis)
         self._redemptions = Queue(QUEUE_REDEMPTIONS, connection=redis)
         self._debounce_s = debounce_s
         self._woken_at = float("-inf")
@@ -398,6 +468,29 @@ class RQDispatcher:
 
     def retry_issue(self, redemption_id: int) -> None:
         self.issue_later(redemption_id)
+
+    @property
+    def redis(self) -> Redis:
+        return self._redis
+
+    def deliver_webhooks(self) -> None:
+        """One delivery job at a time per flag lifetime; the outbox is the source of truth,
+        so a lost job only waits for the scheduler's next tick."""
+        from redis.exceptions import RedisError
+        from rq import Retry
+
+        try:
+            if self._redis.set(OUTBOUND_FLAG, 1, nx=True, ex=DRAIN_FLAG_TTL_S):
+                self._outbound.enqueue_call(
+                    deliver_webhooks,
+                    job_id=f"outbound-{uuid.uuid4().hex[:12]}",
+                    retry=Retry(max=3, interval=[5, 30, 120]),
+                    result_ttl=0,
+                    failure_ttl=7 * 24 * 3600,
+                    timeout=3600,
+                )
+        except RedisError:
+            logger.warning("could not wake webhook delivery", exc_info=True)
 
     def release_slot(self, slot: int) -> None:
         self._redis.delete(self._flag(slot))
