@@ -43,6 +43,13 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.NotNewCustomer: 409,
     errors.ReferralNotFound: 404,
     errors.ReferralNotReviewable: 409,
+    errors.InvalidWebhookUrl: 400,
+    errors.WebhookUrlNotAllowed: 400,
+    errors.UnknownTopic: 400,
+    errors.WebhookEndpointNotFound: 404,
+    errors.WebhookEndpointInactive: 409,
+    errors.WebhookDeliveryNotFound: 404,
+    errors.WebhookDeliveryInProgress: 409,
 }
 
 
