@@ -74,6 +74,7 @@ def test_tick_reports_what_it_did(runner: CliRunner, container: Container) -> No
         "tier_changes": 0,
         "birthday_bonuses": 0,
         "referrals_rewarded": 0,
+        "webhooks_woke": 0,
     }
 
 
