@@ -178,6 +178,7 @@ def test_lost_jobs_and_dead_drains_are_recovered_by_the_scheduler_tick(
         "tier_changes": 0,
         "birthday_bonuses": 0,
         "referrals_rewarded": 0,
+        "webhooks_woke": 0,
     }
     drain(rq_container)
     assert statuses(rq_container) == ["processing", "processed"]
