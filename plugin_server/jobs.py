@@ -252,8 +252,10 @@ def tick(container: JobContainer) -> dict[str, int]:
     """Periodic duties: re-offer receipts of dead drains, wake a drain for due work, retry
     redemptions whose code the platform has not confirmed yet, expire unused codes,
     (once an hour across all schedulers) expire points on each shop's policy, and
-    recalculate VIP tiers (at once after the merchant changed them, else hourly), and
-    reward advocates whose friends' orders have passed their pending period."""
+    recalculate VIP tiers (at once after the merchant changed them, else hourly),
+    reward advocates whose friends' orders have passed their pending period, wake a
+    delivery worker for due outbound webhooks (retries, and claims of workers that died),
+    and (hourly) trim the outbound delivery log."""
     released = webhook_receipts.release_stale_claims(
         container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
@@ -279,6 +281,13 @@ def tick(container: JobContainer) -> dict[str, int]:
     webhooks_due = outbound_webhooks.has_due(container.uow(), now=container.clock())
     if webhooks_due:
         container.dispatcher.deliver_webhooks()
+    now = container.clock()
+    if expiry.claim_period(container.uow(), f"webhook-log:{now:%Y-%m-%dT%H}", now=now):
+        outbound_webhooks.purge_finished(
+            container.uow(),
+            now=now,
+            older_than=timedelta(days=container.settings.webhook_log_days),
+        )
     return {
         "released_claims": released,
         "woke": int(due),

@@ -77,6 +77,8 @@ class Settings:
     webhook_lease_s: float = 120.0
     # After a secret rotation, deliveries are signed with the old secret too for this long.
     webhook_secret_overlap_hours: float = 24.0
+    # Finished deliveries (and their attempt logs) are kept this long.
+    webhook_log_days: int = 30
     # Endpoints on private, loopback or link-local addresses (None: only in development).
     webhook_allow_private: bool | None = None
 

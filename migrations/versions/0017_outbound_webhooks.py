@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("delivery_key", sa.String(36), nullable=False, unique=True),
         sa.Column("topic", sa.String(40), nullable=False),
         sa.Column("source_key", sa.String(100), nullable=False),
+        sa.Column("customer_id", BigId, sa.ForeignKey("customers.id")),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -69,6 +70,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_webhook_deliveries_shop", "webhook_deliveries", ["shop_id", "endpoint_id", "id"]
     )
+    op.create_index(
+        "ix_webhook_deliveries_customer", "webhook_deliveries", ["shop_id", "customer_id"]
+    )
     op.create_table(
         "webhook_attempts",
         sa.Column("id", BigId, primary_key=True),
@@ -88,6 +92,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_webhook_attempts_delivery", table_name="webhook_attempts")
     op.drop_table("webhook_attempts")
+    op.drop_index("ix_webhook_deliveries_customer", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_shop", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_due", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")

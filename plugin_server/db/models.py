@@ -566,6 +566,7 @@ class WebhookDelivery(Base):
         UniqueConstraint("endpoint_id", "source_key", name="uq_webhook_deliveries_source"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_shop", "shop_id", "endpoint_id", "id"),
+        Index("ix_webhook_deliveries_customer", "shop_id", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -577,6 +578,8 @@ class WebhookDelivery(Base):
     delivery_key: Mapped[str] = mapped_column(String(36), unique=True)
     topic: Mapped[str] = mapped_column(String(40))
     source_key: Mapped[str] = mapped_column(String(100))
+    # Whom the event is about (NULL: a ping), so a customer's redaction can remove it.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     body: Mapped[str] = mapped_column(Text)  # the exact JSON text that is signed
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -166,6 +166,7 @@ def publish(session: Session, model: type[Any], ids: Sequence[int]) -> int:
                 data,
                 source_key=source_key,
                 created_at=at,
+                customer_id=customer_id,
             )
         )
     return queue(session, deliveries)
@@ -184,6 +185,7 @@ def delivery_rows(
     *,
     source_key: str,
     created_at: datetime,
+    customer_id: int | None = None,
     endpoint_ids: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
     """One outbox row per endpoint (the subscribed ones unless `endpoint_ids`), sharing
@@ -204,6 +206,7 @@ def delivery_rows(
             "delivery_key": str(uuid.uuid4()),
             "topic": topic,
             "source_key": source_key,
+            "customer_id": customer_id,
             "body": body,
             "status": PENDING,
             "attempts": 0,

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from plugin_server.crypto import CredentialCipher
 from plugin_server.db import outbox
@@ -403,6 +403,32 @@ def replay(uow: UnitOfWork, shop_id: int, delivery_id: int, *, now: datetime) ->
         view = delivery_view(d)
         uow.commit()
     return view
+
+
+def purge_finished(
+    uow: UnitOfWork, *, now: datetime, older_than: timedelta, limit: int = 5000
+) -> int:
+    """Delete up to `limit` succeeded or failed deliveries (with their attempts) whose last
+    attempt was scheduled before `now - older_than`; how many. The delivery log is kept
+    that long; pending deliveries are never purged."""
+    cutoff = now - older_than
+    with uow:
+        session = uow.session
+        ids = list(
+            session.scalars(
+                select(WebhookDelivery.id)
+                .where(
+                    WebhookDelivery.status.in_([SUCCEEDED, FAILED]),
+                    WebhookDelivery.next_attempt_at < cutoff,
+                )
+                .limit(limit)
+            )
+        )
+        if ids:
+            session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids)))
+            session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+        uow.commit()
+    return len(ids)
 
 
 # --- delivering -------------------------------------------------------------------------

@@ -630,3 +630,43 @@ def test_delivery_rows_survive_a_restart(
         assert len(receiver.received) == 1
     finally:
         fresh.close()
+
+
+def test_finished_deliveries_leave_the_log_after_the_retention(
+    client: FlaskClient,
+    container: Container,
+    clock: FakeClock,
+    shopify_shop: ShopHandle,
+    receiver: Receiver,
+) -> None:
+    register(client, shopify_shop, receiver)
+    order_paid(client, shopify_shop, 50)
+    deliver(container)
+    clock.advance(days=container.settings.webhook_log_days + 1)
+    order_paid(client, shopify_shop, 51)  # still pending: never purged
+    jobs.tick(container)
+    assert [d.source_key.startswith("ledger:") for d in deliveries(container)] == [True]
+    [kept] = deliveries(container)
+    assert kept.status == "pending"
+
+
+def test_a_customers_redaction_removes_the_deliveries_about_them(
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle, receiver: Receiver
+) -> None:
+    register(client, shopify_shop, receiver)
+    order_paid(client, shopify_shop, 52)  # customer 520
+    order_paid(client, shopify_shop, 53)  # customer 530
+    deliver(container)
+    assert len(deliveries(container)) == 2
+    payload = {
+        "shop_id": 1,
+        "shop_domain": shopify_shop.domain,
+        "customer": {"id": 520, "email": "c52@example.com"},
+        "orders_to_redact": [52],
+    }
+    delivery = sign_shopify(
+        payload, topic="customers/redact", shop_domain=shopify_shop.domain, secret=SHOPIFY_SECRET
+    )
+    assert post(client, delivery).json["status"] == "accepted"
+    [left] = deliveries(container)
+    assert json.loads(left.body)["data"]["customer_id"] == "530"
