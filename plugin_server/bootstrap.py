@@ -89,6 +89,11 @@ class Container:
         return self.quick_platforms if quick else self.platforms
 
     def close(self) -> None:
+        # An in-process webhook delivery still running finishes first (its attempts are
+        # bounded by the timeouts), so it never outlives the engine it uses.
+        join = getattr(self.dispatcher, "join_webhooks", None)
+        if join is not None:
+            join(timeout=60)
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()

@@ -10,11 +10,22 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from plugin_server import cli
-from tests.conftest import FakeClock, ShopHandle
-from tests.integration import test_cli
+from plugin_server.settings import Settings
+from tests.conftest import SHOPIFY_SECRET, FakeClock, ShopHandle
 from tests.webhook_receiver import Receiver
 
-runner = test_cli.runner
+
+@pytest.fixture
+def runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The CLI tests' environment, with receivers on 127.0.0.1 allowed on PostgreSQL too
+    (by default only development allows them, which SQLite implies)."""
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LOYALTY_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("SHOPIFY_API_SECRET", SHOPIFY_SECRET)
+    monkeypatch.setenv("LOYALTY_INSTANCE_PATH", str(settings.instance_path))
+    monkeypatch.setenv("LOYALTY_WEBHOOKS_ALLOW_PRIVATE", "1")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    return CliRunner()
 
 
 @pytest.fixture
