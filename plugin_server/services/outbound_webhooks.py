@@ -238,7 +238,13 @@ def delete_endpoint(uow: UnitOfWork, shop_id: int, endpoint_id: int, *, now: dat
                 WebhookDelivery.endpoint_id == endpoint.id,
                 WebhookDelivery.status.in_([PENDING, DELIVERING]),
             )
-            .values(status=FAILED, last_error="endpoint deleted", updated_at=now)
+            .values(
+                status=FAILED,
+                last_error="endpoint deleted",
+                claim_token=None,  # a worker mid-attempt logs it but changes nothing
+                lease_expires_at=None,
+                updated_at=now,
+            )
         )
         uow.commit()
 
@@ -552,9 +558,11 @@ def deliver_one(
     """Make one attempt of a claimed delivery and record it; the resulting status."""
     now = clock()
     with uow_factory() as uow:
-        d = uow.session.get(WebhookDelivery, delivery_id)
+        # Locked while the lease is renewed, so a worker that reclaims an expired lease
+        # either sees the renewal or has replaced our token before we read it.
+        d = uow.session.get(WebhookDelivery, delivery_id, with_for_update=True)
         if d is None or d.claim_token != token:
-            return "lost"  # the lease ran out and another worker has it
+            return "lost"  # the lease ran out and another worker has it (or it was erased)
         endpoint = uow.session.get(WebhookEndpoint, d.endpoint_id)
         assert endpoint is not None
         usable = endpoint.active and endpoint.deleted_at is None
@@ -612,7 +620,8 @@ def _record(
     with uow_factory() as uow:
         session = uow.session
         d = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-        assert d is not None
+        if d is None:
+            return "lost"  # erased meanwhile (the customer's redaction)
         session.add(
             WebhookAttempt(
                 shop_id=d.shop_id,

@@ -670,3 +670,64 @@ def test_a_customers_redaction_removes_the_deliveries_about_them(
     assert post(client, delivery).json["status"] == "accepted"
     [left] = deliveries(container)
     assert json.loads(left.body)["data"]["customer_id"] == "530"
+
+
+def test_deleting_an_endpoint_mid_delivery_fails_what_was_queued(
+    client: FlaskClient,
+    container: Container,
+    clock: FakeClock,
+    shopify_shop: ShopHandle,
+    receiver: Receiver,
+) -> None:
+    endpoint = register(client, shopify_shop, receiver)
+    order_paid(client, shopify_shop, 60)
+    order_paid(client, shopify_shop, 61)
+    policy = outbound_webhooks.DeliveryPolicy.from_settings(container.settings)
+    claim = outbound_webhooks.claim_due(container.uow(), now=clock(), lease=policy.lease, limit=1)
+    path = f"/api/v1/webhook-endpoints/{endpoint['id']}"
+    assert client.delete(path, headers=shopify_shop.auth).status_code == 204
+    # The worker holding a claim finds it withdrawn; the other delivery is not sent either.
+    assert (
+        outbound_webhooks.deliver_one(
+            container.uow, container.cipher, policy, claim.ids[0], claim.token, clock=clock
+        )
+        == "lost"
+    )
+    assert deliver(container) == 0
+    assert [(d.status, d.last_error) for d in deliveries(container)] == [
+        ("failed", "endpoint deleted"),
+        ("failed", "endpoint deleted"),
+    ]
+    assert receiver.received == []
+
+
+def test_concurrent_workers_claim_disjoint_deliveries(
+    client: FlaskClient,
+    container: Container,
+    clock: FakeClock,
+    shopify_shop: ShopHandle,
+    receiver: Receiver,
+) -> None:
+    import threading
+
+    endpoint = register(client, shopify_shop, receiver)
+    for _ in range(12):
+        client.post(f"/api/v1/webhook-endpoints/{endpoint['id']}/ping", headers=shopify_shop.auth)
+    policy = outbound_webhooks.DeliveryPolicy.from_settings(container.settings)
+    claims: list[list[int]] = []
+    start = threading.Barrier(3)
+
+    def work() -> None:
+        start.wait()
+        claim = outbound_webhooks.claim_due(
+            container.uow(), now=clock(), lease=policy.lease, limit=5
+        )
+        claims.append(claim.ids)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = [i for ids in claims for i in ids]
+    assert len(claimed) == len(set(claimed)) == 12
