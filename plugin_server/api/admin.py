@@ -853,6 +853,7 @@ def _delivery_policy() -> outbound_webhooks.DeliveryPolicy:
     responses={
         "HTTP_201": (s.WebhookEndpointWithSecret, "Created; the secret is shown only now."),
         "HTTP_400": BAD_ENDPOINT,
+        "HTTP_409": (s.Error, "webhook_endpoint_limit: 10 per shop; delete one first."),
         **AUTH_ERRORS,
     },
 )

@@ -50,6 +50,7 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.WebhookEndpointInactive: 409,
     errors.WebhookDeliveryNotFound: 404,
     errors.WebhookDeliveryInProgress: 409,
+    errors.WebhookEndpointLimit: 409,
 }
 
 

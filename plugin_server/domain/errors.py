@@ -240,3 +240,9 @@ class WebhookDeliveryInProgress(LoyaltyError):
     """The delivery is still pending or being delivered; replay it once it has finished."""
 
     code = "webhook_delivery_in_progress"
+
+
+class WebhookEndpointLimit(LoyaltyError):
+    """The shop has as many webhook endpoints as it may; delete one first."""
+
+    code = "webhook_endpoint_limit"

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from plugin_server.crypto import CredentialCipher
 from plugin_server.db import outbox
@@ -38,6 +38,7 @@ from plugin_server.domain.errors import (
     WebhookDeliveryInProgress,
     WebhookDeliveryNotFound,
     WebhookEndpointInactive,
+    WebhookEndpointLimit,
     WebhookEndpointNotFound,
     WebhookUrlNotAllowed,
 )
@@ -45,6 +46,8 @@ from plugin_server.domain.errors import (
 logger = logging.getLogger(__name__)
 
 SECRET_PREFIX = "whsec_"
+# Every event is sent to each subscribed endpoint: a bound on the fan-out per shop.
+MAX_ENDPOINTS = 10
 USER_AGENT = "loyalty-webhooks/1"
 
 
@@ -167,6 +170,17 @@ def create_endpoint(
     topics = _check_topics(topics)
     secret = new_secret()
     with uow:
+        # The shop's row lock makes count-then-insert safe against a concurrent create.
+        uow.session.get(Shop, shop_id, with_for_update=True)
+        existing = uow.session.scalar(
+            select(func.count())
+            .select_from(WebhookEndpoint)
+            .where(WebhookEndpoint.shop_id == shop_id, WebhookEndpoint.deleted_at.is_(None))
+        )
+        if (existing or 0) >= MAX_ENDPOINTS:
+            raise WebhookEndpointLimit(
+                f"a shop may have {MAX_ENDPOINTS} webhook endpoints; delete one first"
+            )
         endpoint = WebhookEndpoint(
             shop_id=shop_id,
             url=url,

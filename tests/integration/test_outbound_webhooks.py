@@ -731,3 +731,18 @@ def test_concurrent_workers_claim_disjoint_deliveries(
         t.join()
     claimed = [i for ids in claims for i in ids]
     assert len(claimed) == len(set(claimed)) == 12
+
+
+def test_a_shop_has_at_most_ten_endpoints(
+    client: FlaskClient, shopify_shop: ShopHandle, receiver: Receiver
+) -> None:
+    made = [register(client, shopify_shop, receiver) for _ in range(10)]
+    r = client.post(
+        "/api/v1/webhook-endpoints",
+        json={"url": receiver.url, "topics": ["points.earned"]},
+        headers=shopify_shop.auth,
+    )
+    assert r.status_code == 409
+    assert r.json["error"]["code"] == "webhook_endpoint_limit"
+    client.delete(f"/api/v1/webhook-endpoints/{made[0]['id']}", headers=shopify_shop.auth)
+    register(client, shopify_shop, receiver)
