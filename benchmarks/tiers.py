@@ -436,6 +436,12 @@ def main() -> None:
         "--explain", action="store_true", help="print each pass's EXPLAIN of one measure query"
     )
     parser.add_argument(
+        "--webhook-endpoint",
+        action="store_true",
+        help="subscribe an outbound webhook endpoint to tier.changed and points.earned first "
+        "(every tier change and entry bonus then also queues a delivery in its chunk)",
+    )
+    parser.add_argument(
         "--orders-customer-index",
         action="store_true",
         help=f"create {ORDERS_INDEX_NAME} after the load (an index the schema does not have "
@@ -508,6 +514,21 @@ def main() -> None:
             now=now,
         )
         ids = create_tiers(c, shop_id, now)
+        if args.webhook_endpoint:
+            from plugin_server.services import outbound_webhooks
+
+            outbound_webhooks.create_endpoint(
+                c.uow(),
+                c.cipher,
+                shop_id,
+                url="http://127.0.0.1:9/bench",
+                topics=["tier.changed", "points.earned"],
+                allow_private=True,
+                now=now,
+            )
+            # What is measured is queuing the deliveries, not sending them: no worker.
+            c.dispatcher.deliver_webhooks = lambda: None  # type: ignore[method-assign]
+        results["webhook_endpoint"] = args.webhook_endpoint
         results["rss_setup_mib"] = round(rss_mib(), 1)
 
         def moment(n: int) -> datetime:

@@ -6,16 +6,18 @@ imports it back (a worker process registers its container with `jobs.set_worker_
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin_server.crypto import CredentialCipher
+from plugin_server.db import outbox
 from plugin_server.db.engine import make_engine, make_session_factory
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.jobs import Dispatcher, InlineDispatcher, RQDispatcher
@@ -28,6 +30,8 @@ from plugin_server.settings import Settings
 
 if TYPE_CHECKING:
     from redis import Redis
+
+logger = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -85,6 +89,11 @@ class Container:
         return self.quick_platforms if quick else self.platforms
 
     def close(self) -> None:
+        # An in-process webhook delivery still running finishes first (its attempts are
+        # bounded by the timeouts), so it never outlives the engine it uses.
+        join = getattr(self.dispatcher, "join_webhooks", None)
+        if join is not None:
+            join(timeout=60)
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()
@@ -140,4 +149,23 @@ def bootstrap(
             else InlineDispatcher(container)
         )
     container.dispatcher = dispatcher
+    _wake_deliveries_after_commit(container)
     return container
+
+
+def _wake_deliveries_after_commit(container: Container) -> None:
+    """A transaction that queued webhook deliveries (db/outbox.py) wakes a delivery worker
+    once it has committed, never before; a rolled-back one wakes nothing."""
+
+    @event.listens_for(container.session_factory, "after_commit")
+    def _committed(session: Session) -> None:
+        if session.info.pop(outbox.PUBLISHED, False):
+            try:
+                container.dispatcher.deliver_webhooks()
+            except Exception:
+                # Committed already: the scheduler's tick finds the deliveries.
+                logger.exception("could not wake webhook delivery")
+
+    @event.listens_for(container.session_factory, "after_rollback")
+    def _rolled_back(session: Session) -> None:
+        session.info.pop(outbox.PUBLISHED, None)

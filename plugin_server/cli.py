@@ -528,6 +528,139 @@ def export_command(what: str, shop_id: int, since: datetime | None, until: datet
     sys.stdout.flush()
 
 
+# --- outbound webhooks ------------------------------------------------------------------
+
+
+@main.group()
+def webhooks() -> None:
+    """Signed webhooks to merchants' own systems: endpoints, the delivery log, replays."""
+
+
+@webhooks.command("list")
+@SHOP_OPTION
+def webhooks_list(shop_id: int) -> None:
+    """The shop's webhook endpoints (secrets are never shown)."""
+    from plugin_server.services import outbound_webhooks
+
+    c = _container()
+    _echo_json(outbound_webhooks.list_endpoints(c.uow(), shop_id, now=c.clock()))
+
+
+@webhooks.command("deliveries")
+@SHOP_OPTION
+@click.option("--endpoint", "endpoint_id", type=int, help="Only this endpoint's.")
+@click.option("--status", type=click.Choice(["pending", "delivering", "succeeded", "failed"]))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+def webhooks_deliveries(
+    shop_id: int, endpoint_id: int | None, status: str | None, limit: int
+) -> None:
+    """The delivery log, newest first."""
+    from plugin_server.services import outbound_webhooks
+
+    c = _container()
+    _echo_json(
+        outbound_webhooks.list_deliveries(
+            c.uow(), shop_id, endpoint_id=endpoint_id, status=status, limit=limit
+        )
+    )
+
+
+def _await_delivery(c: Container, shop_id: int, delivery_id: int, wait: float) -> None:
+    """Print the delivery once it has left `pending` (or after `wait` seconds)."""
+    from plugin_server import jobs
+    from plugin_server.services import outbound_webhooks
+
+    deadline = time.monotonic() + wait
+    while True:
+        if isinstance(c.dispatcher, jobs.InlineDispatcher):
+            c.dispatcher.join_webhooks(max(0.0, deadline - time.monotonic()))
+        found = outbound_webhooks.get_delivery(c.uow(), shop_id, delivery_id)
+        if found["status"] not in ("pending", "delivering") or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    found.pop("payload", None)
+    _echo_json(found)
+    if found["status"] == "failed":
+        sys.exit(1)
+
+
+@webhooks.command("ping")
+@SHOP_OPTION
+@click.argument("endpoint_id", type=int)
+@click.option("--wait", default=15.0, show_default=True, help="Seconds to wait for the answer.")
+def webhooks_ping(shop_id: int, endpoint_id: int, wait: float) -> None:
+    """Send a test event to an endpoint and print how it went."""
+    from plugin_server.services import outbound_webhooks
+
+    c = _container()
+    try:
+        queued = outbound_webhooks.ping(c.uow(), shop_id, endpoint_id, now=c.clock())
+    except LoyaltyError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    _await_delivery(c, shop_id, queued["id"], wait)
+
+
+@webhooks.command("replay")
+@SHOP_OPTION
+@click.argument("delivery_id", type=int)
+@click.option("--wait", default=15.0, show_default=True, help="Seconds to wait for the answer.")
+def webhooks_replay(shop_id: int, delivery_id: int, wait: float) -> None:
+    """Send a delivery again (same body and delivery id, marked as a redelivery)."""
+    from plugin_server.services import outbound_webhooks
+
+    c = _container()
+    try:
+        outbound_webhooks.replay(c.uow(), shop_id, delivery_id, now=c.clock())
+    except LoyaltyError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    _await_delivery(c, shop_id, delivery_id, wait)
+
+
+@webhooks.command("receive")
+@click.option("--secret", envvar="LOYALTY_WEBHOOK_SECRET", required=True, help="whsec_...")
+@click.option("--port", default=8765, show_default=True)
+def webhooks_receive(secret: str, port: int) -> None:
+    """A tiny receiver on 127.0.0.1 that verifies signatures and prints what arrives (to
+    try endpoints out; see README)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from plugin_server.bootstrap import utc_now
+    from plugin_server.domain import outbound
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            ok = outbound.verify(
+                secret,
+                body,
+                self.headers.get(outbound.SIGNATURE_HEADER, ""),
+                self.headers.get(outbound.TIMESTAMP_HEADER, ""),
+                now=utc_now(),
+            )
+            self.send_response(204 if ok else 401)
+            self.end_headers()
+            verdict = "verified" if ok else "BAD SIGNATURE"
+            click.echo(
+                f"{verdict} {self.headers.get(outbound.TOPIC_HEADER)} "
+                f"delivery={self.headers.get(outbound.DELIVERY_HEADER)} "
+                f"attempt={self.headers.get(outbound.ATTEMPT_HEADER)} "
+                f"redelivery={self.headers.get(outbound.REDELIVERY_HEADER) or 'no'}"
+            )
+            click.echo(body.decode(errors="replace"))
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: the lines above say what matters."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    click.echo(f"listening on http://127.0.0.1:{port}/ (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def _start_ticker(c: Container, interval: float = 30) -> None:
     """The embedded default has no scheduler process: tick from a thread of the server."""
     import threading

@@ -23,6 +23,7 @@ from plugin_server.services import (
     earning_rules,
     expiry,
     imports,
+    outbound_webhooks,
     redemptions,
     referrals,
     tiers,
@@ -48,9 +49,12 @@ QUEUE_WEBHOOKS = "webhooks"
 QUEUE_REDEMPTIONS = "redemptions"
 # CSV imports: long, resumable, never ahead of a shopper's redemption or an order's points.
 QUEUE_IMPORTS = "imports"
-# Refreshing the shop's copy of collections: nobody waits on it, so it comes last.
+# Refreshing the shop's copy of collections: nobody waits on it.
 QUEUE_SYNC = "sync"
-QUEUES = (QUEUE_REDEMPTIONS, QUEUE_WEBHOOKS, QUEUE_IMPORTS, QUEUE_SYNC)
+# Outbound webhooks to merchants' systems: last, so a slow receiver never delays the rest.
+QUEUE_OUTBOUND = "outbound"
+QUEUES = (QUEUE_REDEMPTIONS, QUEUE_WEBHOOKS, QUEUE_IMPORTS, QUEUE_SYNC, QUEUE_OUTBOUND)
+OUTBOUND_FLAG = "loyalty:outbound"
 # A sync attempted while the merchant waits on a rule's save reads at most this many pages
 # (1,000 products on Shopify, 400 on WooCommerce); a larger collection is left to a job.
 QUICK_SYNC_PAGES = 4
@@ -87,6 +91,8 @@ class Dispatcher(Protocol):
     def release_slot(self, slot: int) -> None: ...
     def hold_slot(self, slot: int) -> None: ...
     def run_import(self, shop_id: int, import_id: int) -> None: ...  # a recorded CSV import
+    # Outbound webhook deliveries are due (queued after a commit, or retries).
+    def deliver_webhooks(self) -> None: ...
 
 
 class JobContainer(Protocol):
@@ -200,6 +206,29 @@ def run_receipt(container: JobContainer, receipt_id: int) -> str:
         return webhook_receipts.PENDING
 
 
+def deliver_webhooks() -> int:
+    """RQ job: deliver due outbound webhooks until none are left."""
+    container = worker_container()
+    redis = getattr(container.dispatcher, "redis", None)
+    made = run_deliveries(container)
+    if redis is not None:
+        # Released before the last look, so a delivery queued meanwhile is either seen
+        # here or wakes a new job.
+        redis.delete(OUTBOUND_FLAG)
+        made += run_deliveries(container)
+    return made
+
+
+def run_deliveries(container: JobContainer) -> int:
+    """Deliver every due outbound webhook (claims with a lease); attempts made."""
+    return outbound_webhooks.deliver_due(
+        container.uow,
+        container.cipher,
+        outbound_webhooks.DeliveryPolicy.from_settings(container.settings),
+        clock=container.clock,
+    )
+
+
 def issue_redemption(redemption_id: int) -> str:
     """RQ job: get a redemption's code created at the platform (retried by RQ on errors)."""
     return run_issue(worker_container(), redemption_id)
@@ -276,8 +305,10 @@ def tick(container: JobContainer) -> dict[str, int]:
     (once an hour across all schedulers) expire points on each shop's policy, and
     recalculate VIP tiers (at once after the merchant changed them, else hourly),
     reward advocates whose friends' orders have passed their pending period, resume CSV
-    imports that stopped, and sync the collections live rules name when they are due (every
-    few hours; failing ones sooner)."""
+    imports that stopped, sync the collections live rules name when they are due (every
+    few hours; failing ones sooner), wake a delivery worker for due outbound webhooks
+    (retries, and claims of workers that died), and (hourly) trim the outbound delivery
+    log."""
     released = webhook_receipts.release_stale_claims(
         container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
@@ -305,6 +336,17 @@ def tick(container: JobContainer) -> dict[str, int]:
     due_collections = collections.claim_due(container.uow(), now=container.clock())
     for shop_id, refs in due_collections.items():
         container.dispatcher.resync(shop_id, refs)
+    # Retries that came due, and deliveries whose worker died (their lease ran out).
+    webhooks_due = outbound_webhooks.has_due(container.uow(), now=container.clock())
+    if webhooks_due:
+        container.dispatcher.deliver_webhooks()
+    now = container.clock()
+    if expiry.claim_period(container.uow(), f"webhook-log:{now:%Y-%m-%dT%H}", now=now):
+        outbound_webhooks.purge_finished(
+            container.uow(),
+            now=now,
+            older_than=timedelta(days=container.settings.webhook_log_days),
+        )
     return {
         "released_claims": released,
         "woke": int(due),
@@ -316,6 +358,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         "referrals_rewarded": rewarded,
         "imports_resumed": len(stalled),
         "collections_due": sum(len(refs) for refs in due_collections.values()),
+        "webhooks_woke": int(webhooks_due),
     }
 
 
@@ -324,6 +367,41 @@ class InlineDispatcher:
 
     def __init__(self, container: JobContainer) -> None:
         self._container = container
+        self._outbound_lock = threading.Lock()
+        self._outbound_thread: threading.Thread | None = None
+        self._outbound_again = False
+
+    def deliver_webhooks(self) -> None:
+        """On a thread of its own (a receiver may take seconds), one at a time: a wake-up
+        while it runs makes it look once more. Not a daemon, so `loyalty tick` finishes
+        what it started before exiting."""
+        with self._outbound_lock:
+            self._outbound_again = True
+            if self._outbound_thread is not None:
+                return
+            self._outbound_thread = threading.Thread(
+                target=self._deliver_loop, name="loyalty-outbound-webhooks"
+            )
+            self._outbound_thread.start()
+
+    def _deliver_loop(self) -> None:
+        while True:
+            with self._outbound_lock:
+                if not self._outbound_again:
+                    self._outbound_thread = None
+                    return
+                self._outbound_again = False
+            try:
+                run_deliveries(self._container)
+            except Exception:
+                # Still in the outbox: the next tick tries again.
+                logger.exception("in-process webhook delivery failed")
+
+    def join_webhooks(self, timeout: float | None = None) -> None:
+        """Wait for the delivery thread, if one runs (tests, and `loyalty tick`)."""
+        thread = self._outbound_thread
+        if thread is not None:
+            thread.join(timeout)
 
     def wake(self) -> None:
         try:
@@ -394,6 +472,7 @@ class RQDispatcher:
 
         self._redis = redis
         self._queue = Queue(QUEUE_WEBHOOKS, connection=redis)
+        self._outbound = Queue(QUEUE_OUTBOUND, connection=redis)
         self._redemptions = Queue(QUEUE_REDEMPTIONS, connection=redis)
         self._imports = Queue(QUEUE_IMPORTS, connection=redis)
         self._sync = Queue(QUEUE_SYNC, connection=redis)
@@ -512,6 +591,29 @@ class RQDispatcher:
 
     def resync(self, shop_id: int, collection_refs: Sequence[str]) -> None:
         self.sync_later(shop_id, collection_refs)
+
+    @property
+    def redis(self) -> Redis:
+        return self._redis
+
+    def deliver_webhooks(self) -> None:
+        """One delivery job at a time per flag lifetime; the outbox is the source of truth,
+        so a lost job only waits for the scheduler's next tick."""
+        from redis.exceptions import RedisError
+        from rq import Retry
+
+        try:
+            if self._redis.set(OUTBOUND_FLAG, 1, nx=True, ex=DRAIN_FLAG_TTL_S):
+                self._outbound.enqueue_call(
+                    deliver_webhooks,
+                    job_id=f"outbound-{uuid.uuid4().hex[:12]}",
+                    retry=Retry(max=3, interval=[5, 30, 120]),
+                    result_ttl=0,
+                    failure_ttl=7 * 24 * 3600,
+                    timeout=3600,
+                )
+        except RedisError:
+            logger.warning("could not wake webhook delivery", exc_info=True)
 
     def release_slot(self, slot: int) -> None:
         self._redis.delete(self._flag(slot))

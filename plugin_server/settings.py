@@ -63,10 +63,34 @@ class Settings:
     # Storefront API limits (the `limits` library's notation), counted in Redis when set.
     storefront_rate_per_shopper: str = "120/minute"
     storefront_rate_per_address: str = "600/minute"
+    # Outbound webhooks to the merchant's own systems (plugin_server.services.outbound_webhooks).
+    # A receiver that does not connect or answer in time fails that attempt.
+    webhook_connect_timeout_s: float = 3.0
+    webhook_read_timeout_s: float = 10.0
+    # Attempts before a delivery is `failed`; retries back off exponentially from the
+    # base (with jitter) up to the cap: 30 s, 1, 2, 4 ... min, about 8.5 hours in all.
+    webhook_max_attempts: int = 10
+    webhook_retry_base_s: float = 30.0
+    webhook_retry_cap_s: float = 6 * 3600.0
+    # How long a worker's claim on a delivery lasts; a worker that died mid-delivery
+    # loses it after this and another worker sends it again.
+    webhook_lease_s: float = 120.0
+    # After a secret rotation, deliveries are signed with the old secret too for this long.
+    webhook_secret_overlap_hours: float = 24.0
+    # Finished deliveries (and their attempt logs) are kept this long.
+    webhook_log_days: int = 30
+    # Endpoints on private, loopback or link-local addresses (None: only in development).
+    webhook_allow_private: bool | None = None
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def webhooks_allow_private(self) -> bool:
+        if self.webhook_allow_private is None:
+            return self.development
+        return self.webhook_allow_private
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -123,6 +147,11 @@ class Settings:
             storefront_rate_per_address=env.get("LOYALTY_RATE_PER_ADDRESS")
             or Settings.storefront_rate_per_address,
             development=development,
+            webhook_allow_private=(
+                _bool(env.get("LOYALTY_WEBHOOKS_ALLOW_PRIVATE"), default=development)
+                if env.get("LOYALTY_WEBHOOKS_ALLOW_PRIVATE") is not None
+                else None
+            ),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

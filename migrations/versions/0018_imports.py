@@ -3,7 +3,7 @@
 Depends only on 0015 (0016 and 0017 are written elsewhere; the merge re-chains this one).
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from plugin_server.db.types import UTCDateTime
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

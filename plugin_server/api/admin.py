@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 from flask import Blueprint, Response, g, jsonify, request
 
@@ -21,6 +22,7 @@ from plugin_server.services import (
     earning_rules,
     exports,
     imports,
+    outbound_webhooks,
     privacy,
     program,
     redemptions,
@@ -1071,3 +1073,234 @@ def export_ledger(query: s.LedgerExportQuery) -> Response:
     c = current_container()
     chunks = exports.ledger_csv(c.uow, g.shop_id, since=query.since, until=query.until)
     return _csv_response(chunks, "ledger.csv")
+
+
+# --- outbound webhooks ----------------------------------------------------------------
+
+WEBHOOK_ENDPOINT = {"endpoint_id": "The webhook endpoint's id."}
+NO_WEBHOOK_ENDPOINT = {"HTTP_404": (s.Error, "webhook_endpoint_not_found in this shop.")}
+BAD_ENDPOINT = (
+    s.Error,
+    "invalid_url (not http(s)), url_not_allowed (private/reserved address or does not "
+    "resolve), unknown_topic, validation_failed or invalid_json.",
+)
+
+
+def _delivery_policy() -> outbound_webhooks.DeliveryPolicy:
+    return outbound_webhooks.DeliveryPolicy.from_settings(current_container().settings)
+
+
+@bp.post("/webhook-endpoints")
+@endpoint(
+    tags=["webhook endpoints"],
+    security=API_KEY,
+    json=s.WebhookEndpointInput,
+    responses={
+        "HTTP_201": (s.WebhookEndpointWithSecret, "Created; the secret is shown only now."),
+        "HTTP_400": BAD_ENDPOINT,
+        "HTTP_409": (s.Error, "webhook_endpoint_limit: 10 per shop; delete one first."),
+        **AUTH_ERRORS,
+    },
+)
+def create_webhook_endpoint(json: s.WebhookEndpointInput) -> tuple[Response, int]:
+    """Register a URL of your systems to receive signed events"""
+    c = current_container()
+    body = json.model_dump(exclude_unset=True)
+    created = outbound_webhooks.create_endpoint(
+        c.uow(),
+        c.cipher,
+        g.shop_id,
+        url=body["url"],
+        topics=body["topics"],
+        description=body.get("description"),
+        active=body.get("active", True),
+        allow_private=_delivery_policy().allow_private,
+        now=c.clock(),
+    )
+    return jsonify(created), 201
+
+
+@bp.get("/webhook-endpoints")
+@endpoint(
+    tags=["webhook endpoints"],
+    security=API_KEY,
+    responses={"HTTP_200": (s.WebhookEndpointList, "Endpoints, oldest first."), **AUTH_ERRORS},
+)
+def list_webhook_endpoints() -> Response:
+    """Your webhook endpoints (secrets are never shown again)"""
+    c = current_container()
+    found = outbound_webhooks.list_endpoints(c.uow(), g.shop_id, now=c.clock())
+    return jsonify(webhook_endpoints=found)
+
+
+@bp.get(f"/webhook-endpoints/<{ID}:endpoint_id>")
+@endpoint(
+    tags=["webhook endpoints"],
+    security=API_KEY,
+    path_parameters=WEBHOOK_ENDPOINT,
+    responses={
+        "HTTP_200": (s.WebhookEndpoint, "The endpoint."),
+        **NO_WEBHOOK_ENDPOINT,
+        **AUTH_ERRORS,
+    },
+)
+def get_webhook_endpoint(endpoint_id: int) -> Response:
+    """One webhook endpoint"""
+    c = current_container()
+    return jsonify(outbound_webhooks.get_endpoint(c.uow(), g.shop_id, endpoint_id, now=c.clock()))
+
+
+@bp.patch(f"/webhook-endpoints/<{ID}:endpoint_id>")
+@endpoint(
+    tags=["webhook endpoints"],
+    security=API_KEY,
+    path_parameters=WEBHOOK_ENDPOINT,
+    json=s.WebhookEndpointChanges,
+    responses={
+        "HTTP_200": (s.WebhookEndpoint, "The endpoint after the change."),
+        "HTTP_400": BAD_ENDPOINT,
+        **NO_WEBHOOK_ENDPOINT,
+        **AUTH_ERRORS,
+    },
+)
+def update_webhook_endpoint(endpoint_id: int, json: s.WebhookEndpointChanges) -> Response:
+    """Change an endpoint's URL, topics, description, or switch it off and on"""
+    c = current_container()
+    return jsonify(
+        outbound_webhooks.update_endpoint(
+            c.uow(),
+            g.shop_id,
+            endpoint_id,
+            json.model_dump(exclude_unset=True),
+            allow_private=_delivery_policy().allow_private,
+            now=c.clock(),
+        )
+    )
+
+
+@bp.delete(f"/webhook-endpoints/<{ID}:endpoint_id>")
+@endpoint(
+    tags=["webhook endpoints"],
+    security=API_KEY,
+    path_parameters=WEBHOOK_ENDPOINT,
+    responses={"HTTP_204": None, **NO_WEBHOOK_ENDPOINT, **AUTH_ERRORS},
+)
+def delete_webhook_endpoint(endpoint_id: int) -> tuple[str, int]:
+    """Delete an endpoint: nothing more is sent; queued deliveries fail; the log stays"""
+    c = current_container()
+    outbound_webhooks.delete_endpoint(c.uow(), g.shop_id, endpoint_id, now=c.clock())
+    return "", 204
+
+
+@bp.post(f"/webhook-endpoints/<{ID}:endpoint_id>/rotate-secret")
+@endpoint(
+    tags=["webhook endpoints"],
+    security=API_KEY,
+    path_parameters=WEBHOOK_ENDPOINT,
+    json=s.RotateSecretInput,
+    responses={
+        "HTTP_200": (s.WebhookEndpointWithSecret, "The new secret, shown only now."),
+        "HTTP_400": (s.Error, "validation_failed or invalid_json."),
+        **NO_WEBHOOK_ENDPOINT,
+        **AUTH_ERRORS,
+    },
+)
+def rotate_webhook_secret(endpoint_id: int, json: s.RotateSecretInput) -> Response:
+    """Replace the signing secret; the old one keeps signing too for a while (default 24 h)"""
+    c = current_container()
+    hours = json.model_dump(exclude_unset=True).get("previous_valid_hours")
+    overlap = timedelta(hours=hours) if hours is not None else _delivery_policy().secret_overlap
+    return jsonify(
+        outbound_webhooks.rotate_secret(
+            c.uow(), c.cipher, g.shop_id, endpoint_id, overlap=overlap, now=c.clock()
+        )
+    )
+
+
+@bp.post(f"/webhook-endpoints/<{ID}:endpoint_id>/ping")
+@endpoint(
+    tags=["webhook endpoints"],
+    security=API_KEY,
+    path_parameters=WEBHOOK_ENDPOINT,
+    responses={
+        "HTTP_202": (s.WebhookDelivery, "A `ping` delivery queued; follow it in the log."),
+        **NO_WEBHOOK_ENDPOINT,
+        "HTTP_409": (s.Error, "webhook_endpoint_inactive."),
+        **AUTH_ERRORS,
+    },
+)
+def ping_webhook_endpoint(endpoint_id: int) -> tuple[Response, int]:
+    """Send a test event to an endpoint"""
+    c = current_container()
+    return jsonify(outbound_webhooks.ping(c.uow(), g.shop_id, endpoint_id, now=c.clock())), 202
+
+
+WEBHOOK_DELIVERY = {"delivery_id": "The delivery's id."}
+NO_WEBHOOK_DELIVERY = {"HTTP_404": (s.Error, "webhook_delivery_not_found in this shop.")}
+
+
+@bp.get("/webhook-deliveries")
+@endpoint(
+    tags=["webhook endpoints"],
+    security=API_KEY,
+    responses={
+        "HTTP_200": (s.WebhookDeliveryList, "Deliveries, newest first."),
+        "HTTP_400": (s.Error, "Bad endpoint_id, status, before or limit."),
+        **AUTH_ERRORS,
+    },
+)
+def list_webhook_deliveries(query: s.WebhookDeliveryQuery) -> Response:
+    """The delivery log: status, attempts, last status code, error and duration"""
+    c = current_container()
+    found = outbound_webhooks.list_deliveries(
+        c.uow(),
+        g.shop_id,
+        endpoint_id=query.endpoint_id,
+        status=query.status,
+        before=query.before,
+        limit=query.limit,
+    )
+    next_before = found[-1]["id"] if len(found) == query.limit else None
+    return jsonify(webhook_deliveries=found, next_before=next_before)
+
+
+@bp.get(f"/webhook-deliveries/<{ID}:delivery_id>")
+@endpoint(
+    tags=["webhook endpoints"],
+    security=API_KEY,
+    path_parameters=WEBHOOK_DELIVERY,
+    responses={
+        "HTTP_200": (s.WebhookDeliveryDetail, "The delivery, its payload and every attempt."),
+        **NO_WEBHOOK_DELIVERY,
+        **AUTH_ERRORS,
+    },
+)
+def get_webhook_delivery(delivery_id: int) -> Response:
+    """One delivery with its attempt log"""
+    return jsonify(
+        outbound_webhooks.get_delivery(current_container().uow(), g.shop_id, delivery_id)
+    )
+
+
+@bp.post(f"/webhook-deliveries/<{ID}:delivery_id>/replay")
+@endpoint(
+    tags=["webhook endpoints"],
+    security=API_KEY,
+    path_parameters=WEBHOOK_DELIVERY,
+    responses={
+        "HTTP_202": (
+            s.WebhookDelivery,
+            "Queued again: same body and X-Loyalty-Delivery, with X-Loyalty-Redelivery.",
+        ),
+        "HTTP_404": (s.Error, "webhook_delivery_not_found, or its endpoint was deleted."),
+        "HTTP_409": (
+            s.Error,
+            "webhook_delivery_in_progress (still pending), or webhook_endpoint_inactive.",
+        ),
+        **AUTH_ERRORS,
+    },
+)
+def replay_webhook_delivery(delivery_id: int) -> tuple[Response, int]:
+    """Send a delivery again (e.g. after fixing your receiver)"""
+    c = current_container()
+    return jsonify(outbound_webhooks.replay(c.uow(), g.shop_id, delivery_id, now=c.clock())), 202

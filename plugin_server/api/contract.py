@@ -237,6 +237,7 @@ def document(app: Flask) -> dict[str, Any]:
     for operations in doc["paths"].values():
         for operation in operations.values():
             _tidy_operation(operation)
+    _document_webhooks(doc)
     return doc
 
 
@@ -258,6 +259,75 @@ def _add_csv(app: Flask, doc: dict[str, Any]) -> None:
                 }
             for status in csv["responses"]:
                 operation["responses"][status]["content"] = {"text/csv": text}
+
+
+SIGNATURE_DOC = (
+    "Each delivery is an HTTP POST of a JSON envelope. Verify it before trusting it: "
+    "compute HMAC-SHA256 with the endpoint's secret over the bytes "
+    "`<X-Loyalty-Timestamp>.<raw body>`, hex-encode it, and compare `sha256=<hex>` with "
+    "each comma-separated value of X-Loyalty-Signature using a constant-time comparison "
+    "(e.g. Python's hmac.compare_digest); refuse timestamps more than 5 minutes from your "
+    "clock. Answer 2xx within 10 seconds; anything else (or no answer) is retried with "
+    "exponential backoff. Delivery is at least once: dedupe on X-Loyalty-Delivery."
+)
+_WEBHOOK_HEADERS = (
+    ("X-Loyalty-Signature", "sha256=<hex>[, sha256=<hex>] (one per secret in use)."),
+    ("X-Loyalty-Timestamp", "Unix seconds; part of the signed content."),
+    ("X-Loyalty-Delivery", "This delivery's id: the same on every retry and replay."),
+    ("X-Loyalty-Event", "The event's id (the envelope's id)."),
+    ("X-Loyalty-Topic", "The topic."),
+    ("X-Loyalty-Attempt", "1 for the first attempt, then 2, 3..."),
+)
+
+
+def _document_webhooks(doc: dict[str, Any]) -> None:
+    """The bodies we POST to merchants' endpoints, as OpenAPI 3.1 `webhooks`."""
+    from plugin_server.api.schemas import WEBHOOK_PAYLOADS
+
+    components = doc["components"]["schemas"]
+    hooks: dict[str, Any] = {}
+    for topic, model in WEBHOOK_PAYLOADS.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in schema.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components[model.__name__] = schema
+        parameters = [
+            {
+                "name": name,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": text,
+            }
+            for name, text in _WEBHOOK_HEADERS
+        ]
+        parameters.append(
+            {
+                "name": "X-Loyalty-Redelivery",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "enum": ["true"]},
+                "description": "Present when the merchant replayed the delivery.",
+            }
+        )
+        hooks[topic] = {
+            "post": {
+                "summary": model.__doc__,
+                "description": SIGNATURE_DOC,
+                "tags": ["webhook endpoints"],
+                "parameters": parameters,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": f"#/components/schemas/{model.__name__}"}
+                        }
+                    },
+                },
+                "responses": {"2XX": {"description": "Received. Anything else is retried."}},
+            }
+        }
+    doc["webhooks"] = hooks
 
 
 def _tidy_operation(operation: dict[str, Any]) -> None:

@@ -50,6 +50,14 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.EmptyFile: 400,
     errors.ImportHasProblems: 422,
     errors.ImportNotFound: 404,
+    errors.InvalidWebhookUrl: 400,
+    errors.WebhookUrlNotAllowed: 400,
+    errors.UnknownTopic: 400,
+    errors.WebhookEndpointNotFound: 404,
+    errors.WebhookEndpointInactive: 409,
+    errors.WebhookDeliveryNotFound: 404,
+    errors.WebhookDeliveryInProgress: 409,
+    errors.WebhookEndpointLimit: 409,
 }
 
 

@@ -1254,3 +1254,233 @@ class CsvText(RootModel[str]):
 
 class ImportResult(RootModel[ImportReport | ImportOut]):
     """A dry run's report, or (for a file imported before in this mode) that import."""
+
+
+# --- outbound webhooks ------------------------------------------------------------------
+
+WebhookTopic = Literal[
+    "points.earned",
+    "points.redeemed",
+    "points.expired",
+    "points.expiring",
+    "tier.changed",
+    "referral.completed",
+    "referral.flagged",
+]
+TOPICS_TEXT = (
+    "Topics to receive: points.earned, points.redeemed, points.expired, points.expiring, "
+    "tier.changed, referral.completed, referral.flagged."
+)
+WebhookUrl = Annotated[
+    StrictStr,
+    Field(
+        min_length=1,
+        max_length=2048,
+        description="http(s) URL the events are POSTed to. Private, loopback and link-local "
+        "addresses are refused unless the server allows them (development).",
+    ),
+]
+
+
+class WebhookEndpointChanges(RequestModel):
+    url: WebhookUrl = OMIT
+    # Plain strings here, so an unknown topic is answered `unknown_topic` (naming it)
+    # rather than a generic validation error; the documented values are WebhookTopic's.
+    topics: list[Annotated[StrictStr, Field(max_length=40)]] = Field(
+        default=OMIT,
+        min_length=1,
+        max_length=20,
+        description=TOPICS_TEXT,
+    )
+    description: Annotated[StrictStr, Field(max_length=255)] | None = OMIT
+    active: StrictBool = Field(default=OMIT, description="false: nothing is sent to it.")
+
+
+class WebhookEndpointInput(WebhookEndpointChanges):
+    url: WebhookUrl
+    topics: list[Annotated[StrictStr, Field(max_length=40)]] = Field(
+        min_length=1,
+        max_length=20,
+        description=TOPICS_TEXT,
+    )
+
+
+class RotateSecretInput(RequestModel):
+    previous_valid_hours: Annotated[StrictInt, Field(ge=0, le=168)] = Field(
+        default=OMIT,
+        description="How long deliveries are also signed with the old secret (default 24; "
+        "0 stops it at once).",
+    )
+
+
+class WebhookEndpoint(ResponseModel):
+    id: int
+    url: str
+    description: str | None
+    topics: list[WebhookTopic]
+    active: bool
+    previous_secret_valid_until: datetime | None = Field(
+        description="Until then each delivery carries a signature with the previous secret too."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookEndpointWithSecret(WebhookEndpoint):
+    secret: str = Field(
+        description="The signing secret. Shown only now: store it (it cannot be read again, "
+        "only rotated)."
+    )
+
+
+class WebhookEndpointList(ResponseModel):
+    webhook_endpoints: list[WebhookEndpoint]
+
+
+WebhookStatus = Literal["pending", "delivering", "succeeded", "failed"]
+
+
+class WebhookAttemptOut(ResponseModel):
+    attempt: int
+    redelivery: bool
+    started_at: datetime
+    duration_ms: int
+    status_code: int | None
+    error: str | None
+    succeeded: bool
+
+
+class WebhookDelivery(ResponseModel):
+    id: int
+    endpoint_id: int
+    event_id: str = Field(description="The envelope's `id` (the same for every endpoint).")
+    delivery_key: str = Field(description="Sent as X-Loyalty-Delivery; kept across retries.")
+    topic: str
+    status: WebhookStatus
+    attempts: int = Field(description="HTTP attempts made so far (replays included).")
+    redelivery: bool = Field(description="Replayed by the merchant.")
+    next_attempt_at: datetime | None = Field(description="While pending.")
+    last_status_code: int | None
+    last_error: str | None
+    last_duration_ms: int | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class WebhookDeliveryDetail(WebhookDelivery):
+    payload: str = Field(description="The exact body that is signed and sent.")
+    attempt_log: list[WebhookAttemptOut]
+
+
+class WebhookDeliveryList(ResponseModel):
+    webhook_deliveries: list[WebhookDelivery]
+    next_before: int | None = Field(description="Pass as `before` for the next page.")
+
+
+class WebhookDeliveryQuery(PageQuery):
+    endpoint_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    status: WebhookStatus | None = None
+    before: int | None = Field(default=None, ge=1, le=MAX_ID, description="next_before.")
+
+
+# The bodies we send (documented under the document's top-level `webhooks`).
+
+
+class WebhookShop(BaseModel):
+    id: int
+    platform: Literal["shopify", "woocommerce"]
+    domain: str
+
+
+class PointsEntryData(BaseModel):
+    customer_id: str | None = Field(description="The platform's customer id (or guest:<email>).")
+    entry_id: int = Field(description="The ledger entry (append-only; never changes).")
+    points: int = Field(ge=0, description="How many points were earned, spent or expired.")
+    kind: str = Field(description="The ledger entry's kind, e.g. earn_order, redeem, expiry.")
+    reason: str
+    source: dict[str, str] = Field(
+        description="What it came from: {type, ref}, e.g. order / redemption."
+    )
+    available_at: datetime = Field(description="When earned points become spendable.")
+
+
+class PointsExpiringData(BaseModel):
+    customer_id: str | None
+    points: int = Field(description="Points that expire at expires_at unless the member acts.")
+    expires_at: datetime
+
+
+class TierChangedData(BaseModel):
+    customer_id: str | None
+    model_config = ConfigDict(populate_by_name=True)
+    from_: str | None = Field(alias="from", description="The tier left (null: none).")
+    to: str | None = Field(description="The tier reached (null: none).")
+    direction: Literal["up", "down"]
+
+
+class ReferralCompletedData(BaseModel):
+    customer_id: str | None = Field(description="The advocate who was rewarded.")
+    referral_id: int
+
+
+class ReferralFlaggedData(BaseModel):
+    customer_id: str | None = Field(description="The advocate.")
+    referral_id: int
+    flags: list[str] = Field(description="Why it is held for your review.")
+
+
+class PingData(BaseModel):
+    message: str
+    endpoint_id: int
+
+
+def _envelope(name: str, topic: str, data: type[BaseModel], doc: str) -> type[BaseModel]:
+    from pydantic import create_model
+
+    return create_model(
+        name,
+        __doc__=doc,
+        id=(str, Field(description="The event's id: dedupe on it (or X-Loyalty-Delivery).")),
+        topic=(Literal[topic], ...),  # type: ignore[arg-type]
+        created_at=(datetime, Field(description="When the event happened (UTC).")),
+        shop=(WebhookShop, ...),
+        data=(data, ...),
+    )
+
+
+WEBHOOK_PAYLOADS: dict[str, type[BaseModel]] = {
+    "points.earned": _envelope(
+        "PointsEarnedEvent", "points.earned", PointsEntryData, "Points credited."
+    ),
+    "points.redeemed": _envelope(
+        "PointsRedeemedEvent",
+        "points.redeemed",
+        PointsEntryData,
+        "Points spent on a reward (source.ref is the redemption id; its code follows).",
+    ),
+    "points.expired": _envelope(
+        "PointsExpiredEvent", "points.expired", PointsEntryData, "Points expired."
+    ),
+    "points.expiring": _envelope(
+        "PointsExpiringEvent",
+        "points.expiring",
+        PointsExpiringData,
+        "An expiry reminder: points will expire soon.",
+    ),
+    "tier.changed": _envelope(
+        "TierChangedEvent", "tier.changed", TierChangedData, "A member moved tier."
+    ),
+    "referral.completed": _envelope(
+        "ReferralCompletedEvent",
+        "referral.completed",
+        ReferralCompletedData,
+        "An advocate was rewarded for a referral.",
+    ),
+    "referral.flagged": _envelope(
+        "ReferralFlaggedEvent",
+        "referral.flagged",
+        ReferralFlaggedData,
+        "A referral was held for review.",
+    ),
+    "ping": _envelope("PingEvent", "ping", PingData, "A test sent on request."),
+}

@@ -602,3 +602,91 @@ class Import(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookEndpoint(Base):
+    """A URL of the merchant's own systems that receives signed events on its topics.
+    Deleting one keeps the row (its delivery log still names it) with `deleted_at` set."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_shop", "shop_id", "active"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str | None] = mapped_column(String(255))
+    topics: Mapped[str] = mapped_column(Text)  # comma-separated
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Encrypted with the credential cipher; shown to the merchant only when made.
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # After a rotation deliveries are signed with both until this one stops being honoured.
+    previous_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event for one endpoint, written in the transaction that wrote the
+    event, and its delivery state.
+
+    pending -> delivering (claimed by a worker until `lease_expires_at`) -> succeeded |
+    pending (retry at `next_attempt_at`) | failed (attempts used up, or the endpoint went
+    away). A claim whose lease ran out (the worker died) is taken again as if pending.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # One delivery per endpoint and source row: publishing twice adds nothing.
+        UniqueConstraint("endpoint_id", "source_key", name="uq_webhook_deliveries_source"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_shop", "shop_id", "endpoint_id", "id"),
+        Index("ix_webhook_deliveries_customer", "shop_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    # The same for every endpoint that gets the event (the envelope's `id`).
+    event_id: Mapped[str] = mapped_column(String(36))
+    # This delivery's own id (`X-Loyalty-Delivery`), kept across retries and replays.
+    delivery_key: Mapped[str] = mapped_column(String(36), unique=True)
+    topic: Mapped[str] = mapped_column(String(40))
+    source_key: Mapped[str] = mapped_column(String(100))
+    # Whom the event is about (NULL: a ping), so a customer's redaction can remove it.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    body: Mapped[str] = mapped_column(Text)  # the exact JSON text that is signed
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # `attempts` when the merchant last replayed it: each replay grants a new round of
+    # retries, counted from here.
+    attempts_at_replay: Mapped[int] = mapped_column(Integer, default=0)
+    redelivery: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookAttempt(Base):
+    """Append-only log of each HTTP attempt of a delivery."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    redelivery: Mapped[bool] = mapped_column(Boolean)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    succeeded: Mapped[bool] = mapped_column(Boolean)

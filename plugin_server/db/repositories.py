@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
+from plugin_server.db import outbox
 from plugin_server.db.models import Customer, LedgerEntry, Order, OrderRefund, Shop
 from plugin_server.db.types import UTCDateTime
 from plugin_server.domain.ledger import EARNING_KINDS, IMMEDIATE_DEBIT_KINDS, Balance, EntryKind
@@ -43,7 +44,11 @@ def insert_ignoring_conflict(
             .returning(table.c.id)
         )
         _STATEMENTS[key] = stmt
-    return session.connection().execute(stmt, dict(values)).scalar_one_or_none()
+    new_id = session.connection().execute(stmt, dict(values)).scalar_one_or_none()
+    if new_id is not None:
+        # Webhook deliveries for the new row, in this transaction (see db/outbox.py).
+        outbox.after_insert(session, model, (values,), (new_id,))
+    return new_id
 
 
 def insert_many_ignoring_conflict(
@@ -69,7 +74,9 @@ def insert_many_ignoring_conflict(
             .on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
             .returning(first_key)
         )
-        return len(session.connection().execute(stmt, [dict(r) for r in rows]).all())
+        ids = list(session.connection().execute(stmt, [dict(r) for r in rows]).scalars())
+        outbox.after_insert(session, model, rows, ids)
+        return len(ids)
     columns = [c for c in table.columns if c.name in rows[0]]
     arrays: dict[str, list[Any]] = {}
     for column in columns:
@@ -87,7 +94,9 @@ def insert_many_ignoring_conflict(
         f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({casts}) "
         f"ON CONFLICT {target}DO NOTHING RETURNING {first_key.name}"
     )
-    return len(session.connection().execute(sql, arrays).all())
+    ids = list(session.connection().execute(sql, arrays).scalars())
+    outbox.after_insert(session, model, rows, ids)
+    return len(ids)
 
 
 def upsert_many(

@@ -235,3 +235,60 @@ class ImportNotFound(LoyaltyError):
     """No such import in this shop."""
 
     code = "import_not_found"
+
+
+class InvalidWebhookUrl(ValidationFailed):
+    """Not an absolute http(s) URL."""
+
+    code = "invalid_url"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, field="url")
+
+
+class WebhookUrlNotAllowed(ValidationFailed):
+    """The URL's host does not resolve, or resolves to a private or reserved address."""
+
+    code = "url_not_allowed"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, field="url")
+
+
+class UnknownTopic(ValidationFailed):
+    """A topic that cannot be subscribed to."""
+
+    code = "unknown_topic"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, field="topics")
+
+
+class WebhookEndpointNotFound(LoyaltyError):
+    """No such webhook endpoint in this shop."""
+
+    code = "webhook_endpoint_not_found"
+
+
+class WebhookEndpointInactive(LoyaltyError):
+    """The webhook endpoint is disabled."""
+
+    code = "webhook_endpoint_inactive"
+
+
+class WebhookDeliveryNotFound(LoyaltyError):
+    """No such webhook delivery in this shop."""
+
+    code = "webhook_delivery_not_found"
+
+
+class WebhookDeliveryInProgress(LoyaltyError):
+    """The delivery is still pending or being delivered; replay it once it has finished."""
+
+    code = "webhook_delivery_in_progress"
+
+
+class WebhookEndpointLimit(LoyaltyError):
+    """The shop has as many webhook endpoints as it may; delete one first."""
+
+    code = "webhook_endpoint_limit"

@@ -37,11 +37,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from plugin_server.db import repositories
+from plugin_server.db import outbox, repositories
 from plugin_server.db.models import LedgerEntry, LoyaltyEvent, Order, PeriodicRun, Shop
 from plugin_server.db.types import UTCDateTime
 from plugin_server.db.unit_of_work import UnitOfWork
-from plugin_server.domain import expiry
+from plugin_server.domain import expiry, outbound
 from plugin_server.domain.expiry import ExpiryPolicy
 from plugin_server.domain.ledger import EntryKind
 from plugin_server.services import member_chunks
@@ -540,14 +540,28 @@ def _write_plans(
         .cte("reminders")
     )
     expired = select(plan.c.expire).where(plan.c.expire > 0).subquery()
+    # Webhooks: the new rows' ids come back for the outbox only when the shop has an
+    # endpoint for these topics; otherwise the statement is exactly what it was.
+    publishing = outbox.subscribed(
+        session, shop.id, (outbound.POINTS_EXPIRED, outbound.POINTS_EXPIRING)
+    )
+    published = (
+        [select(func.array_agg(cte.c.id)).scalar_subquery() for cte in (entries, reminders)]
+        if publishing
+        else []
+    )
     row = session.execute(
         select(
             select(func.count()).select_from(expired).scalar_subquery(),
             select(func.coalesce(func.sum(expired.c.expire), 0)).scalar_subquery(),
             select(func.count()).select_from(reminders).scalar_subquery(),
             select(func.count()).select_from(entries).scalar_subquery(),
+            *published,
         )
     ).one()
+    if publishing:
+        outbox.publish(session, LedgerEntry, row[4] or [])
+        outbox.publish(session, LoyaltyEvent, row[5] or [])
     counts["members_expired"] = int(row[0])
     counts["points_expired"] = int(row[1])
     counts["reminders"] = int(row[2])

@@ -38,12 +38,18 @@ from plugin_server.db.models import (
     Shop,
     Tier,
     TierChange,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
     WebhookReceipt,
 )
 from plugin_server.domain.orders import PrivacyEvent
 
 # Children before parents, so foreign keys never block the purge.
 _SHOP_TABLES = (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
     LedgerEntry,
     LoyaltyEvent,
     TierChange,
@@ -232,6 +238,18 @@ def redact_customer(session: Session, shop: Shop, event: PrivacyEvent) -> int:
             update(Referral)
             .where(Referral.shop_id == shop.id, Referral.friend_id.in_(ids))
             .values(friend_email_key=None, claim_address_key=None, claim_device_key=None)
+        )
+    # Outbound webhook deliveries about them (their platform id, or a guest's email) go
+    # too, with their attempt logs; pending ones are never sent.
+    if ids:
+        about = select(WebhookDelivery.id).where(
+            WebhookDelivery.shop_id == shop.id, WebhookDelivery.customer_id.in_(ids)
+        )
+        session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(about)))
+        session.execute(
+            delete(WebhookDelivery).where(
+                WebhookDelivery.shop_id == shop.id, WebhookDelivery.customer_id.in_(ids)
+            )
         )
     # Stored webhook bodies hold names, emails and addresses: remove those about them.
     session.execute(

@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from plugin_server.db import repositories
+from plugin_server.db import outbox, repositories
 from plugin_server.db.models import (
     Customer,
     LedgerEntry,
@@ -52,6 +52,7 @@ from plugin_server.db.models import (
 )
 from plugin_server.db.types import UTCDateTime
 from plugin_server.db.unit_of_work import UnitOfWork
+from plugin_server.domain import outbound
 from plugin_server.domain import tiers as rules
 from plugin_server.domain.errors import ShopNotFound, TierNotFound, ValidationFailed
 from plugin_server.domain.ledger import EntryKind
@@ -884,6 +885,16 @@ def _write_moves(
         .returning(LedgerEntry.id)
         .cte("bonuses")
     )
+    # Webhooks: only when the shop has an endpoint for these topics do the new rows' ids
+    # come back (for the outbox); otherwise the statement is exactly what it was.
+    publishing = outbox.subscribed(
+        session, shop.id, (outbound.TIER_CHANGED, outbound.POINTS_EARNED)
+    )
+    published = (
+        [select(func.array_agg(cte.c.id)).scalar_subquery() for cte in (events, bonuses)]
+        if publishing
+        else []
+    )
     row = session.execute(
         select(
             select(func.count()).select_from(moves).where(moves.c.up).scalar_subquery(),
@@ -892,8 +903,12 @@ def _write_moves(
                 select(func.count()).select_from(cte).scalar_subquery()
                 for cte in (held, changes, events, bonuses)
             ),
+            *published,
         )
     ).one()
+    if publishing:
+        outbox.publish(session, LoyaltyEvent, row[6] or [])
+        outbox.publish(session, LedgerEntry, row[7] or [])
     return int(row[0]), int(row[1])
 
 

@@ -76,6 +76,7 @@ def test_tick_reports_what_it_did(runner: CliRunner, container: Container) -> No
         "referrals_rewarded": 0,
         "imports_resumed": 0,
         "collections_due": 0,
+        "webhooks_woke": 0,
     }
 
 
