@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from plugin_server.domain import errors
 from plugin_server.platforms.base import PlatformError
@@ -114,6 +114,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
+        if isinstance(exc, MethodNotAllowed) and not _matches_for_another_method(exc):
+            # werkzeug reports 405 when a route's pattern matched but its converter refused
+            # the value (an id beyond BIGINT): no method would find anything there.
+            exc = NotFound()
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.code or 500, (exc.name or "error").lower().replace(" ", "_")
         )
@@ -137,3 +141,19 @@ def register_error_handlers(app: Flask) -> None:
             return _database_down(exc)
         logger.exception("unhandled error")
         return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+def _matches_for_another_method(exc: MethodNotAllowed) -> bool:
+    """Whether one of the methods the 405 offers really has a route for this path."""
+    adapter = request.url_rule is None and current_app.url_map.bind_to_environ(request.environ)
+    if not adapter:
+        return True
+    for method in exc.valid_methods or ():
+        if method in ("HEAD", "OPTIONS"):
+            continue
+        try:
+            adapter.match(method=method)
+        except HTTPException:
+            continue
+        return True
+    return False

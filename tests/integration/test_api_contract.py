@@ -193,6 +193,19 @@ def test_ids_out_of_range_are_not_found(
     assert (r.status_code, r.json["error"]["code"]) == (404, "not_found")
 
 
+@pytest.mark.parametrize("method", ["PATCH", "POST", "DELETE"])
+def test_ids_out_of_range_are_not_found_whatever_the_method(
+    client: FlaskClient, shopify_shop: ShopHandle, method: str
+) -> None:
+    # werkzeug answers 405 when only a converter refused the id; no method has a route.
+    url = "/api/v1/tiers/173235785490058205505801907299669770240"
+    r = client.open(url, method=method, json={"name": "x"}, headers=shopify_shop.auth)
+    assert (r.status_code, r.json["error"]["code"]) == (404, "not_found")
+    # A path that has a route for another method is still a 405.
+    r = client.open("/api/v1/tiers", method="DELETE", headers=shopify_shop.auth)
+    assert (r.status_code, r.json["error"]["code"]) == (405, "method_not_allowed")
+
+
 def test_the_largest_id_is_looked_up(client: FlaskClient, shopify_shop: ShopHandle) -> None:
     r = client.get("/api/v1/redemptions/9223372036854775807", headers=shopify_shop.auth)
     assert (r.status_code, r.json["error"]["code"]) == (404, "redemption_not_found")
