@@ -23,6 +23,10 @@ from plugin_server.db.models import (
     Customer,
     DataExport,
     EarningRule,
+    EmailMessage,
+    EmailSettings,
+    EmailTemplate,
+    EmailUnsubscribe,
     InstallState,
     LedgerEntry,
     LedgerPurge,
@@ -47,6 +51,10 @@ from plugin_server.domain.orders import PrivacyEvent
 
 # Children before parents, so foreign keys never block the purge.
 _SHOP_TABLES = (
+    EmailMessage,
+    EmailUnsubscribe,
+    EmailTemplate,
+    EmailSettings,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -249,6 +257,14 @@ def redact_customer(session: Session, shop: Shop, event: PrivacyEvent) -> int:
         session.execute(
             delete(WebhookDelivery).where(
                 WebhookDelivery.shop_id == shop.id, WebhookDelivery.customer_id.in_(ids)
+            )
+        )
+    # Emails to them (their address, the subject) go, queued ones unsent. An
+    # unsubscription stays: it holds only ids, and keeps them unsubscribed.
+    if ids:
+        session.execute(
+            delete(EmailMessage).where(
+                EmailMessage.shop_id == shop.id, EmailMessage.customer_id.in_(ids)
             )
         )
     # Stored webhook bodies hold names, emails and addresses: remove those about them.
