@@ -145,9 +145,9 @@ DEFAULTS: Mapping[tuple[str, str], Template] = {
     ("points_expiring", "en"): Template(
         f"{{{{ points }}}} {_P} expire on {{{{ expires_on }}}}",
         "Hi {{ customer_name or 'there' }},\n\n"
-        f"{{{{ points }}}} of your {_P} at {{{{ shop_name }}}} "
+        f"Your {{{{ points }}}} {_P} at {{{{ shop_name }}}} "
         "{{ plural(points, 'expires', 'expire') }} on {{ expires_on }}. "
-        "Use them before then.\n",
+        "Use {{ plural(points, 'it', 'them') }} before then.\n",
     ),
     ("points_expiring", "vi"): Template(
         "{{ points }} điểm sẽ hết hạn vào {{ expires_on }}",

@@ -48,6 +48,7 @@ from plugin_server.domain import emails, outbound
 from plugin_server.domain.errors import (
     EmailNotFound,
     InvalidTemplate,
+    ShopNotFound,
     UnknownEmailType,
     ValidationFailed,
 )
@@ -172,7 +173,8 @@ def _settings_view(row: EmailSettings | None, shop: Shop, *, smtp: bool) -> dict
 
 def _shop(session: Any, shop_id: int) -> Shop:
     shop = session.get(Shop, shop_id)
-    assert shop is not None  # authenticated callers only
+    if shop is None:
+        raise ShopNotFound(f"no shop {shop_id}")
     return shop
 
 
