@@ -627,3 +627,85 @@ def test_cli_lists_previews_and_sends(
     assert sent.exit_code == 0, sent.output
     assert json.loads(sent.output)["sent"] == 1
     assert len(sink.messages) == 1
+
+
+def _all_off(c: Container, shop_id: int) -> None:
+    emails.update_settings(
+        c.uow(), shop_id, {"types": dict.fromkeys(rules.TYPES, False)}, smtp=False, now=c.clock()
+    )
+
+
+def _events(c: Container, shop_id: int, kind: str) -> list[LoyaltyEvent]:
+    with c.session_factory() as s:
+        return list(
+            s.scalars(
+                select(LoyaltyEvent).where(
+                    LoyaltyEvent.shop_id == shop_id, LoyaltyEvent.kind == kind
+                )
+            )
+        )
+
+
+def _emails_of(c: Container, shop_id: int, type_: str) -> list[EmailMessage]:
+    return [m for m in outbox(c) if m.shop_id == shop_id and m.type == type_]
+
+
+def test_bulk_expiry_queues_one_reminder_email_per_reminder(
+    container: Container, shopify_shop: ShopHandle
+) -> None:
+    from plugin_server.services import expiry
+    from tests.integration import test_expiry_bulk
+
+    quiet = make_shop(container, "shopify", "quiet.myshopify.com", access_token="shpat_q")
+    _all_off(container, quiet.id)
+    for shop in (shopify_shop, quiet):
+        test_expiry_bulk.populate(container, shop.id, 4)
+        test_expiry_bulk.set_policy(container, shop.id, "inactivity", 14)
+    before = {e.id for e in _events(container, shopify_shop.id, "points_expiring")}
+    now = test_expiry_bulk.NOW
+    run = expiry.expire_shop(container.uow, shopify_shop.id, now=now, chunk=7)
+    quiet_run = expiry.expire_shop(container.uow, quiet.id, now=now, chunk=7)
+    new = [e for e in _events(container, shopify_shop.id, "points_expiring") if e.id not in before]
+    assert run["reminders"] == len(new) > 0
+    queued = _emails_of(container, shopify_shop.id, "points_expiring")
+    assert sorted(m.source_key for m in queued) == sorted(f"event:{e.id}" for e in new)
+    assert all(json.loads(m.data)["points"] > 0 for m in queued)
+    # Emails off: the same work, no email.
+    assert quiet_run["reminders"] > 0
+    assert _emails_of(container, quiet.id, "points_expiring") == []
+    expiry.expire_shop(container.uow, shopify_shop.id, now=now, chunk=7)
+    assert len(_emails_of(container, shopify_shop.id, "points_expiring")) == len(queued)
+
+
+def test_bulk_tier_recalculation_queues_tier_emails(
+    container: Container, shopify_shop: ShopHandle
+) -> None:
+    from sqlalchemy import update
+
+    from plugin_server.db.models import Shop
+    from plugin_server.services import tiers
+    from tests.integration import test_tiers_bulk
+
+    quiet = make_shop(container, "shopify", "quiet.myshopify.com", access_token="shpat_q")
+    _all_off(container, quiet.id)
+    for shop in (shopify_shop, quiet):
+        test_tiers_bulk.populate(container, shop.id, 1, amounts=False)
+        with container.uow() as uow:
+            uow.session.execute(
+                update(Shop).where(Shop.id == shop.id).values(tiers_changed_at=test_tiers_bulk.NOW)
+            )
+            uow.commit()
+    before = {e.id for e in _events(container, shopify_shop.id, "tier_changed")}
+    for shop in (shopify_shop, quiet):
+        tiers.recalculate_shop(
+            container.uow, shop.id, now=test_tiers_bulk.NOW, from_scratch=True, chunk=7
+        )
+    new = [
+        e
+        for e in _events(container, shopify_shop.id, "tier_changed")
+        if e.id not in before and json.loads(e.payload)["to"]
+    ]
+    assert new
+    queued = _emails_of(container, shopify_shop.id, "tier_changed")
+    assert sorted(m.source_key for m in queued) == sorted(f"event:{e.id}" for e in new)
+    assert _emails_of(container, quiet.id, "tier_changed") == []
