@@ -709,3 +709,28 @@ def test_bulk_tier_recalculation_queues_tier_emails(
     queued = _emails_of(container, shopify_shop.id, "tier_changed")
     assert sorted(m.source_key for m in queued) == sorted(f"event:{e.id}" for e in new)
     assert _emails_of(container, quiet.id, "tier_changed") == []
+
+
+def test_with_smtp_the_embedded_default_sends_right_after_the_commit(
+    settings: Settings, clock: FakeClock, sink: SmtpSink
+) -> None:
+    from plugin_server import create_app
+    from tests.contract import ContractClient
+
+    c = bootstrap(settings.with_overrides(smtp_url=sink.url), clock=clock)
+    try:
+        assert isinstance(c.dispatcher, jobs.InlineDispatcher)
+        app = create_app(container=c)
+        app.test_client_class = ContractClient
+        client = app.test_client()
+        shop = make_shop(c, "shopify", "test-shop.myshopify.com", access_token="shpat_x")
+        switch(client, shop, points_earned=True)
+        assert client.get("/api/v1/email-settings", headers=shop.auth).json["smtp_configured"]
+        order(client, shop, 1, "30.00")
+        c.dispatcher.join_emails(timeout=30)
+        assert [m["Subject"] for m in sink.messages] == [
+            "You earned 30 points at test-shop.myshopify.com"
+        ]
+        assert [m.status for m in outbox(c)] == ["sent"]
+    finally:
+        c.close()
