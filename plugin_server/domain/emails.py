@@ -181,17 +181,24 @@ DEFAULTS: Mapping[tuple[str, str], Template] = {
     ),
 }
 
-FOOTER: Mapping[str, str] = {
-    "en": "You receive this email as a member of {shop}'s rewards program. Unsubscribe: {url}",
-    "vi": "Bạn nhận email này vì là thành viên chương trình khách hàng thân thiết của {shop}. "
-    "Hủy đăng ký: {url}",
-    "th": "คุณได้รับอีเมลนี้เพราะเป็นสมาชิกโปรแกรมสะสมคะแนนของ {shop} ยกเลิกการรับอีเมล: {url}",
+# The footer every email ends with: this note, then the unsubscribe link.
+FOOTER_NOTE: Mapping[str, str] = {
+    "en": "You receive this email as a member of {shop}'s rewards program.",
+    "vi": "Bạn nhận email này vì là thành viên chương trình khách hàng thân thiết của {shop}.",
+    "th": "คุณได้รับอีเมลนี้เพราะเป็นสมาชิกโปรแกรมสะสมคะแนนของ {shop}",
 }
 UNSUBSCRIBE_LINK_TEXT: Mapping[str, str] = {
     "en": "Unsubscribe",
     "vi": "Hủy đăng ký",
     "th": "ยกเลิกการรับอีเมล",
 }
+
+
+def footer_text(locale: str, shop: str, url: str) -> str:
+    """The plain-text footer: the note and `<label>: <url>`."""
+    note = FOOTER_NOTE.get(locale, FOOTER_NOTE["en"]).format(shop=shop)
+    return f"{note} {UNSUBSCRIBE_LINK_TEXT.get(locale, 'Unsubscribe')}: {url}"
+
 
 # What a preview renders with.
 SAMPLE: Mapping[str, object] = {

@@ -109,17 +109,16 @@ def render(
     values["unsubscribe_url"] = unsubscribe_url
     subject = _render_one("subject", template.subject, values, html=False)
     subject = " ".join(subject.split())[: emails.MAX_SUBJECT]  # no CR/LF reaches a header
-    footer = emails.FOOTER.get(locale, emails.FOOTER["en"])
     text = _render_one("body_text", template.body_text, values, html=False)
-    text = text.rstrip("\n") + "\n\n-- \n" + footer.format(shop=shop_name, url=unsubscribe_url)
+    text = text.rstrip("\n") + "\n\n-- \n" + emails.footer_text(locale, shop_name, unsubscribe_url)
     html = None
     if template.body_html:
         html = _render_one("body_html", template.body_html, values, html=True)
         link = _HTML_ENV.from_string(
-            '<p style="font-size:12px;color:#666">{{ text }} '
+            '<p style="font-size:12px;color:#666">{{ note }} '
             '<a href="{{ url }}">{{ label }}</a></p>'
         ).render(
-            text=footer.split(":")[0].rsplit(".", 1)[0] + ".",
+            note=emails.FOOTER_NOTE.get(locale, emails.FOOTER_NOTE["en"]).format(shop=shop_name),
             url=unsubscribe_url,
             label=emails.UNSUBSCRIBE_LINK_TEXT.get(locale, "Unsubscribe"),
         )

@@ -116,6 +116,8 @@ def test_html_escapes_what_merchants_and_shoppers_type() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out.body_html
     assert "&#34;&gt;&lt;img src=x onerror=y&gt;" in out.body_html
     assert "&lt;b&gt;Shop&lt;/b&gt;" in out.body_html
+    assert "member of &lt;b&gt;Shop&lt;/b&gt;&#39;s rewards program." in out.body_html
+    assert "{shop}" not in out.body_html
     # The footer link sits inside the body and is escaped too.
     assert out.body_html.index("Unsubscribe</a>") < out.body_html.index("</body>")
     assert 'token=t&#34;&gt;&lt;script&gt;"' in out.body_html
