@@ -744,6 +744,7 @@ class DataExportContents(ResponseModel):
     orders: Any
     ledger: Any
     redemptions: Any
+    emails: Any = Field(default=None, description="The emails we sent or queued to them.")
 
 
 class DataExport(DataExportSummary):

@@ -132,6 +132,20 @@ def export_customer_data(
             .order_by(Redemption.id)
         )
     )
+    sent_emails = list(
+        session.scalars(
+            select(EmailMessage)
+            .where(EmailMessage.shop_id == shop.id, EmailMessage.customer_id.in_(member_ids))
+            .order_by(EmailMessage.id)
+        )
+    )
+    unsubscribed = set(
+        session.scalars(
+            select(EmailUnsubscribe.customer_id).where(
+                EmailUnsubscribe.shop_id == shop.id, EmailUnsubscribe.customer_id.in_(member_ids)
+            )
+        )
+    )
     payload: dict[str, Any] = {
         "shop": shop.domain,
         "generated_at": now.isoformat(),
@@ -149,6 +163,7 @@ def export_customer_data(
                 "referral_code": m.referral_code,
                 "member_since": m.created_at.isoformat(),
                 "balance": repositories.balance(session, shop.id, m.id, now).spendable,
+                "emails_unsubscribed": m.id in unsubscribed,
             }
             for m in members
         ],
@@ -184,6 +199,17 @@ def export_customer_data(
                 "used_order_id": r.used_order_ref,
             }
             for r in redeemed
+        ],
+        "emails": [
+            {
+                "type": m.type,
+                "status": m.status,
+                "to": m.to_address,
+                "subject": m.subject,
+                "created_at": m.created_at.isoformat(),
+                "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+            }
+            for m in sent_emails
         ],
     }
     customer = event.customer

@@ -734,3 +734,29 @@ def test_with_smtp_the_embedded_default_sends_right_after_the_commit(
         assert [m.status for m in outbox(c)] == ["sent"]
     finally:
         c.close()
+
+
+def test_a_data_request_lists_the_customers_emails(
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle, sink: SmtpSink
+) -> None:
+    from tests.integration.test_privacy import CUSTOMER, sample
+    from tests.integration.test_privacy import send as send_webhook
+
+    switch(client, shopify_shop, points_earned=True)
+    order(client, shopify_shop, 1, "30.00", customer=CUSTOMER, email="john@example.com")
+    send(container, sink)
+    r = send_webhook(
+        client,
+        shopify_shop,
+        "customers/data_request",
+        sample("customers_data_request", shopify_shop),
+    )
+    assert r.status_code == 200
+    [summary] = client.get("/api/v1/data-exports", headers=shopify_shop.auth).json["data_exports"]
+    data = client.get(f"/api/v1/data-exports/{summary['id']}", headers=shopify_shop.auth).json[
+        "data"
+    ]
+    assert [(e["type"], e["status"], e["to"]) for e in data["emails"]] == [
+        ("points_earned", "sent", "john@example.com")
+    ]
+    assert data["customers"][0]["emails_unsubscribed"] is False
