@@ -760,3 +760,17 @@ def test_a_data_request_lists_the_customers_emails(
         ("points_earned", "sent", "john@example.com")
     ]
     assert data["customers"][0]["emails_unsubscribed"] is False
+
+
+def test_the_tick_wakes_the_sender_only_with_smtp_and_due_emails(
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle, sink: SmtpSink
+) -> None:
+    switch(client, shopify_shop, points_earned=True)
+    order(client, shopify_shop, 1, "30.00")
+    wakes = container.dispatcher.email_wakes
+    assert jobs.tick(container)["emails_woke"] == 0  # no SMTP_URL: kept in the outbox
+    container.settings = container.settings.with_overrides(smtp_url=sink.url)
+    assert jobs.tick(container)["emails_woke"] == 1
+    assert container.dispatcher.email_wakes == wakes + 1
+    send(container, sink)
+    assert jobs.tick(container)["emails_woke"] == 0  # nothing due any more

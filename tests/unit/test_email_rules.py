@@ -4,6 +4,7 @@ English plurals; merchants' templates are sandboxed and autoescaped; tokens are 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -185,3 +186,33 @@ def test_locales_fall_back_to_english() -> None:
     assert emails.pick_locale("vi-VN") == "vi"
     assert emails.pick_locale(None, "th_TH") == "th"
     assert emails.pick_locale("fr") == "en"
+
+
+def test_smtp_url_and_starttls_settings(tmp_path: Path) -> None:
+    from plugin_server.services.emails import SmtpMailer, mailer_from_settings
+    from plugin_server.settings import Settings
+
+    m = SmtpMailer.from_url("smtp://us%40er:p%3Ass@mail.example:2525", starttls=True)
+    assert (m.host, m.port, m.username, m.password, m.tls, m.starttls) == (
+        "mail.example",
+        2525,
+        "us@er",
+        "p:ss",
+        False,
+        True,
+    )
+    assert SmtpMailer.from_url("smtp://mail.example?starttls=1").starttls is True
+    tls = SmtpMailer.from_url("smtps://mail.example")
+    assert (tls.port, tls.tls, tls.username) == (465, True, None)
+    with pytest.raises(ValueError, match="SMTP_URL"):
+        SmtpMailer.from_url("http://mail.example")
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "LOYALTY_SECRET_KEY": "s" * 20,
+        "LOYALTY_INSTANCE_PATH": str(tmp_path),
+    }
+    s = Settings.from_env({**env, "SMTP_URL": "smtp://u:p@h:587", "SMTP_STARTTLS": "1"})
+    mailer = mailer_from_settings(s)
+    assert mailer is not None
+    assert (mailer.host, mailer.port, mailer.starttls) == ("h", 587, True)
+    assert mailer_from_settings(Settings.from_env(env)) is None
