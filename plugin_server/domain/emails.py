@@ -39,7 +39,6 @@ EVENT_TYPES: Mapping[str, str] = {
     "points_expiring": EmailType.POINTS_EXPIRING.value,
 }
 MAX_SUBJECT = 200
-MAX_BODY = 20_000
 UNSUBSCRIBE_VALID = timedelta(days=365)
 
 VARIABLES: Mapping[str, str] = {

@@ -797,6 +797,20 @@ def send_due(
                 )
                 counts["failed"] += 1
                 continue
+            except Exception as exc:
+                # Nothing was sent: fail this one (visible in the log) and go on.
+                logger.exception("email could not be prepared", extra={"email_id": message_id})
+                _finish(
+                    uow_factory(),
+                    message_id,
+                    {
+                        "status": FAILED,
+                        "last_error": f"could not be prepared: {type(exc).__name__}",
+                        "updated_at": now,
+                    },
+                )
+                counts["failed"] += 1
+                continue
             if prepared.mime is None:
                 _finish(
                     uow_factory(),
