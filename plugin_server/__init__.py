@@ -9,7 +9,16 @@ from plugin_server.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Flask:
-    from plugin_server.api import admin, errors, health, install, openapi, webhooks
+    from plugin_server.api import (
+        admin,
+        admin_emails,  # noqa: F401  (its routes are on the admin blueprint)
+        errors,
+        health,
+        install,
+        openapi,
+        unsubscribe,
+        webhooks,
+    )
 
     if container is None:
         container = bootstrap(settings or Settings.from_env())
@@ -19,7 +28,15 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.extensions["loyalty"] = container
     from storefront_widget import api as storefront_api
 
-    for blueprint in (webhooks.bp, admin.bp, health.bp, openapi.bp, install.bp, storefront_api.bp):
+    for blueprint in (
+        webhooks.bp,
+        admin.bp,
+        health.bp,
+        openapi.bp,
+        install.bp,
+        storefront_api.bp,
+        unsubscribe.bp,
+    ):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
     return app

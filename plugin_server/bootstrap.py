@@ -17,7 +17,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin_server.crypto import CredentialCipher
-from plugin_server.db import outbox
+from plugin_server.db import email_outbox, outbox
 from plugin_server.db.engine import make_engine, make_session_factory
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.jobs import Dispatcher, InlineDispatcher, RQDispatcher
@@ -91,9 +91,10 @@ class Container:
     def close(self) -> None:
         # An in-process webhook delivery still running finishes first (its attempts are
         # bounded by the timeouts), so it never outlives the engine it uses.
-        join = getattr(self.dispatcher, "join_webhooks", None)
-        if join is not None:
-            join(timeout=60)
+        for name in ("join_webhooks", "join_emails"):
+            join = getattr(self.dispatcher, name, None)
+            if join is not None:
+                join(timeout=60)
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()
@@ -165,7 +166,14 @@ def _wake_deliveries_after_commit(container: Container) -> None:
             except Exception:
                 # Committed already: the scheduler's tick finds the deliveries.
                 logger.exception("could not wake webhook delivery")
+        if session.info.pop(email_outbox.QUEUED, False):
+            try:
+                container.dispatcher.send_emails()
+            except Exception:
+                # Committed already: the scheduler's tick finds the emails.
+                logger.exception("could not wake email sending")
 
     @event.listens_for(container.session_factory, "after_rollback")
     def _rolled_back(session: Session) -> None:
         session.info.pop(outbox.PUBLISHED, None)
+        session.info.pop(email_outbox.QUEUED, None)

@@ -306,6 +306,79 @@ def points_expire(shop_id: int | None, dry_run: bool, chunk: int) -> None:
 
 
 @main.group()
+def emails() -> None:
+    """Shopper emails: the outbox, sending what is due, previews."""
+
+
+@emails.command("list")
+@click.option("--shop", "shop_id", type=int, required=True, help="The shop's id.")
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed", "skipped"]))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+def emails_list(shop_id: int, status: str | None, limit: int) -> None:
+    """The shop's emails, newest first (without SMTP_URL they stay pending here)."""
+    from plugin_server.services import emails as service
+
+    c = _container()
+    _echo_json(service.list_messages(c.uow(), shop_id, status=status, limit=limit))
+
+
+@emails.command("send-due")
+@click.option("--limit", type=click.IntRange(1, 100_000), help="At most this many.")
+def emails_send_due(limit: int | None) -> None:
+    """Send the emails that are due through SMTP_URL (retries included)."""
+    from plugin_server import jobs
+    from plugin_server.services import emails as service
+
+    c = _container()
+    if not c.settings.smtp_url:
+        pending = service.count_pending(c.uow())
+        raise click.ClickException(
+            f"SMTP_URL is not set: {pending} pending email(s) kept in the outbox "
+            "(see `loyalty emails list --shop ID`)"
+        )
+    _echo_json(jobs.run_emails(c, limit=limit))
+
+
+@emails.command("preview")
+@click.option("--shop", "shop_id", type=int, required=True, help="The shop's id.")
+@click.option("--locale", type=click.Choice(["en", "vi", "th"]), help="Default: the shop's.")
+@click.argument(
+    "email_type",
+    metavar="TYPE",
+    type=click.Choice(
+        [
+            "points_earned",
+            "reward_unlocked",
+            "tier_changed",
+            "referral_rewarded",
+            "points_expiring",
+            "birthday_bonus",
+        ]
+    ),
+)
+def emails_preview(shop_id: int, locale: str | None, email_type: str) -> None:
+    """Render a template with sample data."""
+    from plugin_server.domain.errors import LoyaltyError
+    from plugin_server.services import emails as service
+
+    c = _container()
+    try:
+        out = service.preview(
+            c.uow(),
+            shop_id,
+            email_type,
+            locale=locale,
+            draft={},
+            unsubscribe_url=c.settings.public_url.rstrip("/") + "/email/unsubscribe?token=preview",
+        )
+    except LoyaltyError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    click.echo(f"Subject: {out['subject']}\n\n{out['body_text']}")
+    if out["body_html"]:
+        click.echo(f"\n--- HTML ---\n{out['body_html']}")
+
+
+@main.group()
 def referrals() -> None:
     """Review referrals held by the fraud checks, and see how referrals stand."""
 
@@ -701,13 +774,27 @@ def _start_ticker(c: Container, interval: float = 30) -> None:
     metavar="HOST=CONSUMER_KEY:SECRET",
     help="Serve a WooCommerce store at /woo/HOST accepting these REST keys (repeatable).",
 )
+@click.option(
+    "--smtp-port",
+    default=8025,
+    show_default=True,
+    help="Also run an SMTP sink on 127.0.0.1 that keeps every email (0: none); set "
+    "SMTP_URL=smtp://127.0.0.1:PORT for the server and read them at /_sandbox/emails.",
+)
 def sandbox(
-    port: int, shops: tuple[str, ...], apps: tuple[str, ...], woo_stores: tuple[str, ...]
+    port: int,
+    shops: tuple[str, ...],
+    apps: tuple[str, ...],
+    woo_stores: tuple[str, ...],
+    smtp_port: int,
 ) -> None:
     """Run the local platform sandbox on 127.0.0.1 (development and tests only)."""
     from plugin_server.sandbox.server import Sandbox, create_sandbox_app
+    from plugin_server.sandbox.smtp_sink import SmtpSink
 
     state = Sandbox()
+    if smtp_port:
+        state.smtp = SmtpSink(smtp_port).start()
     for spec in shops:
         domain, _, token = spec.partition("=")
         if not domain or not token:
@@ -733,7 +820,13 @@ def sandbox(
         click.echo(f"  Shopify shop {domain}: --api-base-url {base}")
     for host in state.woocommerce:
         click.echo(f"  WooCommerce store: {base}/woo/{host}")
-    create_sandbox_app(state).run(host="127.0.0.1", port=port, threaded=True)
+    if state.smtp is not None:
+        click.echo(f"  SMTP sink: SMTP_URL={state.smtp.url}  (emails at {base}/_sandbox/emails)")
+    try:
+        create_sandbox_app(state).run(host="127.0.0.1", port=port, threaded=True)
+    finally:
+        if state.smtp is not None:
+            state.smtp.stop()
 
 
 @main.command("shopify-config")

@@ -21,6 +21,7 @@ from plugin_server.domain.errors import ReceiptNotFound, ShopNotFound
 from plugin_server.services import (
     collections,
     earning_rules,
+    emails,
     expiry,
     imports,
     outbound_webhooks,
@@ -55,6 +56,7 @@ QUEUE_SYNC = "sync"
 QUEUE_OUTBOUND = "outbound"
 QUEUES = (QUEUE_REDEMPTIONS, QUEUE_WEBHOOKS, QUEUE_IMPORTS, QUEUE_SYNC, QUEUE_OUTBOUND)
 OUTBOUND_FLAG = "loyalty:outbound"
+EMAILS_FLAG = "loyalty:emails"
 # A sync attempted while the merchant waits on a rule's save reads at most this many pages
 # (1,000 products on Shopify, 400 on WooCommerce); a larger collection is left to a job.
 QUICK_SYNC_PAGES = 4
@@ -93,6 +95,8 @@ class Dispatcher(Protocol):
     def run_import(self, shop_id: int, import_id: int) -> None: ...  # a recorded CSV import
     # Outbound webhook deliveries are due (queued after a commit, or retries).
     def deliver_webhooks(self) -> None: ...
+    # Shopper emails are due (queued after a commit, or retries); nothing without SMTP.
+    def send_emails(self) -> None: ...
 
 
 class JobContainer(Protocol):
@@ -229,6 +233,29 @@ def run_deliveries(container: JobContainer) -> int:
     )
 
 
+def send_emails() -> int:
+    """RQ job: send due shopper emails until none are left; how many were sent."""
+    container = worker_container()
+    redis = getattr(container.dispatcher, "redis", None)
+    sent = run_emails(container)["sent"]
+    if redis is not None:
+        # Released before the last look, as for webhook deliveries.
+        redis.delete(EMAILS_FLAG)
+        sent += run_emails(container)["sent"]
+    return sent
+
+
+def run_emails(container: JobContainer, *, limit: int | None = None) -> dict[str, int]:
+    """Send every due email through SMTP_URL (nothing without it); counts by outcome."""
+    return emails.send_due(
+        container.uow,
+        emails.mailer_from_settings(container.settings),
+        emails.SendPolicy.from_settings(container.settings),
+        clock=container.clock,
+        limit=limit,
+    )
+
+
 def issue_redemption(redemption_id: int) -> str:
     """RQ job: get a redemption's code created at the platform (retried by RQ on errors)."""
     return run_issue(worker_container(), redemption_id)
@@ -340,6 +367,11 @@ def tick(container: JobContainer) -> dict[str, int]:
     webhooks_due = outbound_webhooks.has_due(container.uow(), now=container.clock())
     if webhooks_due:
         container.dispatcher.deliver_webhooks()
+    emails_due = bool(container.settings.smtp_url) and emails.has_due(
+        container.uow(), now=container.clock()
+    )
+    if emails_due:
+        container.dispatcher.send_emails()
     now = container.clock()
     if expiry.claim_period(container.uow(), f"webhook-log:{now:%Y-%m-%dT%H}", now=now):
         outbound_webhooks.purge_finished(
@@ -359,6 +391,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         "imports_resumed": len(stalled),
         "collections_due": sum(len(refs) for refs in due_collections.values()),
         "webhooks_woke": int(webhooks_due),
+        "emails_woke": int(emails_due),
     }
 
 
@@ -370,6 +403,40 @@ class InlineDispatcher:
         self._outbound_lock = threading.Lock()
         self._outbound_thread: threading.Thread | None = None
         self._outbound_again = False
+        self._emails_lock = threading.Lock()
+        self._emails_thread: threading.Thread | None = None
+        self._emails_again = False
+
+    def send_emails(self) -> None:
+        """Like webhook deliveries: one thread at a time, looking once more after a wake-up
+        while it ran. Without SMTP_URL the emails stay in the outbox: nothing to start."""
+        if not self._container.settings.smtp_url:
+            return
+        with self._emails_lock:
+            self._emails_again = True
+            if self._emails_thread is not None:
+                return
+            self._emails_thread = threading.Thread(target=self._emails_loop, name="loyalty-emails")
+            self._emails_thread.start()
+
+    def _emails_loop(self) -> None:
+        while True:
+            with self._emails_lock:
+                if not self._emails_again:
+                    self._emails_thread = None
+                    return
+                self._emails_again = False
+            try:
+                run_emails(self._container)
+            except Exception:
+                # Still in the outbox: the next tick tries again.
+                logger.exception("in-process email sending failed")
+
+    def join_emails(self, timeout: float | None = None) -> None:
+        """Wait for the email thread, if one runs (tests, and `loyalty tick`)."""
+        thread = self._emails_thread
+        if thread is not None:
+            thread.join(timeout)
 
     def deliver_webhooks(self) -> None:
         """On a thread of its own (a receiver may take seconds), one at a time: a wake-up
@@ -614,6 +681,24 @@ class RQDispatcher:
                 )
         except RedisError:
             logger.warning("could not wake webhook delivery", exc_info=True)
+
+    def send_emails(self) -> None:
+        """One sending job per flag lifetime; the outbox is the source of truth."""
+        from redis.exceptions import RedisError
+        from rq import Retry
+
+        try:
+            if self._redis.set(EMAILS_FLAG, 1, nx=True, ex=DRAIN_FLAG_TTL_S):
+                self._outbound.enqueue_call(
+                    send_emails,
+                    job_id=f"emails-{uuid.uuid4().hex[:12]}",
+                    retry=Retry(max=3, interval=[5, 30, 120]),
+                    result_ttl=0,
+                    failure_ttl=7 * 24 * 3600,
+                    timeout=3600,
+                )
+        except RedisError:
+            logger.warning("could not wake email sending", exc_info=True)
 
     def release_slot(self, slot: int) -> None:
         self._redis.delete(self._flag(slot))

@@ -81,6 +81,21 @@ class Settings:
     webhook_log_days: int = 30
     # Endpoints on private, loopback or link-local addresses (None: only in development).
     webhook_allow_private: bool | None = None
+    # Shopper emails (plugin_server.services.emails). No SMTP_URL (the embedded default):
+    # emails stay in the outbox, listed by `loyalty emails list` and GET /api/v1/emails.
+    # smtp://user:pass@host:port (STARTTLS when SMTP_STARTTLS is on) or smtps:// (TLS).
+    smtp_url: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 10.0
+    # The sender when a shop has not set its own address.
+    email_from: str = "rewards@localhost"
+    email_max_attempts: int = 8
+    email_retry_base_s: float = 60.0
+    email_retry_cap_s: float = 6 * 3600.0
+    # A claim older than this whose send never finished is failed, not sent again.
+    email_lease_s: float = 300.0
+    # Requests per minute per address to the public unsubscribe page.
+    unsubscribe_rate: str = "30/minute"
 
     @property
     def is_sqlite(self) -> bool:
@@ -147,6 +162,9 @@ class Settings:
             storefront_rate_per_address=env.get("LOYALTY_RATE_PER_ADDRESS")
             or Settings.storefront_rate_per_address,
             development=development,
+            smtp_url=env.get("SMTP_URL") or None,
+            smtp_starttls=_bool(env.get("SMTP_STARTTLS"), default=False),
+            email_from=env.get("LOYALTY_EMAIL_FROM") or Settings.email_from,
             webhook_allow_private=(
                 _bool(env.get("LOYALTY_WEBHOOKS_ALLOW_PRIVATE"), default=development)
                 if env.get("LOYALTY_WEBHOOKS_ALLOW_PRIVATE") is not None

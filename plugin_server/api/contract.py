@@ -181,6 +181,7 @@ def endpoint(
     validate: bool = True,
     csv_body: str | None = None,
     csv_responses: Sequence[str] = (),
+    html_responses: Sequence[str] = (),
 ) -> Callable[[F], F]:
     """Declare a route's contract. Put it under the Flask route decorator.
 
@@ -188,9 +189,14 @@ def endpoint(
     documents the declared inputs: for routes whose inputs are checked by a signature
     first (webhooks, installs) or that take none on a hot path (storefront reads).
     `csv_body` documents a `text/csv` request body (read by the view itself) and
-    `csv_responses` the statuses ("HTTP_200") served as `text/csv` instead of JSON.
+    `csv_responses` the statuses ("HTTP_200") served as `text/csv` instead of JSON, and
+    `html_responses` those served as a `text/html` page.
     """
-    csv_doc = {"body": csv_body, "responses": [c.removeprefix("HTTP_") for c in csv_responses]}
+    csv_doc = {
+        "body": csv_body,
+        "responses": [c.removeprefix("HTTP_") for c in csv_responses],
+        "html": [c.removeprefix("HTTP_") for c in html_responses],
+    }
 
     def decorator(view: F) -> F:
         # Models may also come from the view's annotations (`query: EmailQuery`).
@@ -246,7 +252,7 @@ def _add_csv(app: Flask, doc: dict[str, Any]) -> None:
     text = {"schema": {"type": "string"}}
     for rule in app.url_map.iter_rules():
         csv = getattr(app.view_functions.get(rule.endpoint), "_contract_csv", None)
-        if not csv or not (csv["body"] or csv["responses"]):
+        if not csv or not (csv["body"] or csv["responses"] or csv.get("html")):
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
@@ -259,6 +265,8 @@ def _add_csv(app: Flask, doc: dict[str, Any]) -> None:
                 }
             for status in csv["responses"]:
                 operation["responses"][status]["content"] = {"text/csv": text}
+            for status in csv.get("html", ()):
+                operation["responses"][status]["content"] = {"text/html": text}
 
 
 SIGNATURE_DOC = (

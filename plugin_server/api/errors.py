@@ -58,6 +58,9 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.WebhookDeliveryNotFound: 404,
     errors.WebhookDeliveryInProgress: 409,
     errors.WebhookEndpointLimit: 409,
+    errors.InvalidTemplate: 400,
+    errors.UnknownEmailType: 404,
+    errors.EmailNotFound: 404,
 }
 
 

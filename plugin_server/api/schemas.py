@@ -744,6 +744,7 @@ class DataExportContents(ResponseModel):
     orders: Any
     ledger: Any
     redemptions: Any
+    emails: Any = Field(default=None, description="The emails we sent or queued to them.")
 
 
 class DataExport(DataExportSummary):
@@ -1484,3 +1485,113 @@ WEBHOOK_PAYLOADS: dict[str, type[BaseModel]] = {
     ),
     "ping": _envelope("PingEvent", "ping", PingData, "A test sent on request."),
 }
+
+
+# --- shopper emails ---------------------------------------------------------------------
+
+EmailTypeName = Literal[
+    "points_earned",
+    "reward_unlocked",
+    "tier_changed",
+    "referral_rewarded",
+    "points_expiring",
+    "birthday_bonus",
+]
+EmailLocale = Literal["en", "vi", "th"]
+EmailStatus = Literal["pending", "sending", "sent", "failed", "skipped"]
+TEMPLATE_TEXT = (
+    "A Jinja2 template (sandboxed; no code runs). Variables: shop_name, customer_name, "
+    "points, balance, reward_name, reward_cost, tier_name, previous_tier, direction, "
+    "expires_on, unsubscribe_url; plural(n, one, other) picks a word form."
+)
+
+
+class EmailTemplateOut(ResponseModel):
+    type: EmailTypeName
+    locale: EmailLocale
+    enabled: bool = Field(description="Whether the shop sends this type (email-settings).")
+    customized: bool = Field(description="false: the shipped default text.")
+    subject: str
+    body_text: str
+    body_html: str | None = Field(description="Optional HTML part (autoescaped).")
+    updated_at: str | None
+
+
+class EmailTemplateList(ResponseModel):
+    email_templates: list[EmailTemplateOut]
+
+
+class EmailTemplateChanges(RequestModel):
+    subject: Annotated[StrictStr, Field(min_length=1, max_length=1000)] = Field(
+        default=OMIT, description=TEMPLATE_TEXT
+    )
+    body_text: Annotated[StrictStr, Field(min_length=1, max_length=20_000)] = Field(
+        default=OMIT, description=TEMPLATE_TEXT
+    )
+    body_html: Annotated[StrictStr, Field(max_length=20_000)] | None = Field(
+        default=OMIT, description="HTML template, autoescaped; null or empty: text only."
+    )
+
+
+class EmailLocaleQuery(BaseModel):
+    locale: EmailLocale | None = Field(
+        default=None, description="Default: the shop's email language."
+    )
+
+
+class EmailPreviewOut(ResponseModel):
+    type: EmailTypeName
+    locale: EmailLocale
+    subject: str
+    body_text: str
+    body_html: str | None
+
+
+class EmailSettingsOut(ResponseModel):
+    sender_name: str | None = Field(description="Shown as the sender; default: the shop domain.")
+    sender_address: str | None = Field(description="From address; default: the server's.")
+    locale: EmailLocale = Field(description="The language emails are written in.")
+    types: dict[str, bool] = Field(description="Each email type, on or off.")
+    smtp_configured: bool = Field(
+        description="false: emails are kept in the outbox (GET /emails), not sent."
+    )
+
+
+class EmailSettingsChanges(RequestModel):
+    sender_name: Annotated[StrictStr, Field(max_length=100)] | None = OMIT
+    sender_address: Annotated[StrictStr, Field(max_length=320)] | None = OMIT
+    locale: EmailLocale = OMIT
+    types: dict[EmailTypeName, StrictBool] = Field(
+        default=OMIT, description="Switch types on (true) or off (false); others stay."
+    )
+
+
+class EmailOut(ResponseModel):
+    id: int
+    type: EmailTypeName
+    customer_id: str | None = Field(description="The platform's customer id (or guest:<email>).")
+    status: EmailStatus
+    locale: str | None
+    to: str | None = Field(description="Filled when it is rendered for sending.")
+    subject: str | None
+    attempts: int
+    last_error: str | None
+    next_attempt_at: str | None
+    created_at: str
+    sent_at: str | None
+
+
+class EmailList(ResponseModel):
+    emails: list[EmailOut]
+    next_before: int | None = Field(description="Pass as `before` for the next page.")
+
+
+class EmailLogQuery(PageQuery):
+    status: EmailStatus | None = None
+    before: int | None = Field(default=None, ge=1, le=MAX_ID, description="next_before.")
+
+
+class UnsubscribeQuery(BaseModel):
+    token: Annotated[str, Field(max_length=200)] = Field(
+        description="The signed token from the email's link."
+    )

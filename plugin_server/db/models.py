@@ -690,3 +690,89 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class EmailSettings(Base):
+    """A shop's shopper emails: sender, language, and which kinds are on (no row: defaults)."""
+
+    __tablename__ = "email_settings"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    sender_name: Mapped[str | None] = mapped_column(String(100))
+    sender_address: Mapped[str | None] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(5))
+    enabled_types: Mapped[str] = mapped_column(Text)  # comma-separated
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EmailTemplate(Base):
+    """The merchant's own version of one email in one language (none: the default text)."""
+
+    __tablename__ = "email_templates"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "type", "locale", name="uq_email_templates_type_locale"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    type: Mapped[str] = mapped_column(String(30))
+    locale: Mapped[str] = mapped_column(String(5))
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EmailUnsubscribe(Base):
+    """A shopper who asked for no more emails from this shop (through the signed link)."""
+
+    __tablename__ = "email_unsubscribes"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "customer_id", name="uq_email_unsubscribes_customer"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EmailMessage(Base):
+    """The email outbox: one email about one event to one shopper, written in the
+    transaction that wrote the event, and its sending state.
+
+    pending -> sending (claimed; committed before the SMTP conversation) -> sent |
+    pending (retry at `next_attempt_at`) | failed (attempts used up, or a claim that never
+    finished: it may have gone out, so it is not sent again) | skipped (unsubscribed, no
+    address, or the kind was switched off before it went out).
+    """
+
+    __tablename__ = "email_messages"
+    __table_args__ = (
+        # One email per event and shopper: publishing twice adds nothing.
+        UniqueConstraint(
+            "shop_id", "customer_id", "type", "source_key", name="uq_email_messages_source"
+        ),
+        Index("ix_email_messages_due", "status", "next_attempt_at"),
+        Index("ix_email_messages_shop", "shop_id", "id"),
+        Index("ix_email_messages_customer", "shop_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    type: Mapped[str] = mapped_column(String(30))
+    source_key: Mapped[str] = mapped_column(String(100))
+    data: Mapped[str] = mapped_column(Text)  # JSON: the event's facts for the template
+    # Filled when it is rendered for sending.
+    locale: Mapped[str | None] = mapped_column(String(5))
+    to_address: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
-from plugin_server.db import outbox
+from plugin_server.db import email_outbox, outbox
 from plugin_server.db.models import Customer, LedgerEntry, Order, OrderRefund, Shop
 from plugin_server.db.types import UTCDateTime
 from plugin_server.domain.ledger import EARNING_KINDS, IMMEDIATE_DEBIT_KINDS, Balance, EntryKind
@@ -48,6 +48,7 @@ def insert_ignoring_conflict(
     if new_id is not None:
         # Webhook deliveries for the new row, in this transaction (see db/outbox.py).
         outbox.after_insert(session, model, (values,), (new_id,))
+        email_outbox.after_insert(session, model, (values,), (new_id,))
     return new_id
 
 
@@ -76,6 +77,7 @@ def insert_many_ignoring_conflict(
         )
         ids = list(session.connection().execute(stmt, [dict(r) for r in rows]).scalars())
         outbox.after_insert(session, model, rows, ids)
+        email_outbox.after_insert(session, model, rows, ids)
         return len(ids)
     columns = [c for c in table.columns if c.name in rows[0]]
     arrays: dict[str, list[Any]] = {}
@@ -96,6 +98,7 @@ def insert_many_ignoring_conflict(
     )
     ids = list(session.connection().execute(sql, arrays).scalars())
     outbox.after_insert(session, model, rows, ids)
+    email_outbox.after_insert(session, model, rows, ids)
     return len(ids)
 
 

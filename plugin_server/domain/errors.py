@@ -292,3 +292,21 @@ class WebhookEndpointLimit(LoyaltyError):
     """The shop has as many webhook endpoints as it may; delete one first."""
 
     code = "webhook_endpoint_limit"
+
+
+class InvalidTemplate(ValidationFailed):
+    """An email template that does not compile or render (its field and line named)."""
+
+    code = "invalid_template"
+
+
+class UnknownEmailType(LoyaltyError):
+    """No such kind of email."""
+
+    code = "email_type_not_found"
+
+
+class EmailNotFound(LoyaltyError):
+    """No such email in this shop."""
+
+    code = "email_not_found"

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from plugin_server.sandbox import shopify_oauth
 from plugin_server.sandbox.shopify_admin import Fault, ShopifyAdmin
+from plugin_server.sandbox.smtp_sink import SmtpSink
 from plugin_server.sandbox.storefront import StorefrontDemo, register_storefront
 from plugin_server.sandbox.woocommerce_store import WooStore
 
@@ -26,6 +27,7 @@ class Sandbox:
     woocommerce: dict[str, WooStore] = field(default_factory=dict)
     shopify_apps: dict[str, str] = field(default_factory=dict)  # client_id -> client secret
     storefront: StorefrontDemo | None = None  # one shop's storefront at /, with the app proxy
+    smtp: SmtpSink | None = None  # the local SMTP sink, when started (`--smtp-port`)
 
     def woo_store(self, host: str) -> WooStore:
         return self.woocommerce.setdefault(host, WooStore())
@@ -109,6 +111,23 @@ def create_sandbox_app(sandbox: Sandbox) -> Flask:
         shop = sandbox.shopify_shop(domain)
         return jsonify(
             discounts=[_public(d) for d in shop.discounts.values()], requests=shop.requests
+        )
+
+    @app.get("/_sandbox/emails")
+    def list_emails() -> Response:
+        """What the SMTP sink received, oldest first."""
+        kept = sandbox.smtp.messages if sandbox.smtp is not None else []
+        return jsonify(
+            emails=[
+                {
+                    "from": m["From"],
+                    "to": m["To"],
+                    "subject": m["Subject"],
+                    "list_unsubscribe": m["List-Unsubscribe"],
+                    "text": (m.get_body(("plain",)) or m).get_content(),
+                }
+                for m in kept
+            ]
         )
 
     return app

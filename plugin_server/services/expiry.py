@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from plugin_server.db import outbox, repositories
+from plugin_server.db import email_outbox, outbox, repositories
 from plugin_server.db.models import LedgerEntry, LoyaltyEvent, Order, PeriodicRun, Shop
 from plugin_server.db.types import UTCDateTime
 from plugin_server.db.unit_of_work import UnitOfWork
@@ -544,7 +544,7 @@ def _write_plans(
     # endpoint for these topics; otherwise the statement is exactly what it was.
     publishing = outbox.subscribed(
         session, shop.id, (outbound.POINTS_EXPIRED, outbound.POINTS_EXPIRING)
-    )
+    ) or email_outbox.wanted(session, shop.id, email_outbox.EXPIRY_TYPES)
     published = (
         [select(func.array_agg(cte.c.id)).scalar_subquery() for cte in (entries, reminders)]
         if publishing
@@ -562,6 +562,8 @@ def _write_plans(
     if publishing:
         outbox.publish(session, LedgerEntry, row[4] or [])
         outbox.publish(session, LoyaltyEvent, row[5] or [])
+        # Expiry entries call for no email: only the reminders do.
+        email_outbox.publish(session, LoyaltyEvent, row[5] or [])
     counts["members_expired"] = int(row[0])
     counts["points_expired"] = int(row[1])
     counts["reminders"] = int(row[2])

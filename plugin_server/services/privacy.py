@@ -23,6 +23,10 @@ from plugin_server.db.models import (
     Customer,
     DataExport,
     EarningRule,
+    EmailMessage,
+    EmailSettings,
+    EmailTemplate,
+    EmailUnsubscribe,
     InstallState,
     LedgerEntry,
     LedgerPurge,
@@ -47,6 +51,10 @@ from plugin_server.domain.orders import PrivacyEvent
 
 # Children before parents, so foreign keys never block the purge.
 _SHOP_TABLES = (
+    EmailMessage,
+    EmailUnsubscribe,
+    EmailTemplate,
+    EmailSettings,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -124,6 +132,20 @@ def export_customer_data(
             .order_by(Redemption.id)
         )
     )
+    sent_emails = list(
+        session.scalars(
+            select(EmailMessage)
+            .where(EmailMessage.shop_id == shop.id, EmailMessage.customer_id.in_(member_ids))
+            .order_by(EmailMessage.id)
+        )
+    )
+    unsubscribed = set(
+        session.scalars(
+            select(EmailUnsubscribe.customer_id).where(
+                EmailUnsubscribe.shop_id == shop.id, EmailUnsubscribe.customer_id.in_(member_ids)
+            )
+        )
+    )
     payload: dict[str, Any] = {
         "shop": shop.domain,
         "generated_at": now.isoformat(),
@@ -141,6 +163,7 @@ def export_customer_data(
                 "referral_code": m.referral_code,
                 "member_since": m.created_at.isoformat(),
                 "balance": repositories.balance(session, shop.id, m.id, now).spendable,
+                "emails_unsubscribed": m.id in unsubscribed,
             }
             for m in members
         ],
@@ -176,6 +199,17 @@ def export_customer_data(
                 "used_order_id": r.used_order_ref,
             }
             for r in redeemed
+        ],
+        "emails": [
+            {
+                "type": m.type,
+                "status": m.status,
+                "to": m.to_address,
+                "subject": m.subject,
+                "created_at": m.created_at.isoformat(),
+                "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+            }
+            for m in sent_emails
         ],
     }
     customer = event.customer
@@ -249,6 +283,14 @@ def redact_customer(session: Session, shop: Shop, event: PrivacyEvent) -> int:
         session.execute(
             delete(WebhookDelivery).where(
                 WebhookDelivery.shop_id == shop.id, WebhookDelivery.customer_id.in_(ids)
+            )
+        )
+    # Emails to them (their address, the subject) go, queued ones unsent. An
+    # unsubscription stays: it holds only ids, and keeps them unsubscribed.
+    if ids:
+        session.execute(
+            delete(EmailMessage).where(
+                EmailMessage.shop_id == shop.id, EmailMessage.customer_id.in_(ids)
             )
         )
     # Stored webhook bodies hold names, emails and addresses: remove those about them.

@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from plugin_server.db import outbox, repositories
+from plugin_server.db import email_outbox, outbox, repositories
 from plugin_server.db.models import (
     Customer,
     LedgerEntry,
@@ -889,7 +889,7 @@ def _write_moves(
     # come back (for the outbox); otherwise the statement is exactly what it was.
     publishing = outbox.subscribed(
         session, shop.id, (outbound.TIER_CHANGED, outbound.POINTS_EARNED)
-    )
+    ) or email_outbox.wanted(session, shop.id, email_outbox.TIER_TYPES)
     published = (
         [select(func.array_agg(cte.c.id)).scalar_subquery() for cte in (events, bonuses)]
         if publishing
@@ -909,6 +909,8 @@ def _write_moves(
     if publishing:
         outbox.publish(session, LoyaltyEvent, row[6] or [])
         outbox.publish(session, LedgerEntry, row[7] or [])
+        email_outbox.publish(session, LoyaltyEvent, row[6] or [])
+        email_outbox.publish(session, LedgerEntry, row[7] or [])
     return int(row[0]), int(row[1])
 
 
