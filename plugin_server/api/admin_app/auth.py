@@ -30,7 +30,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from flask import Request, session
 
@@ -118,8 +118,11 @@ def shopify_merchant(container: Container, request: Request) -> Merchant:
     if not result.ok or result.id_token is None:
         location = result.response.headers.get("Location")
         if location and _shop_param(request):
-            # A document request with no or a stale token: App Bridge gets a new one.
-            raise AuthFailed(302, result.log.code, location=location)
+            # A document request with no or a stale token: App Bridge gets a new one. Kept
+            # on this origin, whatever host the library pieced the URL together from.
+            parts = urlsplit(location)
+            relative = parts.path + (f"?{parts.query}" if parts.query else "")
+            raise AuthFailed(302, result.log.code, location=relative)
         raise AuthFailed(401, result.log.code, headers=dict(result.response.headers))
     claims = result.id_token.claims
     retry = {"X-Shopify-Retry-Invalid-Session-Request": "1"} if is_fetch else {}
