@@ -4,6 +4,7 @@ the development link, cookie sessions with CSRF), and what the pages do and show
 from __future__ import annotations
 
 import base64
+import json
 import re
 import secrets
 import time
@@ -613,3 +614,33 @@ def test_expired_nonces_are_cleared(
     with container.session_factory() as s:
         assert [n.jti for n in s.scalars(select(AdminLinkNonce))] != ["old" * 6]
         assert len(s.scalars(select(AdminLinkNonce)).all()) == 1
+
+
+def test_the_wordpress_plugin_signs_links_the_app_accepts_once(
+    html_app: Flask, container: Container
+) -> None:
+    """The plugin's own PHP (sodium) signs the link; its shopper tokens never open the
+    admin app."""
+    from tests.integration.test_woocommerce_plugin import PLUGIN, php
+
+    out = php(
+        f"""
+        require {json.dumps(str(PLUGIN / "includes" / "class-loyalty-token.php"))};
+        list($secret, $public) = Loyalty_Token::keypair();
+        echo json_encode(array(
+            'public' => $public,
+            'admin' => Loyalty_Token::sign_admin({json.dumps(WOO)}, '3', $secret, 'th_TH'),
+            'shopper' => Loyalty_Token::sign({json.dumps(WOO)}, '3', $secret),
+        ));
+        """
+    )
+    made = json.loads(out)
+    shop = make_shop(container, "woocommerce", WOO, webhook_secret="s" * 32)
+    install.set_token_key(container.uow(), shop.id, made["public"])
+    refused = FlaskClient(html_app).get(f"/admin/auth/woocommerce?token={made['shopper']}")
+    assert refused.status_code == 401
+    client = FlaskClient(html_app)
+    assert client.get(f"/admin/auth/woocommerce?token={made['admin']}").status_code == 303
+    assert "คะแนนคงค้าง" in client.get("/admin/").get_data(as_text=True)
+    replay = FlaskClient(html_app).get(f"/admin/auth/woocommerce?token={made['admin']}")
+    assert replay.status_code == 401
