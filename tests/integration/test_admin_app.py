@@ -644,3 +644,31 @@ def test_the_wordpress_plugin_signs_links_the_app_accepts_once(
     assert "คะแนนคงค้าง" in client.get("/admin/").get_data(as_text=True)
     replay = FlaskClient(html_app).get(f"/admin/auth/woocommerce?token={made['admin']}")
     assert replay.status_code == 401
+
+
+def test_access_logs_never_show_the_tokens_in_admin_urls() -> None:
+    import logging
+
+    from plugin_server.api.admin_app.logs import RedactTokens
+
+    line = logging.LogRecord(
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" %s %s',
+        ("GET /admin/?shop=a.myshopify.com&id_token=eyJhbGc.x.y&host=abc HTTP/1.1", "200", "-"),
+        None,
+    )
+    RedactTokens().filter(line)
+    message = line.getMessage()
+    assert "eyJhbGc" not in message
+    assert "id_token=[redacted]&host=abc" in message
+    atoms = {"r": "GET /admin/auth/woocommerce?token=abc.def.ghi HTTP/1.1", "q": "sig=123"}
+    access = logging.LogRecord(
+        "gunicorn.access", logging.INFO, __file__, 1, "%(r)s %(q)s", (atoms,), None
+    )
+    RedactTokens().filter(access)
+    assert access.getMessage() == (
+        "GET /admin/auth/woocommerce?token=[redacted] HTTP/1.1 sig=[redacted]"
+    )

@@ -26,7 +26,9 @@ bp = Blueprint(
 def init_app(app: Flask, container: Container) -> None:
     """Register the admin app and configure the cookie session it uses for WooCommerce
     and development sign-ins (Shopify requests carry a session token instead)."""
-    from plugin_server.api.admin_app import auth, views  # noqa: F401  (routes)
+    from plugin_server.api.admin_app import auth, logs, views  # noqa: F401  (routes)
+
+    logs.install()
 
     # A key of its own, derived from the app's secret: a session cookie can never be
     # mistaken for anything else the secret signs.
