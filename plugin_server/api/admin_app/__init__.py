@@ -1,7 +1,13 @@
 """The merchant admin app: server-rendered pages (Jinja2, autoescaped) at /admin.
 
 Every page calls the same services as the JSON admin API, so a form shows the API's own
-validation messages. Authentication is in `auth`; texts in `i18n`; pages in `views`.
+validation messages. Authentication is in `auth`; texts in `i18n`; pages in `views`;
+templates in `templates/admin` (each extends `base.html`; `_macros.html` has the form
+field, error summary, CSRF field and notice). To add a page: a view in `views.py` that
+renders through `_page(..., nav="<key>")`, an entry in `views.NAV`, and its texts in all
+three languages (a test keeps them complete). Forms post to a view that calls a service,
+re-renders with the service's message on ValidationFailed, and redirects (303) with a
+`notice` on success.
 """
 
 from __future__ import annotations

@@ -45,6 +45,15 @@ from plugin_server.services import (
 
 logger = logging.getLogger(__name__)
 
+# The sections in the navigation, in order: (key, endpoint). A new page adds its entry
+# here, its `nav_<key>` text in i18n (all three languages), and `nav="<key>"` on render.
+# Pages not built yet are left out rather than shown as "coming soon".
+NAV: tuple[tuple[str, str], ...] = (
+    ("overview", "adminapp.home"),
+    ("customers", "adminapp.customer_search"),
+    ("referrals", "adminapp.referral_queue"),
+    ("rewards", "adminapp.reward_list"),
+)
 PUBLIC_ENDPOINTS = frozenset(
     {"adminapp.static", "adminapp.dev_sign_in", "adminapp.woo_sign_in", "adminapp.patch_id_token"}
 )
@@ -202,6 +211,7 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
         csrf_field=CSRF_FIELD,
         csrf_token=session.get("csrf", "") if merchant and merchant.via == "session" else "",
         shopify_api_key=c.settings.shopify_api_key,
+        sections=NAV,
         **context,
     )
     return Response(html, status=status, mimetype="text/html")
