@@ -672,3 +672,12 @@ def test_access_logs_never_show_the_tokens_in_admin_urls() -> None:
     assert access.getMessage() == (
         "GET /admin/auth/woocommerce?token=[redacted] HTTP/1.1 sig=[redacted]"
     )
+
+
+def test_signing_out_ends_the_session(signed_in: FlaskClient) -> None:
+    token = csrf_of(signed_in.get("/admin/").get_data(as_text=True))
+    assert signed_in.post("/admin/auth/sign-out").status_code == 400  # CSRF as any POST
+    r = signed_in.post("/admin/auth/sign-out", data={"csrf_token": token})
+    assert r.status_code == 200
+    assert "Signed out" in r.get_data(as_text=True)
+    assert signed_in.get("/admin/").status_code == 401

@@ -15,6 +15,9 @@ LOCALE_NAMES = {"en": "English", "vi": "Tiếng Việt", "th": "ไทย"}
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "app_name": "Loyalty",
+        "sign_out": "Sign out",
+        "signed_out_title": "Signed out",
+        "signed_out_text": "You have signed out. Open Loyalty again from your store's admin.",
         "skip": "Skip to content",
         "nav": "Admin sections",
         "nav_overview": "Overview",
@@ -131,6 +134,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "vi": {
         "app_name": "Loyalty",
+        "sign_out": "Đăng xuất",
+        "signed_out_title": "Đã đăng xuất",
+        "signed_out_text": "Bạn đã đăng xuất. Hãy mở lại Loyalty từ trang quản trị cửa hàng.",
         "skip": "Bỏ qua đến nội dung",
         "nav": "Các mục quản trị",
         "nav_overview": "Tổng quan",
@@ -249,6 +255,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "th": {
         "app_name": "Loyalty",
+        "sign_out": "ออกจากระบบ",
+        "signed_out_title": "ออกจากระบบแล้ว",
+        "signed_out_text": "คุณออกจากระบบแล้ว เปิด Loyalty อีกครั้งจากหน้าผู้ดูแลร้านค้าของคุณ",
         "skip": "ข้ามไปยังเนื้อหา",
         "nav": "ส่วนผู้ดูแล",
         "nav_overview": "ภาพรวม",

@@ -278,6 +278,15 @@ def woo_sign_in() -> BaseResponse:
     return flask_redirect(url_for("adminapp.home"), 303)
 
 
+@bp.post("/auth/sign-out")
+def sign_out() -> BaseResponse:
+    """Cookie sessions: end this one (CSRF-checked like every POST). Shopify has none."""
+    session.clear()
+    return _page(
+        "message.html", title=_t("signed_out_title"), text=_t("signed_out_text"), merchant=None
+    )
+
+
 @bp.get("/auth/patch-id-token")
 def patch_id_token() -> BaseResponse:
     """Shopify: the page App Bridge loads to put a fresh id_token on a document URL."""
