@@ -39,4 +39,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     ):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
+    from plugin_server.api import admin_app
+
+    admin_app.init_app(app, container)
     return app

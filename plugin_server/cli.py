@@ -910,9 +910,16 @@ def demo(port: int, no_serve: bool, sandbox_port: int) -> None:
     base = f"http://127.0.0.1:{port}"
     url_opt = "" if port == 5000 else f" --url {base}"
     auth = f"-H 'Authorization: Bearer {shop.api_key}'"
+    from plugin_server.api.admin_app.auth import dev_sign_in_path
+
+    admin = base + dev_sign_in_path(settings.secret_key, demo_shop.DEMO_DOMAIN)
     click.echo(f"""
 Loyalty is set up on the embedded default (SQLite in {settings.instance_path}).
 Demo shop: {demo_shop.DEMO_DOMAIN}   admin API key: {shop.api_key}
+
+Admin: {admin}
+  The merchant's admin app, signed in as the demo shop (this link works in development
+  only): customers and point adjustments, referrals to review, rewards.
 
 Open the demo storefront: {sandbox_url}/
   You are signed in as Ann, who has 179 points and is Silver (121 points from Gold).

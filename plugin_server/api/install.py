@@ -124,6 +124,7 @@ def shopify_install() -> BaseResponse:
     query=schemas.ShopifyCallbackQuery,
     responses={
         "HTTP_200": (schemas.Installed, "Installed; an expiring offline token stored."),
+        "HTTP_303": (None, "Installed; a browser (Accept: text/html) goes on to the admin app."),
         "HTTP_400": (schemas.Error, "invalid_shop, invalid_timestamp or missing_code."),
         "HTTP_401": (schemas.Error, "invalid_hmac or stale_request."),
         "HTTP_403": (
@@ -134,7 +135,7 @@ def shopify_install() -> BaseResponse:
         "HTTP_503": (schemas.Error, "Shopify unreachable, or the app is not configured."),
     },
 )
-def shopify_callback() -> Response:
+def shopify_callback() -> BaseResponse:
     """Shopify OAuth callback: checks, code exchange, webhook subscriptions"""
     c = current_container()
     domain = _verified_shop(c)
@@ -159,9 +160,22 @@ def shopify_callback() -> Response:
         client_secret=app.config["client_secret"],
         api_base_url=c.settings.sandbox_url,
     )
-    response = _installed(_finish_shopify(c, domain, token))
+    installed = _finish_shopify(c, domain, token)
+    if _wants_html():
+        # A merchant's browser: the install lands on the admin app, inside the Shopify
+        # admin (which loads /admin with a session token).
+        response: BaseResponse = redirect(
+            f"https://{domain}/admin/apps/{app.config['client_id']}", 303
+        )
+    else:
+        response = _installed(installed)
     response.delete_cookie(STATE_COOKIE, path="/auth/shopify/callback")
     return response
+
+
+def _wants_html() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes["text/html"] > 0
 
 
 @bp.post("/shopify/token-exchange")

@@ -776,3 +776,16 @@ class EmailMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AdminLinkNonce(Base):
+    """The `jti` of each signed admin-app link a WooCommerce store has used: a link opens
+    the admin app once. Rows past `expires_at` prove nothing any more and are deleted."""
+
+    __tablename__ = "admin_link_nonces"
+    __table_args__ = (Index("ix_admin_link_nonces_expires", "expires_at"),)
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -139,3 +139,51 @@ def transactions(
             "transactions": [entry_view(e, now) for e in page],
             "next_cursor": str(page[-1].id) if len(rows) > limit else None,
         }
+
+
+SEARCH_LIMIT = 25
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_customers(
+    uow: UnitOfWork, shop_id: int, query: str, *, now: datetime, limit: int = SEARCH_LIMIT
+) -> list[dict[str, object]]:
+    """Members whose email, name or platform id contains `query` (case-insensitive),
+    newest first, each with the spendable balance."""
+    from sqlalchemy import func, or_, select
+
+    text = query.strip()[:200]
+    if not text:
+        return []
+    pattern = _like_pattern(text.lower())
+    full_name = func.lower(
+        func.coalesce(Customer.first_name, "") + " " + func.coalesce(Customer.last_name, "")
+    )
+    with uow:
+        rows = uow.session.scalars(
+            select(Customer)
+            .where(
+                Customer.shop_id == shop_id,
+                or_(
+                    func.lower(Customer.email).like(pattern, escape="\\"),
+                    full_name.like(pattern, escape="\\"),
+                    Customer.customer_ref == text,
+                ),
+            )
+            .order_by(Customer.id.desc())
+            .limit(limit)
+        ).all()
+        return [
+            {
+                "customer_id": c.customer_ref,
+                "email": c.email,
+                "first_name": c.first_name,
+                "last_name": c.last_name,
+                "balance": repositories.balance(uow.session, shop_id, c.id, now).spendable,
+            }
+            for c in rows
+        ]

@@ -165,6 +165,22 @@ def test_shopify_install_stores_an_expiring_token_encrypted_and_subscribes_webho
     assert replay.json["error"]["code"] == "invalid_state"
 
 
+def test_a_merchants_browser_lands_on_the_admin_app_after_install(live: Live) -> None:
+    client = live.client
+    start = client.get(install_link())
+    grant = requests.get(start.headers["Location"], allow_redirects=False, timeout=5)
+    back = urlsplit(grant.headers["Location"])
+    done = client.get(
+        f"{back.path}?{back.query}",
+        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+    )
+    # Into the Shopify admin, which opens the embedded admin app with a session token.
+    assert done.status_code == 303
+    assert done.headers["Location"] == f"https://{SHOP}/admin/apps/{API_KEY}"
+    with live.container.session_factory() as s:
+        assert s.scalars(select(Shop).where(Shop.domain == SHOP)).one().active
+
+
 def test_a_tampered_install_link_is_refused(live: Live) -> None:
     client = live.client
     link = install_link()
@@ -316,6 +332,18 @@ def test_token_exchange_for_an_embedded_app(live: Live) -> None:
     assert r.json["status"] == "installed"
     assert r.json["shop"] == SHOP
     assert r.json["token_expires_at"] is not None
+    assert len(live.sandbox.sandbox.shopify[SHOP].webhooks) == len(WEBHOOK_TOPICS)
+
+
+def test_the_first_visit_of_the_embedded_admin_app_installs_the_shop(live: Live) -> None:
+    """Shopify-managed install: Shopify opens /admin with a session token; the app
+    exchanges it for the offline token and shows the admin app."""
+    r = live.client.get(f"/admin/?shop={SHOP}&host=YWRtaW4&id_token={id_token()}")
+    assert r.status_code == 200
+    assert "Points outstanding" in r.get_data(as_text=True)
+    with live.container.session_factory() as s:
+        shop = s.scalars(select(Shop).where(Shop.domain == SHOP)).one()
+        assert shop.access_token_enc is not None
     assert len(live.sandbox.sandbox.shopify[SHOP].webhooks) == len(WEBHOOK_TOPICS)
 
 

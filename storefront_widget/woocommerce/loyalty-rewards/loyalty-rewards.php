@@ -102,9 +102,37 @@ function loyalty_settings_page() {
 	echo '</form>';
 	if ( $connect ) {
 		echo '<p><a class="button button-primary" href="' . esc_url( $connect ) . '">' . esc_html__( 'Connect this store', 'loyalty-rewards' ) . '</a></p>';
+		// The link is signed when clicked (it lives two minutes), not when this page is drawn.
+		$open = wp_nonce_url( admin_url( 'admin-post.php?action=loyalty_open_admin' ), 'loyalty_open_admin' );
+		echo '<p><a class="button" href="' . esc_url( $open ) . '">' . esc_html__( 'Open the Loyalty admin', 'loyalty-rewards' ) . '</a></p>';
 	}
 	echo '</div>';
 }
+
+/* Settings → Loyalty → "Open the Loyalty admin": a fresh single-use signed link. */
+add_action(
+	'admin_post_loyalty_open_admin',
+	function () {
+		if ( ! current_user_can( 'manage_woocommerce' ) ) {
+			wp_die( esc_html__( 'You are not allowed to manage the loyalty program.', 'loyalty-rewards' ), 403 );
+		}
+		check_admin_referer( 'loyalty_open_admin' );
+		$app = loyalty_app_url();
+		if ( ! $app ) {
+			wp_die( esc_html__( 'Set the App URL first.', 'loyalty-rewards' ), 400 );
+		}
+		loyalty_ensure_keys();
+		$token = Loyalty_Token::sign_admin(
+			loyalty_store_url(),
+			(string) get_current_user_id(),
+			get_option( LOYALTY_OPTION_SECRET_KEY ),
+			substr( get_user_locale(), 0, 2 )
+		);
+		// The app's own address, not this site's: wp_safe_redirect would refuse it.
+		wp_redirect( $app . '/admin/auth/woocommerce?token=' . rawurlencode( $token ) ); // phpcs:ignore WordPress.Security.SafeRedirect.wp_redirect_wp_redirect
+		exit;
+	}
+);
 
 /* The widget: one deferred loader script, and its config with a token for this shopper. */
 add_action(
