@@ -25,6 +25,8 @@ How the aggregates stay exact (the same rows whether built bit by bit or from sc
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -75,6 +77,7 @@ from plugin_server.db.models import (
 )
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain import errors
+from plugin_server.domain.imports import escape_cell
 from plugin_server.domain.ledger import IMMEDIATE_DEBIT_KINDS, EntryKind
 from plugin_server.domain.referrals import Status
 from plugin_server.services import expiry
@@ -961,7 +964,11 @@ def _read(uow: UnitOfWork, shop_id: int, r: DateRange, parts: Iterable[str]) -> 
         s = uow.session
         if s.get(Shop, shop_id) is None:
             raise errors.ShopNotFound()
-        out: dict[str, Any] = {"range": _range_dict(r), "built_at": _built_at(s, shop_id)}
+        built_at = _built_at(s, shop_id)
+        out: dict[str, Any] = {
+            "range": _range_dict(r),
+            "built_at": built_at.isoformat() if built_at is not None else None,
+        }
         for part in parts:
             out.update(_PARTS[part](s, shop_id, r))
         out["definitions"] = DEFINITIONS
@@ -1079,6 +1086,9 @@ _PARTS: dict[str, Callable[[Session, int, DateRange], dict[str, Any]]] = {
 }
 
 
+Reader = Callable[[UnitOfWork, int, DateRange], dict[str, Any]]
+
+
 def overview(uow: UnitOfWork, shop_id: int, r: DateRange) -> dict[str, Any]:
     """Members, points, liability, redemption, members vs guests, reward and referral
     revenue, the referral funnel and tier moves over `r`, with each figure's definition."""
@@ -1103,3 +1113,78 @@ def tiers(uow: UnitOfWork, shop_id: int, r: DateRange) -> dict[str, Any]:
 
 def cohorts(uow: UnitOfWork, shop_id: int, r: DateRange) -> dict[str, Any]:
     return _read(uow, shop_id, r, ("cohorts",))
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+CSV_FIGURE_COLUMNS = ("figure", "value", "currency", "definition")
+CSV_COHORT_COLUMNS = ("cohort", "cohort_members", "offset", "month", "members", "rate")
+_MONEY_FIELDS = frozenset(
+    {"gross", "refunded", "revenue", "average_order_value", "reward_revenue", "referred_revenue"}
+)
+
+
+def _figure_rows(result: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    """(figure, value, currency, definition): one row per number, named by its path."""
+    currency = result.get("orders", {}).get("currency") if "orders" in result else None
+
+    def definition(path: str) -> str:
+        for part in (path, *reversed(path.split("."))):
+            if part in DEFINITIONS:
+                return DEFINITIONS[part]
+        return ""
+
+    def walk(path: str, value: Any, cur: str | None) -> Iterator[tuple[Any, ...]]:
+        if isinstance(value, dict) and set(value) >= {"amount", "currency"}:
+            yield path, value["amount"], value["currency"], definition(path)
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                yield from walk(f"{path}.{key}" if path else key, inner, cur)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                key = item.get("currency") or item.get("tier_id") or i
+                if "tier_id" in item:
+                    key = item["tier_id"] if item["tier_id"] is not None else "none"
+                yield from walk(f"{path}.{key}", item, item.get("currency", cur))
+        else:
+            money = path.rsplit(".", 1)[-1] in _MONEY_FIELDS
+            yield path, value, cur if money else "", definition(path)
+
+    for key, value in result.items():
+        if key in ("definitions", "range", "built_at", "cohorts"):
+            continue
+        yield from walk(key, value, currency)
+    yield "range.from", result["range"]["from"], "", DEFINITIONS["range"]
+    yield "range.to", result["range"]["to"], "", DEFINITIONS["range"]
+    yield "built_at", result["built_at"], "", ""
+
+
+def _cohort_rows(result: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    for cohort in result["cohorts"]:
+        for cell in cohort["retained"]:
+            yield (
+                cohort["month"],
+                cohort["members"],
+                cell["offset"],
+                cell["month"],
+                cell["members"],
+                cell["rate"],
+            )
+
+
+def to_csv(result: dict[str, Any]) -> str:
+    """A result of this module as CSV: cohorts as a table (one row per cohort and month),
+    anything else as one row per figure with its currency and definition."""
+    header: tuple[str, ...]
+    if "cohorts" in result:
+        header, rows = CSV_COHORT_COLUMNS, _cohort_rows(result)
+    else:
+        header, rows = CSV_FIGURE_COLUMNS, _figure_rows(result)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(
+            ["" if v is None else escape_cell(v) if isinstance(v, str) else v for v in row]
+        )
+    return buffer.getvalue()

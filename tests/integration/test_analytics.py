@@ -533,7 +533,9 @@ def test_api_overview_csv_and_errors(
         assert r.status_code == 200, path
         assert r.mimetype == "text/csv"
     r = client.get(
-        "/api/v1/analytics/overview?from=2026-01-01&to=2026-01-31&format=csv", headers=auth
+        "/api/v1/analytics/overview?from=2026-01-01&to=2026-01-31&format=csv",
+        headers=auth,
+        follow_redirects=True,
     )
     assert r.mimetype == "text/csv"
     rows = {row["figure"]: row for row in csv.DictReader(io.StringIO(r.get_data(as_text=True)))}
