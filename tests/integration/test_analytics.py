@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
@@ -34,6 +35,7 @@ from plugin_server.db.models import (
 )
 from plugin_server.domain import errors
 from plugin_server.services import analytics
+from plugin_server.settings import Settings
 from tests.conftest import ShopHandle, make_shop
 
 T1 = datetime(2026, 2, 10, 12, 0, tzinfo=UTC)  # the first build
@@ -551,3 +553,37 @@ def test_api_overview_csv_and_errors(
     assert (r.status_code, r.get_json()["error"]["code"]) == (400, "invalid_date")
     r = client.get("/api/v1/analytics/overview")
     assert r.status_code == 401
+
+
+def test_cli_rebuild_and_show(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    container: Container,
+    shopify_shop: ShopHandle,
+    seeded: dict[str, Any],
+) -> None:
+    from click.testing import CliRunner
+
+    from plugin_server import cli
+    from tests.conftest import SHOPIFY_SECRET
+
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LOYALTY_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("SHOPIFY_API_SECRET", SHOPIFY_SECRET)
+    monkeypatch.setenv("LOYALTY_INSTANCE_PATH", str(settings.instance_path))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    runner = CliRunner()
+    result = runner.invoke(cli.main, ["analytics", "rebuild", "--shop", str(shopify_shop.id)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"shops": 1}
+    args = ["analytics", "show", "--shop", str(shopify_shop.id), "--from", "2026-01-01"]
+    result = runner.invoke(cli.main, [*args, "--to", "2026-01-31"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["liability"] == {"amount": "3.45", "currency": "USD"}
+    result = runner.invoke(cli.main, [*args, "--to", "2026-01-31", "--csv"])
+    assert "points_outstanding,345," in result.output
+    result = runner.invoke(cli.main, [*args, "--to", "2025-01-31"])
+    assert result.exit_code != 0
+    assert "date_range_reversed" in result.output
+    result = runner.invoke(cli.main, ["analytics", "rebuild", "--shop", "999999"])
+    assert "shop_not_found" in result.output

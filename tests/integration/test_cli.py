@@ -77,6 +77,7 @@ def test_tick_reports_what_it_did(runner: CliRunner, container: Container) -> No
         "imports_resumed": 0,
         "collections_due": 0,
         "webhooks_woke": 0,
+        "analytics_shops_built": 0,
     }
 
 
