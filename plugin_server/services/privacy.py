@@ -18,6 +18,11 @@ from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
 from plugin_server.db.models import (
+    AnalyticsDay,
+    AnalyticsMemberDay,
+    AnalyticsOrderDay,
+    AnalyticsReferralDay,
+    AnalyticsState,
     Collection,
     CollectionProduct,
     Customer,
@@ -47,6 +52,11 @@ from plugin_server.domain.orders import PrivacyEvent
 
 # Children before parents, so foreign keys never block the purge.
 _SHOP_TABLES = (
+    AnalyticsDay,
+    AnalyticsMemberDay,
+    AnalyticsOrderDay,
+    AnalyticsReferralDay,
+    AnalyticsState,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,

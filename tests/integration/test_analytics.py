@@ -587,3 +587,16 @@ def test_cli_rebuild_and_show(
     assert "date_range_reversed" in result.output
     result = runner.invoke(cli.main, ["analytics", "rebuild", "--shop", "999999"])
     assert "shop_not_found" in result.output
+
+
+def test_shop_redaction_erases_the_aggregates(
+    container: Container, shopify_shop: ShopHandle, seeded: dict[str, Any]
+) -> None:
+    from plugin_server.services import privacy
+
+    analytics.build_shop(container.uow(), shopify_shop.id, now=T1)
+    assert snapshot(container, shopify_shop.id)["analytics_days"]
+    with container.uow() as uow:
+        privacy.redact_shop(uow.session, shopify_shop.id)
+        uow.commit()
+    assert all(rows == [] for rows in snapshot(container, shopify_shop.id).values())
