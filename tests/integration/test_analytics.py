@@ -600,3 +600,30 @@ def test_shop_redaction_erases_the_aggregates(
         privacy.redact_shop(uow.session, shopify_shop.id)
         uow.commit()
     assert all(rows == [] for rows in snapshot(container, shopify_shop.id).values())
+
+
+def test_an_order_webhook_delivered_late_counts_on_the_day_it_was_paid(
+    container: Container, client: FlaskClient, shopify_shop: ShopHandle
+) -> None:
+    from plugin_server.simulate import shopify_order, sign_shopify
+    from tests.conftest import SHOPIFY_SECRET, post
+
+    now = container.clock()
+    analytics.build_shop(container.uow(), shopify_shop.id, now=now)
+    paid = (now - timedelta(days=5)).replace(microsecond=0)
+    payload = shopify_order(order_id=77, email="late@example.com", subtotal=D("50.00"))
+    payload["processed_at"] = payload["created_at"] = paid.isoformat()
+    delivery = sign_shopify(
+        payload, topic="orders/paid", shop_domain=shopify_shop.domain, secret=SHOPIFY_SECRET
+    )
+    assert post(client, delivery).status_code == 200
+    with container.uow() as uow:
+        order = uow.session.scalars(select(Order).where(Order.shop_id == shopify_shop.id)).one()
+        assert order.paid_at == paid
+    analytics.build_shop(container.uow(), shopify_shop.id, now=container.clock())
+    day = paid.date().isoformat()
+    r = client.get(
+        f"/api/v1/analytics/members-vs-guests?from={day}&to={day}", headers=shopify_shop.auth
+    )
+    guests = r.get_json()["orders"]["guests"]
+    assert (guests["orders"], guests["revenue"]) == (1, "50.00")
