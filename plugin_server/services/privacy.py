@@ -212,10 +212,14 @@ def export_customer_data(
     return export_id
 
 
-def redact_customer(session: Session, shop: Shop, event: PrivacyEvent) -> int:
+def redact_customer(
+    session: Session, shop: Shop, event: PrivacyEvent, *, now: datetime | None = None
+) -> int:
     """Erase the customer's personal data; their ledger entries and the shop's totals stay.
 
     Returns how many customer records were erased (0 when already erased: idempotent).
+    With `now`, their orders count as changed then, so the next analytics build recomputes
+    those days without the email digests (guest buyers are keyed by them).
     """
     customer = event.customer
     assert customer is not None
@@ -241,7 +245,9 @@ def redact_customer(session: Session, shop: Shop, event: PrivacyEvent) -> int:
     session.execute(
         update(Order)
         .where(Order.shop_id == shop.id, Order.order_ref.in_(order_refs))
-        .values(email_key=None, shipping_key=None)
+        .values(
+            email_key=None, shipping_key=None, **({"updated_at": now} if now is not None else {})
+        )
     )
     if ids:
         session.execute(

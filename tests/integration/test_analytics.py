@@ -30,6 +30,7 @@ from plugin_server.db.models import (
     Referral,
     ReferralCampaign,
     Reward,
+    Shop,
     Tier,
     TierChange,
 )
@@ -627,3 +628,35 @@ def test_an_order_webhook_delivered_late_counts_on_the_day_it_was_paid(
     )
     guests = r.get_json()["orders"]["guests"]
     assert (guests["orders"], guests["revenue"]) == (1, "50.00")
+
+
+def test_a_customer_redaction_drops_the_guests_email_digest_at_the_next_build(
+    container: Container, shopify_shop: ShopHandle, seeded: dict[str, Any]
+) -> None:
+    from plugin_server.domain import orders as domain
+    from plugin_server.services import privacy
+
+    analytics.build_shop(container.uow(), shopify_shop.id, now=T1)
+    with container.uow() as uow:
+        shop = uow.session.get(Shop, shopify_shop.id)
+        assert shop is not None
+        event = domain.PrivacyEvent(
+            platform=domain.Platform.SHOPIFY,
+            kind="customer_redact",
+            customer=domain.Customer(customer_ref="nobody", email="g1@example.com"),
+            order_refs=tuple(
+                uow.session.scalars(
+                    select(Order.order_ref).where(
+                        Order.shop_id == shopify_shop.id, Order.email_key == "g1"
+                    )
+                )
+            ),
+        )
+        privacy.redact_customer(uow.session, shop, event, now=T2)
+        uow.commit()
+    analytics.build_shop(container.uow(), shopify_shop.id, now=T2)
+    buyers = [row[2] for row in snapshot(container, shopify_shop.id)["analytics_order_days"]]
+    assert "g:g1" not in buyers
+    incremental = snapshot(container, shopify_shop.id)
+    analytics.build_shop(container.uow(), shopify_shop.id, now=T2, rebuild=True)
+    assert snapshot(container, shopify_shop.id) == incremental
