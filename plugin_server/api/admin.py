@@ -1328,30 +1328,46 @@ ANALYTICS_VIEWS = (
     (
         "overview",
         analytics.overview,
+        analytics.OVERVIEW_PARTS,
         s.AnalyticsOverview,
         "Members, points and liability, redemption, members vs guests, reward and "
         "referral revenue, the referral funnel and tiers, over a date range",
     ),
-    ("points", analytics.points, s.AnalyticsPoints, "Members and points over a date range"),
+    (
+        "points",
+        analytics.points,
+        ("points",),
+        s.AnalyticsPoints,
+        "Members and points over a date range",
+    ),
     (
         "members-vs-guests",
         analytics.members_vs_guests,
+        ("orders",),
         s.AnalyticsMembersVsGuests,
         "Orders of members and of guests over a date range",
     ),
     (
         "referrals",
         analytics.referrals,
+        ("referrals",),
         s.AnalyticsReferrals,
         "The referral funnel of referrals claimed in a date range",
     ),
     (
         "cohorts",
         analytics.cohorts,
+        ("cohorts",),
         s.AnalyticsCohorts,
         "Retention by month of joining, for members who joined in a date range",
     ),
-    ("tiers", analytics.tiers, s.AnalyticsTiers, "Members per tier now, and tier moves in a range"),
+    (
+        "tiers",
+        analytics.tiers,
+        ("tiers",),
+        s.AnalyticsTiers,
+        "Members per tier now, and tier moves in a range",
+    ),
 )
 
 
@@ -1362,7 +1378,11 @@ def _analytics(fetch: analytics.Reader, raw_from: str | None, raw_to: str | None
 
 
 def _add_analytics_views(
-    name: str, fetch: analytics.Reader, model: type[s.AnalyticsBase], summary: str
+    name: str,
+    fetch: analytics.Reader,
+    parts: tuple[str, ...],
+    model: type[s.AnalyticsBase],
+    summary: str,
 ) -> None:
     endpoint_name = "analytics_" + name.replace("-", "_")
 
@@ -1392,7 +1412,10 @@ def _add_analytics_views(
             tags=["analytics"],
             security=API_KEY,
             responses={
-                "HTTP_200": (model, "The figures." + ANALYTICS_NOTE),
+                "HTTP_200": (
+                    model,
+                    "The figures." + ANALYTICS_NOTE + "\n\n" + analytics.describe(parts),
+                ),
                 "HTTP_303": (None, "format=csv: to the .csv sibling, same from/to."),
                 **ANALYTICS_RANGE_ERRORS,
                 **AUTH_ERRORS,
@@ -1405,7 +1428,10 @@ def _add_analytics_views(
             security=API_KEY,
             csv_responses=["HTTP_200"],
             responses={
-                "HTTP_200": (s.CsvText, csv_shape + ANALYTICS_NOTE),
+                "HTTP_200": (
+                    s.CsvText,
+                    csv_shape + ANALYTICS_NOTE + "\n\n" + analytics.describe(parts),
+                ),
                 **ANALYTICS_RANGE_ERRORS,
                 **AUTH_ERRORS,
             },
@@ -1413,5 +1439,5 @@ def _add_analytics_views(
     )
 
 
-for _name, _fetch, _model, _summary in ANALYTICS_VIEWS:
-    _add_analytics_views(_name, _fetch, _model, _summary)
+for _name, _fetch, _parts, _model, _summary in ANALYTICS_VIEWS:
+    _add_analytics_views(_name, _fetch, _parts, _model, _summary)

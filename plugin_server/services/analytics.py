@@ -28,7 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -169,6 +169,55 @@ DEFINITIONS: dict[str, str] = {
     "tier_moves": "Tier changes in the range: up (to a tier with a higher threshold, or a "
     "first tier), down (to a lower one or to none), by today's thresholds.",
 }
+
+
+# Which definitions each part of an answer needs.
+PART_DEFINITIONS: dict[str, tuple[str, ...]] = {
+    "points": (
+        "members",
+        "new_members",
+        "active_members",
+        "redeemers",
+        "redeemer_share",
+        "points_issued",
+        "points_reversed",
+        "points_redeemed",
+        "points_expired",
+        "points_removed",
+        "points_outstanding",
+        "points_pending",
+        "point_value",
+        "liability",
+        "redemption_rate",
+        "tier_moves",
+    ),
+    "orders": (
+        "shop_currency",
+        "orders",
+        "member_orders",
+        "buyers",
+        "repeat_purchase_rate",
+        "purchase_frequency",
+        "revenue",
+        "average_order_value",
+        "reward_revenue",
+        "referred_revenue",
+    ),
+    "referrals": ("referral_funnel",),
+    "tiers": ("tiers_now", "tier_moves"),
+    "cohorts": ("cohorts",),
+}
+
+
+def definitions_for(parts: Iterable[str]) -> dict[str, str]:
+    """The definitions an answer made of `parts` carries (the range's always)."""
+    keys = ["range", *(k for part in parts for k in PART_DEFINITIONS[part])]
+    return {k: DEFINITIONS[k] for k in dict.fromkeys(keys)}
+
+
+def describe(parts: Iterable[str]) -> str:
+    """The definitions as a Markdown list, for the API description."""
+    return "\n".join(f"- `{k}`: {v}" for k, v in definitions_for(parts).items())
 
 
 # --- dialect helpers ------------------------------------------------------------------
@@ -974,7 +1023,7 @@ def _referrals(session: Session, shop_id: int, r: DateRange) -> dict[str, Any]:
     }
 
 
-def _read(uow: UnitOfWork, shop_id: int, r: DateRange, parts: Iterable[str]) -> dict[str, Any]:
+def _read(uow: UnitOfWork, shop_id: int, r: DateRange, parts: Sequence[str]) -> dict[str, Any]:
     with uow:
         s = uow.session
         if s.get(Shop, shop_id) is None:
@@ -986,7 +1035,7 @@ def _read(uow: UnitOfWork, shop_id: int, r: DateRange, parts: Iterable[str]) -> 
         }
         for part in parts:
             out.update(_PARTS[part](s, shop_id, r))
-        out["definitions"] = DEFINITIONS
+        out["definitions"] = definitions_for(parts)
         return out
 
 
@@ -1105,12 +1154,13 @@ _PARTS: dict[str, Callable[[Session, int, DateRange], dict[str, Any]]] = {
 
 
 Reader = Callable[[UnitOfWork, int, DateRange], dict[str, Any]]
+OVERVIEW_PARTS = ("points", "orders", "referrals", "tiers")
 
 
 def overview(uow: UnitOfWork, shop_id: int, r: DateRange) -> dict[str, Any]:
     """Members, points, liability, redemption, members vs guests, reward and referral
     revenue, the referral funnel and tier moves over `r`, with each figure's definition."""
-    return _read(uow, shop_id, r, ("points", "orders", "referrals", "tiers"))
+    return _read(uow, shop_id, r, OVERVIEW_PARTS)
 
 
 def points(uow: UnitOfWork, shop_id: int, r: DateRange) -> dict[str, Any]:
