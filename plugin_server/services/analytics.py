@@ -132,6 +132,8 @@ DEFINITIONS: dict[str, str] = {
     "points_removed": "Points removed by negative manual adjustments and imports in the range.",
     "points_outstanding": "Spendable plus pending points of all members at the end of the "
     "range's last day (the sum of every ledger entry written by then).",
+    "points_spendable": "Of the outstanding points, those spendable at the end of the range "
+    "(outstanding less pending).",
     "points_pending": "Of the outstanding points, those not yet spendable at the end of the "
     "range (an order's hold period).",
     "point_value": "Money per point: amount / points cost of the shop's cheapest active "
@@ -185,6 +187,7 @@ PART_DEFINITIONS: dict[str, tuple[str, ...]] = {
         "points_expired",
         "points_removed",
         "points_outstanding",
+        "points_spendable",
         "points_pending",
         "point_value",
         "liability",
