@@ -379,6 +379,49 @@ def emails_preview(shop_id: int, locale: str | None, email_type: str) -> None:
 
 
 @main.group()
+def analytics() -> None:
+    """Daily aggregates behind the analytics endpoints: rebuild them, or show figures."""
+
+
+@analytics.command("rebuild")
+@click.option("--shop", "shop_id", type=int, help="Only this shop (default: every shop).")
+def analytics_rebuild(shop_id: int | None) -> None:
+    """Recompute every day's aggregates from the ledger and orders, from scratch. Gives
+    the same rows as the scheduler's incremental builds; safe to run at any time."""
+    from plugin_server.services import analytics as service
+
+    c = _container()
+    try:
+        built = service.build_all(c.uow, now=c.clock(), rebuild=True, shop_id=shop_id)
+    except LoyaltyError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    _echo_json({"shops": len(built)})
+
+
+@analytics.command("show")
+@click.option("--shop", "shop_id", type=int, required=True, help="The shop's id.")
+@click.option(
+    "--from", "raw_from", help="First UTC day, YYYY-MM-DD (default: 29 days before --to)."
+)
+@click.option("--to", "raw_to", help="Last UTC day, YYYY-MM-DD (default: today).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of JSON.")
+def analytics_show(shop_id: int, raw_from: str | None, raw_to: str | None, as_csv: bool) -> None:
+    """The overview figures (as GET /api/v1/analytics/overview), with their definitions."""
+    from plugin_server.services import analytics as service
+
+    c = _container()
+    try:
+        r = service.parse_range(raw_from, raw_to, today=c.clock().date())
+        out = service.overview(c.uow(), shop_id, r)
+    except LoyaltyError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    if as_csv:
+        click.echo(service.to_csv(out), nl=False)
+    else:
+        _echo_json(out)
+
+
+@main.group()
 def referrals() -> None:
     """Review referrals held by the fraud checks, and see how referrals stand."""
 

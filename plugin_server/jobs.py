@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from plugin_server.domain.errors import ReceiptNotFound, ShopNotFound
 from plugin_server.services import (
+    analytics,
     collections,
     earning_rules,
     emails,
@@ -335,7 +336,7 @@ def tick(container: JobContainer) -> dict[str, int]:
     imports that stopped, sync the collections live rules name when they are due (every
     few hours; failing ones sooner), wake a delivery worker for due outbound webhooks
     (retries, and claims of workers that died), and (hourly) trim the outbound delivery
-    log."""
+    log, and (every few minutes) bring the analytics aggregates up to date."""
     released = webhook_receipts.release_stale_claims(
         container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
@@ -372,6 +373,8 @@ def tick(container: JobContainer) -> dict[str, int]:
     )
     if emails_due:
         container.dispatcher.send_emails()
+    # Analytics aggregates: the days changed since the last build (every few minutes).
+    analytics_built = analytics.run_due(container.uow, now=container.clock())
     now = container.clock()
     if expiry.claim_period(container.uow(), f"webhook-log:{now:%Y-%m-%dT%H}", now=now):
         outbound_webhooks.purge_finished(
@@ -392,6 +395,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         "collections_due": sum(len(refs) for refs in due_collections.values()),
         "webhooks_woke": int(webhooks_due),
         "emails_woke": int(emails_due),
+        "analytics_shops_built": analytics_built or 0,
     }
 
 

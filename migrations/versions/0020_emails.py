@@ -3,7 +3,7 @@
 Depends only on 0018 (0019 is written elsewhere; the merge re-chains this one).
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from plugin_server.db.types import UTCDateTime
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, redirect, request, url_for
 
 from plugin_server import jobs, redemption_flow, rule_flow
 from plugin_server.api import schemas as s
@@ -17,6 +18,7 @@ from plugin_server.db import repositories
 from plugin_server.domain.imports import Layout, Mode
 from plugin_server.services import (
     adjustments,
+    analytics,
     collections,
     customers,
     earning_rules,
@@ -1304,3 +1306,138 @@ def replay_webhook_delivery(delivery_id: int) -> tuple[Response, int]:
     """Send a delivery again (e.g. after fixing your receiver)"""
     c = current_container()
     return jsonify(outbound_webhooks.replay(c.uow(), g.shop_id, delivery_id, now=c.clock())), 202
+
+
+# --- analytics ------------------------------------------------------------------------
+
+ANALYTICS_RANGE_ERRORS = {
+    "HTTP_400": (
+        s.Error,
+        "invalid_date (from/to not YYYY-MM-DD), date_range_reversed (from after to), "
+        "date_in_future (to after today, UTC) or date_range_too_long "
+        f"(more than {analytics.MAX_SPAN_DAYS} days).",
+    ),
+}
+ANALYTICS_NOTE = (
+    " Figures come from daily aggregates the scheduler builds every "
+    f"{analytics.BUILD_EVERY_MINUTES} minutes (`built_at`); `definitions` says exactly what "
+    "each one counts. Range: `from`/`to` are UTC days, both included; default the last "
+    f"{analytics.DEFAULT_SPAN_DAYS} days; at most {analytics.MAX_SPAN_DAYS}."
+)
+ANALYTICS_VIEWS = (
+    (
+        "overview",
+        analytics.overview,
+        analytics.OVERVIEW_PARTS,
+        s.AnalyticsOverview,
+        "Members, points and liability, redemption, members vs guests, reward and "
+        "referral revenue, the referral funnel and tiers, over a date range",
+    ),
+    (
+        "points",
+        analytics.points,
+        ("points",),
+        s.AnalyticsPoints,
+        "Members and points over a date range",
+    ),
+    (
+        "members-vs-guests",
+        analytics.members_vs_guests,
+        ("orders",),
+        s.AnalyticsMembersVsGuests,
+        "Orders of members and of guests over a date range",
+    ),
+    (
+        "referrals",
+        analytics.referrals,
+        ("referrals",),
+        s.AnalyticsReferrals,
+        "The referral funnel of referrals claimed in a date range",
+    ),
+    (
+        "cohorts",
+        analytics.cohorts,
+        ("cohorts",),
+        s.AnalyticsCohorts,
+        "Retention by month of joining, for members who joined in a date range",
+    ),
+    (
+        "tiers",
+        analytics.tiers,
+        ("tiers",),
+        s.AnalyticsTiers,
+        "Members per tier now, and tier moves in a range",
+    ),
+)
+
+
+def _analytics(fetch: analytics.Reader, raw_from: str | None, raw_to: str | None) -> dict[str, Any]:
+    c = current_container()
+    r = analytics.parse_range(raw_from, raw_to, today=c.clock().date())
+    return fetch(c.uow(), g.shop_id, r)
+
+
+def _add_analytics_views(
+    name: str,
+    fetch: analytics.Reader,
+    parts: tuple[str, ...],
+    model: type[s.AnalyticsBase],
+    summary: str,
+) -> None:
+    endpoint_name = "analytics_" + name.replace("-", "_")
+
+    def as_json(query: s.AnalyticsQuery) -> Any:  # a JSON response or a redirect
+        if query.format == "csv":
+            args: dict[str, Any] = {k: v for k, v in (("from", query.from_), ("to", query.to)) if v}
+            return redirect(url_for(f"admin.{endpoint_name}_csv", **args), 303)
+        return jsonify(_analytics(fetch, query.from_, query.to))
+
+    def as_csv(query: s.AnalyticsCsvQuery) -> Response:
+        result = _analytics(fetch, query.from_, query.to)
+        r = result["range"]
+        return _csv_response(
+            iter([analytics.to_csv(result)]), f"analytics-{name}-{r['from']}-{r['to']}.csv"
+        )
+
+    as_json.__name__, as_csv.__name__ = endpoint_name, endpoint_name + "_csv"
+    as_json.__doc__ = summary
+    as_csv.__doc__ = summary + ", as CSV"
+    csv_shape = (
+        "cohort, cohort_members, offset, month, members, rate: one row per cohort and month."
+        if name == "cohorts"
+        else "figure, value, currency, definition: one row per figure (dotted path)."
+    )
+    bp.get(f"/analytics/{name}")(
+        endpoint(
+            tags=["analytics"],
+            security=API_KEY,
+            responses={
+                "HTTP_200": (
+                    model,
+                    "The figures." + ANALYTICS_NOTE + "\n\n" + analytics.describe(parts),
+                ),
+                "HTTP_303": (None, "format=csv: to the .csv sibling, same from/to."),
+                **ANALYTICS_RANGE_ERRORS,
+                **AUTH_ERRORS,
+            },
+        )(as_json)
+    )
+    bp.get(f"/analytics/{name}.csv")(
+        endpoint(
+            tags=["analytics"],
+            security=API_KEY,
+            csv_responses=["HTTP_200"],
+            responses={
+                "HTTP_200": (
+                    s.CsvText,
+                    csv_shape + ANALYTICS_NOTE + "\n\n" + analytics.describe(parts),
+                ),
+                **ANALYTICS_RANGE_ERRORS,
+                **AUTH_ERRORS,
+            },
+        )(as_csv)
+    )
+
+
+for _name, _fetch, _parts, _model, _summary in ANALYTICS_VIEWS:
+    _add_analytics_views(_name, _fetch, _parts, _model, _summary)

@@ -16,6 +16,10 @@ logger = logging.getLogger(__name__)
 
 STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.ValidationFailed: 400,
+    errors.InvalidDate: 400,
+    errors.DateRangeReversed: 400,
+    errors.DateRangeTooLong: 400,
+    errors.DateInFuture: 400,
     errors.MalformedPayload: 400,
     errors.CustomerNotFound: 404,
     errors.ShopNotFound: 404,

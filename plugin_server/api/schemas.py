@@ -1595,3 +1595,169 @@ class UnsubscribeQuery(BaseModel):
     token: Annotated[str, Field(max_length=200)] = Field(
         description="The signed token from the email's link."
     )
+
+
+# --- analytics ------------------------------------------------------------------------
+
+AnalyticsRatio = Annotated[
+    str | None, Field(description="A decimal ratio as a string (4 places); null when undefined.")
+]
+
+
+class AnalyticsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        description="First UTC day, YYYY-MM-DD (included). Default: 29 days before `to`.",
+    )
+    to: str | None = Field(
+        default=None, description="Last UTC day, YYYY-MM-DD (included), not after today."
+    )
+    format: Literal["json", "csv"] | None = Field(
+        default=None, description="csv: the same figures as CSV (as the .csv sibling)."
+    )
+
+
+class AnalyticsCsvQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    from_: str | None = Field(default=None, alias="from", description="As for the JSON form.")
+    to: str | None = Field(default=None, description="As for the JSON form.")
+
+
+class AnalyticsRange(ResponseModel):
+    from_: str = Field(alias="from")
+    to: str
+
+
+class AnalyticsMoney(ResponseModel):
+    amount: DecimalText
+    currency: str
+
+
+class AnalyticsPointValue(AnalyticsMoney):
+    reward_id: int
+
+
+class AnalyticsBase(ResponseModel):
+    range: AnalyticsRange
+    built_at: str | None = Field(description="When the aggregates were last built (ISO 8601).")
+    definitions: dict[str, str] = Field(description="Each figure's definition, by name.")
+
+
+class AnalyticsPointFigures(BaseModel):
+    members: int
+    new_members: int
+    active_members: int
+    redeemers: int
+    redeemer_share: AnalyticsRatio
+    points_issued: int
+    points_reversed: int
+    points_redeemed: int
+    points_expired: int
+    points_removed: int
+    points_outstanding: int
+    points_spendable: int
+    points_pending: int
+    point_value: AnalyticsPointValue | None
+    liability: AnalyticsMoney | None
+    redemption_rate: AnalyticsRatio
+    tier_ups: int
+    tier_downs: int
+
+
+class AnalyticsOrderGroup(ResponseModel):
+    buyers: int
+    orders: int
+    repeat_buyers: int
+    repeat_purchase_rate: AnalyticsRatio
+    purchase_frequency: AnalyticsRatio
+    shop_currency_orders: int
+    gross: DecimalText
+    refunded: DecimalText
+    revenue: DecimalText
+    average_order_value: DecimalText | None
+
+
+class AnalyticsOtherCurrency(ResponseModel):
+    currency: str
+    orders: int
+    revenue: DecimalText
+
+
+class AnalyticsOrders(ResponseModel):
+    currency: str | None = Field(description="The shop's currency; money figures use it only.")
+    members: AnalyticsOrderGroup
+    guests: AnalyticsOrderGroup
+    reward_orders: int
+    reward_revenue: DecimalText
+    referred_orders: int
+    referred_revenue: DecimalText
+    other_currencies: list[AnalyticsOtherCurrency]
+
+
+class AnalyticsFunnel(ResponseModel):
+    claims: int
+    signed_up: int
+    first_orders: int
+    rewarded: int
+    flagged: int
+    approved: int
+    rejected: int
+    by_status: dict[str, int]
+
+
+class AnalyticsTierCount(ResponseModel):
+    tier_id: int | None
+    name: str | None
+    members: int
+
+
+class AnalyticsTierMoves(ResponseModel):
+    up: int
+    down: int
+
+
+class AnalyticsCohortMonth(ResponseModel):
+    offset: int
+    month: str
+    members: int
+    rate: AnalyticsRatio
+
+
+class AnalyticsCohort(ResponseModel):
+    month: str
+    members: int
+    retained: list[AnalyticsCohortMonth]
+
+
+class AnalyticsPoints(AnalyticsBase, AnalyticsPointFigures):
+    pass
+
+
+class AnalyticsMembersVsGuests(AnalyticsBase):
+    shop_currency: str | None
+    orders: AnalyticsOrders
+
+
+class AnalyticsReferrals(AnalyticsBase):
+    referral_funnel: AnalyticsFunnel
+
+
+class AnalyticsTiers(AnalyticsBase):
+    tiers_now: list[AnalyticsTierCount]
+    tier_moves: AnalyticsTierMoves
+
+
+class AnalyticsCohorts(AnalyticsBase):
+    cohorts: list[AnalyticsCohort]
+
+
+class AnalyticsOverview(AnalyticsBase, AnalyticsPointFigures):
+    shop_currency: str | None
+    orders: AnalyticsOrders
+    referral_funnel: AnalyticsFunnel
+    tiers_now: list[AnalyticsTierCount]
+    tier_moves: AnalyticsTierMoves

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -82,6 +83,7 @@ class Customer(Base):
         Index("ix_customers_shop_email", "shop_id", "email"),
         Index("ix_customers_birthday", "shop_id", "birth_month", "birth_day"),
         UniqueConstraint("shop_id", "referral_code", name="uq_customers_referral_code"),
+        Index("ix_customers_created", "shop_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -109,6 +111,9 @@ class Order(Base):
         UniqueConstraint("shop_id", "order_ref", name="uq_orders_shop_ref"),
         Index("ix_orders_email_key", "shop_id", "email_key"),
         Index("ix_orders_customer", "shop_id", "customer_id"),
+        # Analytics: orders by the day they were paid, and those changed since a build.
+        Index("ix_orders_paid", "shop_id", "paid_at"),
+        Index("ix_orders_updated", "shop_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -134,6 +139,8 @@ class Order(Base):
     presentment_currency: Mapped[str | None] = mapped_column(String(3))
     presentment_total: Mapped[Decimal | None] = mapped_column(ExactDecimal)
     earn_available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the platform says the order was paid (NULL until then): analytics' order day.
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Digests of the buyer's normalised email and shipping address: referrals compare them
     # (a friend who is not new, a self-referral) without keeping the address itself.
     email_key: Mapped[str | None] = mapped_column(String(64))
@@ -205,6 +212,9 @@ class LedgerEntry(Base):
         ),
         Index("ix_ledger_entries_order", "order_id"),
         Index("ix_ledger_entries_source", "shop_id", "customer_id", "source_type", "source_ref"),
+        # Analytics: one day's entries (rebuilding a day), and points still pending at a time.
+        Index("ix_ledger_entries_created", "shop_id", "created_at"),
+        Index("ix_ledger_entries_available", "shop_id", "available_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -789,3 +799,88 @@ class AdminLinkNonce(Base):
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- analytics (plugin_server.services.analytics) ---------------------------------------
+# Daily aggregates, each row a pure function of the source rows of its (shop, day): the
+# scheduler deletes and recomputes whole days, so building incrementally and rebuilding
+# from scratch write the same rows. Money is in integer millionths of the currency unit
+# (ExactDecimal keeps 6 places), so sums are exact integer sums on both databases.
+
+
+class AnalyticsDay(Base):
+    """Per shop and UTC day: members who joined, points by kind (by the day the entry was
+    written), and tier moves."""
+
+    __tablename__ = "analytics_days"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    new_members: Mapped[int] = mapped_column(BigInteger)
+    points_issued: Mapped[int] = mapped_column(BigInteger)
+    points_reversed: Mapped[int] = mapped_column(BigInteger)
+    points_redeemed: Mapped[int] = mapped_column(BigInteger)
+    points_returned: Mapped[int] = mapped_column(BigInteger)
+    points_expired: Mapped[int] = mapped_column(BigInteger)
+    points_removed: Mapped[int] = mapped_column(BigInteger)
+    points_net: Mapped[int] = mapped_column(BigInteger)
+    tier_ups: Mapped[int] = mapped_column(BigInteger)
+    tier_downs: Mapped[int] = mapped_column(BigInteger)
+
+
+class AnalyticsMemberDay(Base):
+    """A member who earned or redeemed points on a day."""
+
+    __tablename__ = "analytics_member_days"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    earned: Mapped[bool] = mapped_column(Boolean)
+    redeemed: Mapped[bool] = mapped_column(Boolean)
+
+
+class AnalyticsOrderDay(Base):
+    """One buyer's paid orders of a day in one currency. `buyer`: "m:<customer id>" for a
+    member, "g:<email key>" for a guest, "o:<order id>" for a guest without an email."""
+
+    __tablename__ = "analytics_order_days"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    buyer: Mapped[str] = mapped_column(String(80), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    member: Mapped[bool] = mapped_column(Boolean)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    gross_micros: Mapped[int] = mapped_column(BigInteger)
+    refunded_micros: Mapped[int] = mapped_column(BigInteger)
+    reward_orders: Mapped[int] = mapped_column(BigInteger)
+    reward_micros: Mapped[int] = mapped_column(BigInteger)
+    referred_orders: Mapped[int] = mapped_column(BigInteger)
+    referred_micros: Mapped[int] = mapped_column(BigInteger)
+
+
+class AnalyticsReferralDay(Base):
+    """Referrals claimed on a day, by their status now."""
+
+    __tablename__ = "analytics_referral_days"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    referrals: Mapped[int] = mapped_column(BigInteger)
+    signed_up: Mapped[int] = mapped_column(BigInteger)
+    ordered: Mapped[int] = mapped_column(BigInteger)
+    flagged: Mapped[int] = mapped_column(BigInteger)
+    approved: Mapped[int] = mapped_column(BigInteger)
+
+
+class AnalyticsState(Base):
+    """How far a shop's aggregates are built: changes at or after `changes_since` are still
+    to be looked at (the next build starts there, less a safety margin)."""
+
+    __tablename__ = "analytics_state"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    changes_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime)

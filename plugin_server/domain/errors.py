@@ -310,3 +310,27 @@ class EmailNotFound(LoyaltyError):
     """No such email in this shop."""
 
     code = "email_not_found"
+
+
+class InvalidDate(LoyaltyError):
+    """from/to must be calendar dates written YYYY-MM-DD."""
+
+    code = "invalid_date"
+
+
+class DateRangeReversed(LoyaltyError):
+    """from must not be after to."""
+
+    code = "date_range_reversed"
+
+
+class DateRangeTooLong(LoyaltyError):
+    """The date range is longer than analytics answer for at once."""
+
+    code = "date_range_too_long"
+
+
+class DateInFuture(LoyaltyError):
+    """The date range must end today (UTC) or earlier."""
+
+    code = "date_in_future"

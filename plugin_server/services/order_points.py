@@ -232,6 +232,7 @@ def _earn(
     order.presentment_currency = snap.presentment_currency
     order.presentment_total = snap.presentment_total
     order.earn_available_at = snap.available_at
+    order.paid_at = paid_at
     if order.customer_id is None:
         # A guest checkout in a shop where guests do not earn: the order is known and
         # settled at zero, so a later refund has nothing to take back.

@@ -18,6 +18,11 @@ from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
 from plugin_server.db.models import (
+    AnalyticsDay,
+    AnalyticsMemberDay,
+    AnalyticsOrderDay,
+    AnalyticsReferralDay,
+    AnalyticsState,
     Collection,
     CollectionProduct,
     Customer,
@@ -55,6 +60,11 @@ _SHOP_TABLES = (
     EmailUnsubscribe,
     EmailTemplate,
     EmailSettings,
+    AnalyticsDay,
+    AnalyticsMemberDay,
+    AnalyticsOrderDay,
+    AnalyticsReferralDay,
+    AnalyticsState,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -236,10 +246,14 @@ def export_customer_data(
     return export_id
 
 
-def redact_customer(session: Session, shop: Shop, event: PrivacyEvent) -> int:
+def redact_customer(
+    session: Session, shop: Shop, event: PrivacyEvent, *, now: datetime | None = None
+) -> int:
     """Erase the customer's personal data; their ledger entries and the shop's totals stay.
 
     Returns how many customer records were erased (0 when already erased: idempotent).
+    With `now`, their orders count as changed then, so the next analytics build recomputes
+    those days without the email digests (guest buyers are keyed by them).
     """
     customer = event.customer
     assert customer is not None
@@ -265,7 +279,9 @@ def redact_customer(session: Session, shop: Shop, event: PrivacyEvent) -> int:
     session.execute(
         update(Order)
         .where(Order.shop_id == shop.id, Order.order_ref.in_(order_refs))
-        .values(email_key=None, shipping_key=None)
+        .values(
+            email_key=None, shipping_key=None, **({"updated_at": now} if now is not None else {})
+        )
     )
     if ids:
         session.execute(

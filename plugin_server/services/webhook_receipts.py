@@ -258,7 +258,7 @@ def _apply(session: Session, receipt: WebhookReceipt, shop: Shop, *, now: dateti
         logger.info("shop data erased", extra={"shop_id": shop.id})
         return ApplyOutcome(receipt_id, PROCESSED, detail="shop erased")
     elif isinstance(event, domain.PrivacyEvent) and event.kind == "customer_redact":
-        erased = privacy.redact_customer(session, shop, event)
+        erased = privacy.redact_customer(session, shop, event, now=now)
         detail = f"erased {erased} customer record(s)"
         receipt.body = b"{}"  # this receipt's own body names the customer too
     elif isinstance(event, domain.PrivacyEvent):

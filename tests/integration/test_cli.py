@@ -78,6 +78,7 @@ def test_tick_reports_what_it_did(runner: CliRunner, container: Container) -> No
         "collections_due": 0,
         "webhooks_woke": 0,
         "emails_woke": 0,
+        "analytics_shops_built": 0,
     }
 
 
