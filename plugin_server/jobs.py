@@ -211,17 +211,21 @@ def run_receipt(container: JobContainer, receipt_id: int) -> str:
         return webhook_receipts.PENDING
 
 
-def deliver_webhooks() -> int:
-    """RQ job: deliver due outbound webhooks until none are left."""
+def _until_none_left(run: Callable[[JobContainer], int], flag: str) -> int:
+    """An outbox job's body: `run` until nothing is due. The wake-up flag is released before
+    the last look, so anything queued meanwhile is either seen here or wakes a new job."""
     container = worker_container()
     redis = getattr(container.dispatcher, "redis", None)
-    made = run_deliveries(container)
+    done = run(container)
     if redis is not None:
-        # Released before the last look, so a delivery queued meanwhile is either seen
-        # here or wakes a new job.
-        redis.delete(OUTBOUND_FLAG)
-        made += run_deliveries(container)
-    return made
+        redis.delete(flag)
+        done += run(container)
+    return done
+
+
+def deliver_webhooks() -> int:
+    """RQ job: deliver due outbound webhooks until none are left; attempts made."""
+    return _until_none_left(run_deliveries, OUTBOUND_FLAG)
 
 
 def run_deliveries(container: JobContainer) -> int:
@@ -236,14 +240,7 @@ def run_deliveries(container: JobContainer) -> int:
 
 def send_emails() -> int:
     """RQ job: send due shopper emails until none are left; how many were sent."""
-    container = worker_container()
-    redis = getattr(container.dispatcher, "redis", None)
-    sent = run_emails(container)["sent"]
-    if redis is not None:
-        # Released before the last look, as for webhook deliveries.
-        redis.delete(EMAILS_FLAG)
-        sent += run_emails(container)["sent"]
-    return sent
+    return _until_none_left(lambda c: run_emails(c)["sent"], EMAILS_FLAG)
 
 
 def run_emails(container: JobContainer, *, limit: int | None = None) -> dict[str, int]:
@@ -399,80 +396,69 @@ def tick(container: JobContainer) -> dict[str, int]:
     }
 
 
+class _BackgroundLoop:
+    """`work` on a thread of its own, one run at a time: a wake-up while it runs makes it
+    look once more. Not a daemon, so `loyalty tick` finishes what it started before
+    exiting. A failure leaves the work in its outbox for the next tick."""
+
+    def __init__(self, name: str, work: Callable[[], object]) -> None:
+        self._name = name
+        self._work = work
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._again = False
+
+    def wake(self) -> None:
+        with self._lock:
+            self._again = True
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._loop, name=self._name)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if not self._again:
+                    self._thread = None
+                    return
+                self._again = False
+            try:
+                self._work()
+            except Exception:
+                logger.exception("in-process background work failed", extra={"loop": self._name})
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread, if one runs (tests, and `loyalty tick`)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+
 class InlineDispatcher:
     """No Redis: drain in this process right after the commit that stored the receipt."""
 
     def __init__(self, container: JobContainer) -> None:
         self._container = container
-        self._outbound_lock = threading.Lock()
-        self._outbound_thread: threading.Thread | None = None
-        self._outbound_again = False
-        self._emails_lock = threading.Lock()
-        self._emails_thread: threading.Thread | None = None
-        self._emails_again = False
+        # A receiver or an SMTP server may take seconds: off the request thread.
+        self._webhooks = _BackgroundLoop(
+            "loyalty-outbound-webhooks", lambda: run_deliveries(container)
+        )
+        self._emails = _BackgroundLoop("loyalty-emails", lambda: run_emails(container))
 
     def send_emails(self) -> None:
-        """Like webhook deliveries: one thread at a time, looking once more after a wake-up
-        while it ran. Without SMTP_URL the emails stay in the outbox: nothing to start."""
-        if not self._container.settings.smtp_url:
-            return
-        with self._emails_lock:
-            self._emails_again = True
-            if self._emails_thread is not None:
-                return
-            self._emails_thread = threading.Thread(target=self._emails_loop, name="loyalty-emails")
-            self._emails_thread.start()
-
-    def _emails_loop(self) -> None:
-        while True:
-            with self._emails_lock:
-                if not self._emails_again:
-                    self._emails_thread = None
-                    return
-                self._emails_again = False
-            try:
-                run_emails(self._container)
-            except Exception:
-                # Still in the outbox: the next tick tries again.
-                logger.exception("in-process email sending failed")
+        """Without SMTP_URL the emails stay in the outbox: nothing to start."""
+        if self._container.settings.smtp_url:
+            self._emails.wake()
 
     def join_emails(self, timeout: float | None = None) -> None:
-        """Wait for the email thread, if one runs (tests, and `loyalty tick`)."""
-        thread = self._emails_thread
-        if thread is not None:
-            thread.join(timeout)
+        self._emails.join(timeout)
 
     def deliver_webhooks(self) -> None:
-        """On a thread of its own (a receiver may take seconds), one at a time: a wake-up
-        while it runs makes it look once more. Not a daemon, so `loyalty tick` finishes
-        what it started before exiting."""
-        with self._outbound_lock:
-            self._outbound_again = True
-            if self._outbound_thread is not None:
-                return
-            self._outbound_thread = threading.Thread(
-                target=self._deliver_loop, name="loyalty-outbound-webhooks"
-            )
-            self._outbound_thread.start()
-
-    def _deliver_loop(self) -> None:
-        while True:
-            with self._outbound_lock:
-                if not self._outbound_again:
-                    self._outbound_thread = None
-                    return
-                self._outbound_again = False
-            try:
-                run_deliveries(self._container)
-            except Exception:
-                # Still in the outbox: the next tick tries again.
-                logger.exception("in-process webhook delivery failed")
+        self._webhooks.wake()
 
     def join_webhooks(self, timeout: float | None = None) -> None:
-        """Wait for the delivery thread, if one runs (tests, and `loyalty tick`)."""
-        thread = self._outbound_thread
-        if thread is not None:
-            thread.join(timeout)
+        self._webhooks.join(timeout)
 
     def wake(self) -> None:
         try:
@@ -668,41 +654,29 @@ class RQDispatcher:
         return self._redis
 
     def deliver_webhooks(self) -> None:
-        """One delivery job at a time per flag lifetime; the outbox is the source of truth,
-        so a lost job only waits for the scheduler's next tick."""
-        from redis.exceptions import RedisError
-        from rq import Retry
-
-        try:
-            if self._redis.set(OUTBOUND_FLAG, 1, nx=True, ex=DRAIN_FLAG_TTL_S):
-                self._outbound.enqueue_call(
-                    deliver_webhooks,
-                    job_id=f"outbound-{uuid.uuid4().hex[:12]}",
-                    retry=Retry(max=3, interval=[5, 30, 120]),
-                    result_ttl=0,
-                    failure_ttl=7 * 24 * 3600,
-                    timeout=3600,
-                )
-        except RedisError:
-            logger.warning("could not wake webhook delivery", exc_info=True)
+        self._wake_outbox(deliver_webhooks, OUTBOUND_FLAG, "outbound")
 
     def send_emails(self) -> None:
-        """One sending job per flag lifetime; the outbox is the source of truth."""
+        self._wake_outbox(send_emails, EMAILS_FLAG, "emails")
+
+    def _wake_outbox(self, job: Callable[[], int], flag: str, name: str) -> None:
+        """One job per flag lifetime; the outbox is the source of truth, so a lost job only
+        waits for the scheduler's next tick."""
         from redis.exceptions import RedisError
         from rq import Retry
 
         try:
-            if self._redis.set(EMAILS_FLAG, 1, nx=True, ex=DRAIN_FLAG_TTL_S):
+            if self._redis.set(flag, 1, nx=True, ex=DRAIN_FLAG_TTL_S):
                 self._outbound.enqueue_call(
-                    send_emails,
-                    job_id=f"emails-{uuid.uuid4().hex[:12]}",
+                    job,
+                    job_id=f"{name}-{uuid.uuid4().hex[:12]}",
                     retry=Retry(max=3, interval=[5, 30, 120]),
                     result_ttl=0,
                     failure_ttl=7 * 24 * 3600,
                     timeout=3600,
                 )
         except RedisError:
-            logger.warning("could not wake email sending", exc_info=True)
+            logger.warning("could not wake %s work", name, exc_info=True)
 
     def release_slot(self, slot: int) -> None:
         self._redis.delete(self._flag(slot))

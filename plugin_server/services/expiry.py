@@ -272,11 +272,9 @@ def expire_shop(
     only the members something will be written for are locked, and they are read again
     under the lock."""
     chunks = member_chunks.MemberChunks(shop_id, chunk)
-    with uow_factory() as uow:
-        in_sql = uow.session.get_bind().dialect.name == "postgresql"
     parts = member_chunks.on_connections(
         lambda: _expire_chunks(uow_factory, chunks, now=now, dry_run=dry_run),
-        connections if in_sql else 1,
+        member_chunks.workers(uow_factory, connections),
     )
     return member_chunks.summed(parts, _NOTHING)
 

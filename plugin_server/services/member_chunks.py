@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
+from plugin_server.db.unit_of_work import UnitOfWork
 
 # Workers per pass on PostgreSQL (measured on 2 cores, 1,000,000 members: benchmarks/).
 CONNECTIONS = 2
@@ -38,6 +39,14 @@ class MemberChunks:
             if bounds is not None:
                 self._after = bounds[2]
             return bounds
+
+
+def workers(uow_factory: Callable[[], UnitOfWork], connections: int) -> int:
+    """How many workers a pass may use: `connections` on PostgreSQL; one elsewhere (SQLite
+    has one writer at a time)."""
+    with uow_factory() as uow:
+        in_sql = uow.session.get_bind().dialect.name == "postgresql"
+    return connections if in_sql else 1
 
 
 def on_connections(work: Callable[[], dict[str, int]], connections: int) -> list[dict[str, int]]:

@@ -481,11 +481,9 @@ def recalculate_shop(
     are locked, read again and written. Chunks hold different members, so two at once never
     wait on each other."""
     chunks = member_chunks.MemberChunks(shop_id, chunk)
-    with uow_factory() as uow:
-        in_sql = uow.session.get_bind().dialect.name == "postgresql"
     parts = member_chunks.on_connections(
         lambda: _recalculate_chunks(uow_factory, chunks, now=now, from_scratch=from_scratch),
-        connections if in_sql else 1,
+        member_chunks.workers(uow_factory, connections),
     )
     return member_chunks.summed(parts, ("members", "up", "down"))
 
