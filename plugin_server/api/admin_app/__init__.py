@@ -3,11 +3,13 @@
 Every page calls the same services as the JSON admin API, so a form shows the API's own
 validation messages. Authentication is in `auth`; texts in `i18n`; pages in `views`;
 templates in `templates/admin` (each extends `base.html`; `_macros.html` has the form
-field, error summary, CSRF field and notice). To add a page: a view in `views.py` that
-renders through `_page(..., nav="<key>")`, an entry in `views.NAV`, and its texts in all
-three languages (a test keeps them complete). Forms post to a view that calls a service,
-re-renders with the service's message on ValidationFailed, and redirects (303) with a
-`notice` on success.
+field, error summary, CSRF field and notice). To add a page: a module beside `views`
+with its routes on `bp`, using `views.page(..., nav="<key>")`, `views.redirect_to`,
+`views.form_errors` and `views.current_merchant`; imported in `init_app`; its texts in
+all three languages through `i18n.add_texts` (a test keeps them complete) and its
+section in `views.NAV`. Forms post to a view that calls the same service as the API,
+re-render with the service's message on ValidationFailed, and redirect (303) with a
+`notice` (registered in `views.NOTICES`) on success.
 """
 
 from __future__ import annotations

@@ -24,6 +24,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "nav_customers": "Customers",
         "nav_referrals": "Referral review",
         "nav_rewards": "Rewards",
+        "nav_analytics": "Analytics",
+        "nav_earning": "Earning rules",
+        "nav_tiers": "VIP tiers",
+        "nav_referral_program": "Referral program",
+        "nav_widget": "Widget",
+        "nav_settings": "Settings",
+        "nav_emails": "Emails",
+        "nav_webhooks": "Webhooks",
+        "nav_exports": "Import & export",
         "language": "Language",
         "signed_in_as": "Store: {shop}",
         "overview_title": "Overview",
@@ -143,6 +152,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "nav_customers": "Khách hàng",
         "nav_referrals": "Duyệt giới thiệu",
         "nav_rewards": "Phần thưởng",
+        "nav_analytics": "Phân tích",
+        "nav_earning": "Quy tắc tích điểm",
+        "nav_tiers": "Hạng VIP",
+        "nav_referral_program": "Chương trình giới thiệu",
+        "nav_widget": "Tiện ích",
+        "nav_settings": "Cài đặt",
+        "nav_emails": "Email",
+        "nav_webhooks": "Webhook",
+        "nav_exports": "Nhập & xuất",
         "language": "Ngôn ngữ",
         "signed_in_as": "Cửa hàng: {shop}",
         "overview_title": "Tổng quan",
@@ -264,6 +282,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "nav_customers": "ลูกค้า",
         "nav_referrals": "ตรวจสอบการแนะนำ",
         "nav_rewards": "รางวัล",
+        "nav_analytics": "การวิเคราะห์",
+        "nav_earning": "กฎการสะสมคะแนน",
+        "nav_tiers": "ระดับ VIP",
+        "nav_referral_program": "โปรแกรมแนะนำ",
+        "nav_widget": "วิดเจ็ต",
+        "nav_settings": "การตั้งค่า",
+        "nav_emails": "อีเมล",
+        "nav_webhooks": "เว็บฮุก",
+        "nav_exports": "นำเข้าและส่งออก",
         "language": "ภาษา",
         "signed_in_as": "ร้านค้า: {shop}",
         "overview_title": "ภาพรวม",
@@ -372,6 +399,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind_import": "นำเข้า",
     },
 }
+
+
+def add_texts(texts: dict[str, dict[str, str]]) -> None:
+    """A page module's own texts, merged into the catalogue at import. A key may be
+    defined once: two pages silently sharing a key would drift apart."""
+    for locale, entries in texts.items():
+        clash = set(entries) & set(TEXTS[locale])
+        if clash:
+            raise ValueError(f"admin texts defined twice ({locale}): {sorted(clash)}")
+        TEXTS[locale].update(entries)
 
 
 def pick_locale(*candidates: str | None, accept: Iterable[str] = ()) -> str:

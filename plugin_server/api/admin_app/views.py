@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, abort, g, render_template, request, session, url_for
+from flask import Response, abort, current_app, g, render_template, request, session, url_for
 from flask import redirect as flask_redirect
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
@@ -45,19 +45,31 @@ from plugin_server.services import (
 
 logger = logging.getLogger(__name__)
 
-# The sections in the navigation, in order: (key, endpoint). A new page adds its entry
-# here, its `nav_<key>` text in i18n (all three languages), and `nav="<key>"` on render.
-# Pages not built yet are left out rather than shown as "coming soon".
+# The sections in the navigation, in order: (key, endpoint). Each page module renders with
+# `nav="<key>"`; its `nav_<key>` text is in i18n. A section whose endpoint is not
+# registered (a page not built yet) is left out rather than shown as "coming soon".
 NAV: tuple[tuple[str, str], ...] = (
     ("overview", "adminapp.home"),
+    ("analytics", "adminapp.analytics"),
     ("customers", "adminapp.customer_search"),
     ("referrals", "adminapp.referral_queue"),
     ("rewards", "adminapp.reward_list"),
+    ("earning", "adminapp.earning_rules"),
+    ("tiers", "adminapp.tier_list"),
+    ("referral_program", "adminapp.referral_program"),
+    ("widget", "adminapp.widget_look"),
+    ("settings", "adminapp.program_settings"),
+    ("emails", "adminapp.email_templates"),
+    ("webhooks", "adminapp.webhook_endpoints"),
+    ("exports", "adminapp.exports"),
 )
 PUBLIC_ENDPOINTS = frozenset(
     {"adminapp.static", "adminapp.dev_sign_in", "adminapp.woo_sign_in", "adminapp.patch_id_token"}
 )
-NOTICES = frozenset({"adjusted", "approved", "rejected", "created", "archived"})
+# The `notice=<code>` values a redirect may carry. A page module adds its own codes; each
+# is shown by `_macros.notice_box` as the text with the same key (values: points, balance,
+# id, name).
+NOTICES: set[str] = {"adjusted", "approved", "rejected", "created", "archived"}
 REWARD_KINDS = ("fixed_amount", "percentage", "free_shipping", "points_for_money")
 REWARD_FIELDS = (
     "name",
@@ -105,11 +117,11 @@ def _auth_failed(exc: AuthFailed) -> BaseResponse:
     if exc.location:
         return flask_redirect(exc.location, 302)
     key = {400: "forbidden", 403: "forbidden", 503: "error"}.get(exc.status, "unauthorized")
-    response = _page(
+    response = page(
         "message.html",
         exc.status,
-        title=_t(f"{key}_title"),
-        text=_t(f"{key}_text"),
+        title=t(f"{key}_title"),
+        text=t(f"{key}_text"),
         merchant=None,
     )
     response.headers.update(exc.headers)
@@ -141,21 +153,21 @@ def security_headers(response: Response) -> Response:
 def http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     if status == 404:
-        return _page("message.html", 404, title=_t("not_found"), text=_t("not_found_text"))
-    return _page("message.html", status, title=_t("error_title"), text=_t("error_text"))
+        return page("message.html", 404, title=t("not_found"), text=t("not_found_text"))
+    return page("message.html", status, title=t("error_title"), text=t("error_text"))
 
 
 @bp.errorhandler(errors.LoyaltyError)
 def domain_error(exc: errors.LoyaltyError) -> Response:
     status = STATUS_FOR.get(type(exc), 422)
     if status == 404:
-        return _page("message.html", 404, title=_t("not_found"), text=_t("not_found_text"))
-    return _page("message.html", status, title=_t("error_title"), text=exc.message)
+        return page("message.html", 404, title=t("not_found"), text=t("not_found_text"))
+    return page("message.html", status, title=t("error_title"), text=exc.message)
 
 
 @bp.errorhandler(ApiError)
 def api_error(exc: ApiError) -> Response:
-    return _page("message.html", exc.status, title=_t("error_title"), text=exc.message)
+    return page("message.html", exc.status, title=t("error_title"), text=exc.message)
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -176,7 +188,7 @@ def _locale() -> str:
     return str(g.admin_locale)
 
 
-def _t(key: str, **values: object) -> str:
+def t(key: str, **values: object) -> str:
     return translate(_locale(), key, **values)
 
 
@@ -198,12 +210,12 @@ def locale_link(locale: str) -> str:
     return f"{request.path}?{urlencode(args)}"
 
 
-def _page(template: str, status: int = 200, **context: Any) -> Response:
+def page(template: str, status: int = 200, **context: Any) -> Response:
     merchant: Merchant | None = context.pop("merchant", g.get("merchant"))
     c = current_container()
     html = render_template(
         f"admin/{template}",
-        t=_t,
+        t=t,
         link=link,
         locale=_locale(),
         locales=[(code, LOCALE_NAMES[code], locale_link(code)) for code in LOCALES],
@@ -211,17 +223,19 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
         csrf_field=CSRF_FIELD,
         csrf_token=session.get("csrf", "") if merchant and merchant.via == "session" else "",
         shopify_api_key=c.settings.shopify_api_key,
-        sections=NAV,
+        sections=[
+            (key, endpoint) for key, endpoint in NAV if endpoint in current_app.view_functions
+        ],
         **context,
     )
     return Response(html, status=status, mimetype="text/html")
 
 
-def _redirect(endpoint: str, **values: Any) -> BaseResponse:
+def redirect_to(endpoint: str, **values: Any) -> BaseResponse:
     return flask_redirect(link(endpoint, **values), 303)
 
 
-def _notice() -> dict[str, str] | None:
+def notice_from_args() -> dict[str, str] | None:
     code = request.args.get("notice")
     if code not in NOTICES:
         return None
@@ -229,12 +243,12 @@ def _notice() -> dict[str, str] | None:
     return {"code": code, **values}
 
 
-def _merchant() -> Merchant:
+def current_merchant() -> Merchant:
     merchant: Merchant = g.merchant
     return merchant
 
 
-def _form_errors(exc: errors.LoyaltyError) -> tuple[int, dict[str, str], str]:
+def form_errors(exc: errors.LoyaltyError) -> tuple[int, dict[str, str], str]:
     field = exc.field if isinstance(exc, errors.ValidationFailed) else None
     return STATUS_FOR.get(type(exc), 422), ({field: exc.message} if field else {}), exc.message
 
@@ -282,8 +296,8 @@ def woo_sign_in() -> BaseResponse:
 def sign_out() -> BaseResponse:
     """Cookie sessions: end this one (CSRF-checked like every POST). Shopify has none."""
     session.clear()
-    return _page(
-        "message.html", title=_t("signed_out_title"), text=_t("signed_out_text"), merchant=None
+    return page(
+        "message.html", title=t("signed_out_title"), text=t("signed_out_text"), merchant=None
     )
 
 
@@ -312,21 +326,25 @@ def patch_id_token() -> BaseResponse:
 @bp.get("/")
 def home() -> Response:
     c = current_container()
-    stats = overview.overview(c.uow(), _merchant().shop_id)
-    return _page("overview.html", stats=stats, nav="overview")
+    stats = overview.overview(c.uow(), current_merchant().shop_id)
+    return page("overview.html", stats=stats, nav="overview")
 
 
 @bp.get("/customers")
 def customer_search() -> Response:
     c = current_container()
     q = request.args.get("q", "").strip()
-    found = customers.search_customers(c.uow(), _merchant().shop_id, q, now=c.clock()) if q else []
-    return _page("customers.html", q=q, found=found, nav="customers")
+    found = (
+        customers.search_customers(c.uow(), current_merchant().shop_id, q, now=c.clock())
+        if q
+        else []
+    )
+    return page("customers.html", q=q, found=found, nav="customers")
 
 
 def _profile(customer_ref: str, status: int = 200, **form: Any) -> Response:
     c = current_container()
-    shop_id = _merchant().shop_id
+    shop_id = current_merchant().shop_id
     summary = customers.customer_summary(c.uow(), shop_id, customer_ref, now=c.clock())
     history = customers.transactions(
         c.uow(), shop_id, customer_ref, now=c.clock(), limit=50, before_id=None
@@ -335,14 +353,14 @@ def _profile(customer_ref: str, status: int = 200, **form: Any) -> Response:
     referred = referrals.list_referrals(
         c.uow(), shop_id, status=None, advocate_ref=customer_ref, before=None, limit=20
     )
-    return _page(
+    return page(
         "customer.html",
         status,
         customer=summary,
         history=history["transactions"],
         redemptions=redeemed,
         referrals=referred,
-        notice=_notice(),
+        notice=notice_from_args(),
         nav="customers",
         form=form.get("form", {}),
         field_errors=form.get("field_errors", {}),
@@ -355,7 +373,7 @@ def customer(customer_ref: str) -> Response:
     return _profile(customer_ref)
 
 
-def _int_or_text(value: str) -> Any:
+def int_or_text(value: str) -> Any:
     text = value.strip()
     try:
         return int(text)
@@ -370,17 +388,17 @@ def adjust(customer_ref: str) -> BaseResponse:
     try:
         entry, _ = adjustments.adjust_points(
             c.uow(),
-            _merchant().shop_id,
+            current_merchant().shop_id,
             customer_ref,
-            points=_int_or_text(form["points"]),
+            points=int_or_text(form["points"]),
             reason=form["reason"],
             idempotency_key=None,
             now=c.clock(),
         )
     except errors.ValidationFailed as exc:
-        status, fields, message = _form_errors(exc)
+        status, fields, message = form_errors(exc)
         return _profile(customer_ref, status, form=form, field_errors=fields, error=message)
-    return _redirect(
+    return redirect_to(
         "adminapp.customer",
         customer_ref=customer_ref,
         notice="adjusted",
@@ -393,13 +411,18 @@ def adjust(customer_ref: str) -> BaseResponse:
 def referral_queue(status: int = 200, **form: Any) -> Response:
     c = current_container()
     flagged = referrals.list_referrals(
-        c.uow(), _merchant().shop_id, status="flagged", advocate_ref=None, before=None, limit=100
+        c.uow(),
+        current_merchant().shop_id,
+        status="flagged",
+        advocate_ref=None,
+        before=None,
+        limit=100,
     )
-    return _page(
+    return page(
         "referrals.html",
         status,
         flagged=flagged,
-        notice=_notice(),
+        notice=notice_from_args(),
         nav="referrals",
         error=form.get("error"),
         error_id=form.get("error_id"),
@@ -414,23 +437,27 @@ def review(referral_id: int, decision: str) -> BaseResponse:
         return referral_queue(400, error="note: at most 500 characters", error_id=referral_id)
     try:
         redemption_flow.review_referral(
-            c, _merchant().shop_id, referral_id, approve=decision == "approve", note=note or None
+            c,
+            current_merchant().shop_id,
+            referral_id,
+            approve=decision == "approve",
+            note=note or None,
         )
     except (errors.ReferralNotReviewable, errors.ValidationFailed) as exc:
-        status, _, message = _form_errors(exc)
+        status, _, message = form_errors(exc)
         return referral_queue(status, error=message, error_id=referral_id)
     notice = "approved" if decision == "approve" else "rejected"
-    return _redirect("adminapp.referral_queue", notice=notice, id=referral_id)
+    return redirect_to("adminapp.referral_queue", notice=notice, id=referral_id)
 
 
 def _rewards_page(status: int = 200, **form: Any) -> Response:
     c = current_container()
-    listed = rewards.list_rewards(c.uow(), _merchant().shop_id, status="all")
-    notice = _notice()
+    listed = rewards.list_rewards(c.uow(), current_merchant().shop_id, status="all")
+    notice = notice_from_args()
     if notice is not None and notice["code"] in ("created", "archived"):
         named = next((r["name"] for r in listed if str(r["id"]) == notice["id"]), None)
         notice = {**notice, "name": named or ""} if named else None
-    return _page(
+    return page(
         "rewards.html",
         status,
         rewards=listed,
@@ -453,7 +480,7 @@ def _reward_input(form: Mapping[str, str]) -> dict[str, Any]:
     for name in REWARD_FIELDS:
         value = form.get(name, "").strip()
         if value:
-            data[name] = _int_or_text(value) if name in INT_FIELDS else value
+            data[name] = int_or_text(value) if name in INT_FIELDS else value
     return data
 
 
@@ -463,16 +490,16 @@ def reward_create() -> BaseResponse:
     form = {name: request.form.get(name, "") for name in REWARD_FIELDS}
     try:
         created = rewards.create_reward(
-            c.uow(), _merchant().shop_id, _reward_input(form), now=c.clock()
+            c.uow(), current_merchant().shop_id, _reward_input(form), now=c.clock()
         )
     except errors.ValidationFailed as exc:
-        status, fields, message = _form_errors(exc)
+        status, fields, message = form_errors(exc)
         return _rewards_page(status, form=form, field_errors=fields, error=message)
-    return _redirect("adminapp.reward_list", notice="created", id=created["id"])
+    return redirect_to("adminapp.reward_list", notice="created", id=created["id"])
 
 
 @bp.post("/rewards/<int:reward_id>/archive")
 def reward_archive(reward_id: int) -> BaseResponse:
     c = current_container()
-    rewards.archive_reward(c.uow(), _merchant().shop_id, reward_id, now=c.clock())
-    return _redirect("adminapp.reward_list", notice="archived", id=reward_id)
+    rewards.archive_reward(c.uow(), current_merchant().shop_id, reward_id, now=c.clock())
+    return redirect_to("adminapp.reward_list", notice="archived", id=reward_id)
