@@ -9,6 +9,7 @@ from plugin_server.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Flask:
+    from plugin_server import observability
     from plugin_server.api import (
         admin,
         admin_emails,  # noqa: F401  (its routes are on the admin blueprint)
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     ):
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
+    observability.init_app(app)
     from plugin_server.api import admin_app
 
     admin_app.init_app(app, container)

@@ -35,9 +35,11 @@ def _echo_json(value: Any) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
 def main(verbose: bool) -> None:
     """Loyalty points and referrals for Shopify and WooCommerce stores."""
-    logging.basicConfig(
+    from plugin_server.observability import configure_logging
+
+    configure_logging(
         level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        json_lines=Settings.log_json_from_env(),
     )
 
 
@@ -204,13 +206,26 @@ def serve(host: str, port: int) -> None:
     create_app(container=c).run(host=host, port=port, threaded=True)
 
 
+HEALTH_PORT = click.option(
+    "--health-port",
+    type=int,
+    envvar="LOYALTY_HEALTH_PORT",
+    help="Serve /healthz, /readyz and /metrics on this port [env: LOYALTY_HEALTH_PORT].",
+)
+# RQ beats between jobs every worker_ttl - 15 s (and while a job runs): 60 s makes a
+# stalled worker visible to /healthz within minutes instead of RQ's default 7.
+WORKER_TTL_S = 60
+
+
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
-def worker(burst: bool) -> None:
+@HEALTH_PORT
+def worker(burst: bool, health_port: int | None) -> None:
     """Run an RQ worker for the loyalty queues (needs REDIS_URL)."""
     from rq import Queue, SimpleWorker
 
     from plugin_server import jobs
+    from plugin_server.process_server import Heartbeat, serve_in_background
 
     c = _container()
     if c.redis is None:
@@ -223,21 +238,43 @@ def worker(burst: bool) -> None:
     # SimpleWorker runs jobs without forking: each job is one short database transaction,
     # and fork-per-job would cap a worker near 50 jobs/s on a small machine.
     queues = [Queue(name, connection=c.redis) for name in jobs.QUEUES]
-    SimpleWorker(queues, connection=c.redis).work(burst=burst, with_scheduler=True)
+    heartbeat = Heartbeat()
+
+    class _Worker(SimpleWorker):
+        def heartbeat(self, *args: Any, **kwargs: Any) -> None:
+            super().heartbeat(*args, **kwargs)
+            heartbeat.beat()
+
+    if health_port is not None:
+        serve_in_background(
+            c, heartbeat, port=health_port, stale_after_s=WORKER_TTL_S * 3, role="worker"
+        )
+    _Worker(queues, connection=c.redis, worker_ttl=WORKER_TTL_S).work(
+        burst=burst, with_scheduler=True
+    )
 
 
 @main.command()
 @click.option("--interval", default=10, show_default=True, help="Seconds between passes.")
-def scheduler(interval: int) -> None:
+@HEALTH_PORT
+def scheduler(interval: int, health_port: int | None) -> None:
     """Run due work forever: retries, receipts of crashed drains, lost wake-ups."""
     from plugin_server import jobs
+    from plugin_server.process_server import Heartbeat, serve_in_background
 
     c = _container()
+    heartbeat = Heartbeat()
+    if health_port is not None:
+        # A pass may take minutes at a million members (tiers, expiry): stalled means
+        # no pass has started or ended for 15 minutes.
+        serve_in_background(c, heartbeat, port=health_port, stale_after_s=900, role="scheduler")
     while True:
+        heartbeat.beat()
         try:
             jobs.tick(c)
         except Exception:
             logging.getLogger(__name__).exception("scheduler tick failed")
+        heartbeat.beat()
         time.sleep(interval)
 
 

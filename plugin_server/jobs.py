@@ -17,6 +17,7 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from plugin_server import metrics
 from plugin_server.domain.errors import ReceiptNotFound, ShopNotFound
 from plugin_server.services import (
     analytics,
@@ -205,6 +206,7 @@ def run_receipt(container: JobContainer, receipt_id: int) -> str:
             " for good" if final else "; will retry",
             extra={"receipt_id": receipt_id},
         )
+        metrics.RECEIPT_FAILURES.labels("true" if final else "false").inc()
         if final:
             return webhook_receipts.FAILED
         container.dispatcher.wake_later(intervals[0] if intervals else 0)
@@ -261,7 +263,7 @@ def issue_redemption(redemption_id: int) -> str:
 
 def run_issue(container: JobContainer, redemption_id: int, *, quick: bool = False) -> str:
     """Issue one redemption's code; `quick` is the attempt made inside the HTTP request."""
-    return redemptions.issue(
+    outcome = redemptions.issue(
         container.uow,
         container.cipher,
         container.platform_clients(quick=quick),
@@ -269,6 +271,8 @@ def run_issue(container: JobContainer, redemption_id: int, *, quick: bool = Fals
         now=container.clock,
         credentials=lambda shop_id: shop_credentials(container, shop_id),
     )
+    metrics.REDEMPTION_OUTCOMES.labels(outcome).inc()
+    return outcome
 
 
 def sync_collections(shop_id: int, collection_refs: list[str]) -> int:

@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -37,13 +37,14 @@ def normalize_database_url(url: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    database_url: str
-    redis_url: str | None = None
-    secret_key: str
+    # repr=False: URLs may hold passwords, and settings can end up in a log or traceback.
+    database_url: str = field(repr=False)
+    redis_url: str | None = field(default=None, repr=False)
+    secret_key: str = field(repr=False)
     shopify_api_key: str = ""
-    shopify_api_secret: str = ""
+    shopify_api_secret: str = field(default="", repr=False)
     # Accepted as well while a rotated Shopify client secret propagates (up to an hour).
-    shopify_old_api_secret: str | None = None
+    shopify_old_api_secret: str | None = field(default=None, repr=False)
     instance_path: Path = Path("instance")
     max_webhook_bytes: int = 2 * 1024 * 1024
     # How long a shop lookup on the webhook path may be served from memory.
@@ -84,7 +85,9 @@ class Settings:
     # Shopper emails (plugin_server.services.emails). No SMTP_URL (the embedded default):
     # emails stay in the outbox, listed by `loyalty emails list` and GET /api/v1/emails.
     # smtp://user:pass@host:port (STARTTLS when SMTP_STARTTLS is on) or smtps:// (TLS).
-    smtp_url: str | None = None
+    smtp_url: str | None = field(default=None, repr=False)
+    # Bearer token for /metrics; without it the page is served only in development.
+    metrics_token: str | None = field(default=None, repr=False)
     smtp_starttls: bool = False
     smtp_timeout_s: float = 10.0
     # The sender when a shop has not set its own address.
@@ -106,6 +109,19 @@ class Settings:
         if self.webhook_allow_private is None:
             return self.development
         return self.webhook_allow_private
+
+    @staticmethod
+    def log_json_from_env(environ: Mapping[str, str] | None = None) -> bool:
+        """JSON log lines (LOYALTY_LOG_FORMAT=json|text); by default JSON in production
+        and text in development, decided as `from_env` decides development. Read on its
+        own because logging is set up before the rest of the settings are checked."""
+        env = os.environ if environ is None else environ
+        chosen = (env.get("LOYALTY_LOG_FORMAT") or "").strip().lower()
+        if chosen in ("json", "text"):
+            return chosen == "json"
+        database_url = env.get("DATABASE_URL") or "sqlite://"
+        is_sqlite = normalize_database_url(database_url).startswith("sqlite")
+        return not _bool(env.get("LOYALTY_DEVELOPMENT"), default=is_sqlite)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -163,6 +179,7 @@ class Settings:
             or Settings.storefront_rate_per_address,
             development=development,
             smtp_url=env.get("SMTP_URL") or None,
+            metrics_token=env.get("LOYALTY_METRICS_TOKEN") or None,
             smtp_starttls=_bool(env.get("SMTP_STARTTLS"), default=False),
             email_from=env.get("LOYALTY_EMAIL_FROM") or Settings.email_from,
             webhook_allow_private=(

@@ -15,7 +15,7 @@ from flask import (
     send_from_directory,
 )
 
-from plugin_server import redemption_flow
+from plugin_server import observability, redemption_flow
 from plugin_server.api import schemas
 from plugin_server.api.context import current_container
 from plugin_server.api.contract import STOREFRONT_AUTH, STOREFRONT_ERRORS, endpoint
@@ -51,6 +51,7 @@ def authenticate_shopper() -> Response | None:
     shopper = authenticate(current_container(), request)
     _limits().check(shopper, request.remote_addr or "unknown")
     g.shopper = shopper
+    observability.bind_shop(shopper.shop_id)
     return None
 
 

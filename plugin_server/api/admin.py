@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, redirect, request, url_for
 
-from plugin_server import jobs, redemption_flow, rule_flow
+from plugin_server import jobs, observability, redemption_flow, rule_flow
 from plugin_server.api import schemas as s
 from plugin_server.api.context import current_container
 from plugin_server.api.contract import API_KEY, AUTH_ERRORS, endpoint
@@ -53,6 +53,7 @@ def authenticate() -> None:
         if shop is None:
             raise ApiError(401, "unauthorized", "The API key is not valid.")
         g.shop_id = shop.id
+    observability.bind_shop(shop.id)
 
 
 # Path ids are bounded by the widest id column, so a huge number is a plain 404.

@@ -145,6 +145,11 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
         "description": "Shopify App Proxy: HMAC of the forwarded query; the shopper is "
         "logged_in_customer_id.",
     },
+    "metricsToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "LOYALTY_METRICS_TOKEN (not needed in development).",
+    },
     "shopperToken": {
         "type": "http",
         "scheme": "bearer",
@@ -182,6 +187,7 @@ def endpoint(
     csv_body: str | None = None,
     csv_responses: Sequence[str] = (),
     html_responses: Sequence[str] = (),
+    text_responses: Sequence[str] = (),
 ) -> Callable[[F], F]:
     """Declare a route's contract. Put it under the Flask route decorator.
 
@@ -190,12 +196,13 @@ def endpoint(
     first (webhooks, installs) or that take none on a hot path (storefront reads).
     `csv_body` documents a `text/csv` request body (read by the view itself) and
     `csv_responses` the statuses ("HTTP_200") served as `text/csv` instead of JSON, and
-    `html_responses` those served as a `text/html` page.
+    `html_responses` those served as a `text/html` page, `text_responses` as text/plain.
     """
     csv_doc = {
         "body": csv_body,
         "responses": [c.removeprefix("HTTP_") for c in csv_responses],
         "html": [c.removeprefix("HTTP_") for c in html_responses],
+        "text": [c.removeprefix("HTTP_") for c in text_responses],
     }
 
     def decorator(view: F) -> F:
@@ -252,7 +259,7 @@ def _add_csv(app: Flask, doc: dict[str, Any]) -> None:
     text = {"schema": {"type": "string"}}
     for rule in app.url_map.iter_rules():
         csv = getattr(app.view_functions.get(rule.endpoint), "_contract_csv", None)
-        if not csv or not (csv["body"] or csv["responses"] or csv.get("html")):
+        if not csv or not (csv["body"] or csv["responses"] or csv.get("html") or csv.get("text")):
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
@@ -267,6 +274,8 @@ def _add_csv(app: Flask, doc: dict[str, Any]) -> None:
                 operation["responses"][status]["content"] = {"text/csv": text}
             for status in csv.get("html", ()):
                 operation["responses"][status]["content"] = {"text/html": text}
+            for status in csv.get("text", ()):
+                operation["responses"][status]["content"] = {"text/plain": text}
 
 
 SIGNATURE_DOC = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -89,6 +89,7 @@ class ApiError(Exception):
 def error_response(
     status: int, code: str, message: str, fields: dict[str, str] | None = None
 ) -> tuple[Response, int]:
+    g.error_code = code  # for the request's metrics (webhook outcomes)
     error: dict[str, object] = {"code": code, "message": message}
     if fields:
         error["fields"] = fields

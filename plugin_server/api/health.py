@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import hmac
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import text
 
+from plugin_server import metrics
 from plugin_server.api import schemas
 from plugin_server.api.context import current_container
 from plugin_server.api.contract import endpoint
+from plugin_server.api.errors import ApiError
 
 bp = Blueprint("health", __name__)
 
@@ -29,7 +34,49 @@ def healthz() -> Response:
 )
 def readyz() -> tuple[Response, int]:
     """The database and Redis are reachable"""
-    container = current_container()
+    checks = readiness_checks(current_container())
+    ready = all(v in ("ok", "not_configured") for v in checks.values())
+    return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503
+
+
+@bp.get("/metrics")
+@endpoint(
+    tags=["operations"],
+    security={"metricsToken": []},
+    text_responses=["HTTP_200"],
+    responses={
+        "HTTP_200": (
+            schemas.MetricsText,
+            "Prometheus metrics: webhooks received by outcome, the webhook backlog and its "
+            "lag, RQ queue depth and failed jobs, receipt failures, redemption outcomes, "
+            "outbox sizes, store API latency and throttling, and the process's own figures.",
+        ),
+        "HTTP_401": (schemas.Error, "Missing or wrong metrics token."),
+        "HTTP_404": (schemas.Error, "Metrics are off: LOYALTY_METRICS_TOKEN is not set."),
+    },
+)
+def metrics_page() -> Response:
+    """Metrics for Prometheus"""
+    c = current_container()
+    expected = c.settings.metrics_token
+    if expected is None and not c.settings.development:
+        raise ApiError(404, "not_found", "Metrics are off: set LOYALTY_METRICS_TOKEN.")
+    if expected is not None:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), expected.encode()
+        ):
+            raise ApiError(
+                401,
+                "unauthorized",
+                "Send the metrics token as 'Authorization: Bearer <token>'.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+    return Response(metrics.exposition(c), mimetype=metrics.CONTENT_TYPE)
+
+
+def readiness_checks(container: Any) -> dict[str, str]:
+    """Whether the database and Redis answer (every process's readiness)."""
     checks: dict[str, str] = {}
     try:
         with container.engine.connect() as conn:
@@ -45,5 +92,4 @@ def readyz() -> tuple[Response, int]:
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"unavailable: {type(exc).__name__}"
-    ready = all(v in ("ok", "not_configured") for v in checks.values())
-    return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503
+    return checks

@@ -223,6 +223,10 @@ class Readiness(ResponseModel):
     checks: dict[str, str]
 
 
+class MetricsText(RootModel[str]):
+    """Prometheus text exposition format 0.0.4."""
+
+
 class OpenApiDocument(RootModel[dict[str, Any]]):
     """This document (OpenAPI 3.1)."""
 

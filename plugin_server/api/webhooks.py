@@ -10,8 +10,9 @@ import json
 from collections.abc import Mapping
 from typing import cast
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
+from plugin_server import metrics, observability
 from plugin_server.api import schemas
 from plugin_server.api.context import current_container
 from plugin_server.api.contract import endpoint
@@ -27,7 +28,17 @@ bp = Blueprint("webhooks", __name__)
 _UNAUTHORIZED = "The request is not signed by a shop we know."
 
 
+@bp.after_request
+def count_outcome(response: Response) -> Response:
+    platform = (request.view_args or {}).get("platform")
+    label = platform if platform in ("shopify", "woocommerce") else "other"
+    outcome = g.get("webhook_outcome") or g.get("error_code") or f"http_{response.status_code}"
+    metrics.WEBHOOKS_RECEIVED.labels(label, outcome).inc()
+    return response
+
+
 def _reply(status: str, http_status: int = 200, **extra: object) -> tuple[Response, int]:
+    g.webhook_outcome = status
     return jsonify(status=status, **extra), http_status
 
 
@@ -92,6 +103,7 @@ def receive(platform: str) -> tuple[Response, int]:
             raise ApiError(401, "invalid_signature", _UNAUTHORIZED)
 
     assert domain is not None  # a shop was found for it
+    observability.bind_shop(shop.id)
     try:
         envelope: Envelope = (
             envelopes.shopify_envelope(headers, domain)

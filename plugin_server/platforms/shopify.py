@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 from shopify_app import admin_graphql_request
 
+from plugin_server import metrics
 from plugin_server.domain.collections import MAX_COLLECTION_PRODUCTS, product_ref_from_gid
 from plugin_server.platforms.base import (
     CallLog,
@@ -164,15 +165,16 @@ class ShopifyClient:
         shop_name = creds.domain.removesuffix(".myshopify.com")
         for throttle_wait in range(self.max_throttle_waits + 1):
             self.log.attempts += 1
-            result = admin_graphql_request(
-                query,
-                shop=shop_name,
-                access_token=creds.access_token,
-                api_version=self.api_version,
-                variables=variables,
-                max_retries=self.max_retries,
-                http_client=self._http(creds),
-            )
+            with metrics.platform_call("shopify"):
+                result = admin_graphql_request(
+                    query,
+                    shop=shop_name,
+                    access_token=creds.access_token,
+                    api_version=self.api_version,
+                    variables=variables,
+                    max_retries=self.max_retries,
+                    http_client=self._http(creds),
+                )
             if result.ok:
                 return result.data or {}, result.extensions
             code, status = result.log.code, result.response.status
@@ -182,6 +184,7 @@ class ShopifyClient:
                 if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
                     wait = self._throttle_wait(body.get("extensions"))
                     self.log.throttled += 1
+                    metrics.PLATFORM_API_THROTTLED.labels("shopify").inc()
                     if throttle_wait < self.max_throttle_waits:
                         self.log.sleeps.append(wait)
                         self._sleep(wait)
@@ -192,6 +195,7 @@ class ShopifyClient:
                     f"Shopify refused the query: {messages}", code="graphql_errors"
                 )
             if code == "rate_limited":
+                metrics.PLATFORM_API_THROTTLED.labels("shopify").inc()
                 retry_after = float(result.response.headers.get("retry-after", 1) or 1)
                 raise PlatformRateLimited("Shopify rate limit", retry_after_s=retry_after)
             if code == "network_error" or status >= 500:

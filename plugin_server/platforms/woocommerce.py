@@ -20,6 +20,7 @@ from typing import Any
 import requests
 from woocommerce import API
 
+from plugin_server import metrics
 from plugin_server.domain.collections import MAX_COLLECTION_PRODUCTS
 from plugin_server.platforms.base import (
     CallLog,
@@ -110,10 +111,11 @@ class WooCommerceClient:
             last_try = attempt == self.max_retries
             try:
                 kwargs: dict[str, Any] = {"params": dict(params or {})}
-                if method in ("post", "put"):
-                    response = getattr(api, method)(endpoint, data, **kwargs)
-                else:
-                    response = getattr(api, method)(endpoint, **kwargs)
+                with metrics.platform_call("woocommerce"):
+                    if method in ("post", "put"):
+                        response = getattr(api, method)(endpoint, data, **kwargs)
+                    else:
+                        response = getattr(api, method)(endpoint, **kwargs)
             except requests.Timeout:
                 error: Exception = PlatformUnavailable("WooCommerce timed out", code="timeout")
             except requests.RequestException as exc:
@@ -128,6 +130,7 @@ class WooCommerceClient:
                 code = str(body.get("code") or f"http_{status}")
                 message = str(body.get("message") or f"HTTP {status}")
                 if status == 429:
+                    metrics.PLATFORM_API_THROTTLED.labels("woocommerce").inc()
                     wait = _retry_after(response, default=self.backoff_s * 2**attempt)
                     if last_try or wait > self.max_retry_after_s:
                         raise PlatformRateLimited("WooCommerce rate limit", retry_after_s=wait)

@@ -14,7 +14,7 @@ from flask import redirect as flask_redirect
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from plugin_server import redemption_flow
+from plugin_server import observability, redemption_flow
 from plugin_server.api.admin_app import bp
 from plugin_server.api.admin_app.auth import (
     CSRF_FIELD,
@@ -106,6 +106,7 @@ def authenticate() -> BaseResponse | None:
     except AuthFailed as exc:
         return _auth_failed(exc)
     g.merchant = merchant
+    observability.bind_shop(merchant.shop_id)
     chosen = request.args.get("locale")
     if merchant.via == "session" and chosen in LOCALES:
         session["locale"] = chosen

@@ -1,0 +1,29 @@
+"""gunicorn settings for the `web` process (Procfile).
+
+Metrics: each gunicorn worker is its own process, so counters are shared through
+prometheus_client's multiprocess mode: a fresh directory per server start, named in
+PROMETHEUS_MULTIPROC_DIR before the workers import anything, and a dead worker's live
+gauges dropped when it exits.
+"""
+
+import os
+import shutil
+import tempfile
+
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+    prefix="loyalty-metrics-"
+)
+shutil.rmtree(_metrics_dir, ignore_errors=True)
+os.makedirs(_metrics_dir)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+timeout = 30
+accesslog = "-"
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
