@@ -110,7 +110,8 @@ class WooCommerceClient:
             self.log.attempts += 1
             last_try = attempt == self.max_retries
             try:
-                kwargs: dict[str, Any] = {"params": dict(params or {})}
+                # Never followed: a store could send us on to an address inside our network.
+                kwargs: dict[str, Any] = {"params": dict(params or {}), "allow_redirects": False}
                 with metrics.platform_call("woocommerce"):
                     if method in ("post", "put"):
                         response = getattr(api, method)(endpoint, data, **kwargs)
@@ -124,6 +125,12 @@ class WooCommerceClient:
                 )
             else:
                 status = response.status_code
+                if 300 <= status < 400:
+                    raise PlatformRejected(
+                        f"WooCommerce redirected the API call (HTTP {status}); set the store "
+                        "URL to the address the REST API answers on",
+                        code="redirected",
+                    )
                 if status < 400:
                     return response
                 body = _json_or_empty(response)

@@ -4,9 +4,7 @@ store-URL checks made before we ever call an address a merchant typed in."""
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import secrets
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -17,6 +15,7 @@ from plugin_server.crypto import CredentialCipher
 from plugin_server.db.models import InstallState, Shop
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.errors import InstallRejected, ShopAlreadyExists, StoreUrlNotAllowed
+from plugin_server.platforms import safe_http
 from plugin_server.platforms.base import ShopCredentials
 from plugin_server.platforms.shopify_auth import ShopToken
 from plugin_server.services import shops
@@ -95,15 +94,10 @@ def check_store_url(url: str, *, allow_private: bool) -> str:
         return normalized
     if parts.scheme != "https":
         raise StoreUrlNotAllowed("the store URL must use https")
-    host = parts.hostname or ""
     try:
-        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        raise StoreUrlNotAllowed(f"{host} does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise StoreUrlNotAllowed(f"{host} resolves to a private or reserved address")
+        safe_http.resolve_public(parts.hostname or "", parts.port or 443)
+    except safe_http.AddressNotAllowed as exc:
+        raise StoreUrlNotAllowed(str(exc)) from None
     return normalized
 
 

@@ -10,10 +10,8 @@ claimed again. Delivery is therefore at least once: receivers dedupe on the
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
-import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -42,6 +40,7 @@ from plugin_server.domain.errors import (
     WebhookEndpointNotFound,
     WebhookUrlNotAllowed,
 )
+from plugin_server.platforms import safe_http
 
 logger = logging.getLogger(__name__)
 
@@ -97,16 +96,12 @@ def check_url(url: str, *, allow_private: bool) -> str:
 
 def _check_public(url: str) -> None:
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        raise WebhookUrlNotAllowed(f"{host} does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise WebhookUrlNotAllowed(f"{host} resolves to a private or reserved address")
+        safe_http.resolve_public(
+            parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+        )
+    except safe_http.AddressNotAllowed as exc:
+        raise WebhookUrlNotAllowed(str(exc)) from None
 
 
 def _check_topics(topics: Sequence[str]) -> list[str]:
@@ -525,9 +520,9 @@ def post(
     """One HTTP POST with connect/read timeouts and no redirects; never raises."""
     started = time.monotonic()
     try:
-        if not policy.allow_private:
-            _check_public(url)  # checked again now: DNS may have changed since registration
-        response = requests.post(
+        # Resolved and checked again now, and the connection made to that very address:
+        # DNS may have changed since registration, or may change between check and connect.
+        response = safe_http.session(allow_private=policy.allow_private).post(
             url,
             data=body,
             headers=headers,
@@ -538,7 +533,7 @@ def post(
         response.close()
         status: int | None = response.status_code
         error = None if outbound.is_success(response.status_code) else f"HTTP {status}"
-    except WebhookUrlNotAllowed as exc:
+    except (WebhookUrlNotAllowed, safe_http.AddressNotAllowed) as exc:
         status, error = None, f"url_not_allowed: {exc}"
     except requests.Timeout as exc:
         kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
