@@ -153,13 +153,13 @@ def test_the_host_header_names_the_host_not_the_address(
 
 
 class Redirector(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self.send_response(302)
         self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    do_POST = do_GET  # noqa: N815
+    do_POST = do_GET
 
     def log_message(self, *args: Any) -> None:
         pass
