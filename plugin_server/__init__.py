@@ -24,6 +24,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     if container is None:
         container = bootstrap(settings or Settings.from_env())
     app = Flask(__name__, instance_path=str(container.settings.instance_path))
+    if container.settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = container.settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = container.settings.max_webhook_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["loyalty"] = container

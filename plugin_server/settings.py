@@ -99,6 +99,13 @@ class Settings:
     email_lease_s: float = 300.0
     # Requests per minute per address to the public unsubscribe page.
     unsubscribe_rate: str = "30/minute"
+    # Per client address on the public routes (installs, sign-in links, the API document).
+    public_rate: str = "60/minute"
+    # Refused webhooks (bad signature, unknown shop) per address and web process; past
+    # it, that address gets 429 before any verifying.
+    refused_webhook_rate: str = "120/minute"
+    # Proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
+    trusted_proxies: int = 0
 
     @property
     def is_sqlite(self) -> bool:
@@ -160,6 +167,12 @@ class Settings:
             max_bytes = int(env.get("LOYALTY_MAX_WEBHOOK_BYTES") or 2 * 1024 * 1024)
         except ValueError as exc:
             raise SettingsError("LOYALTY_MAX_WEBHOOK_BYTES must be an integer") from exc
+        try:
+            proxies = int(env.get("LOYALTY_TRUSTED_PROXIES") or 0)
+        except ValueError as exc:
+            raise SettingsError("LOYALTY_TRUSTED_PROXIES must be a whole number") from exc
+        if proxies < 0:
+            raise SettingsError("LOYALTY_TRUSTED_PROXIES must be 0 or more")
         return cls(
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,
@@ -177,6 +190,8 @@ class Settings:
             or Settings.storefront_rate_per_shopper,
             storefront_rate_per_address=env.get("LOYALTY_RATE_PER_ADDRESS")
             or Settings.storefront_rate_per_address,
+            public_rate=env.get("LOYALTY_RATE_PUBLIC") or Settings.public_rate,
+            trusted_proxies=proxies,
             development=development,
             smtp_url=env.get("SMTP_URL") or None,
             metrics_token=env.get("LOYALTY_METRICS_TOKEN") or None,

@@ -161,6 +161,9 @@ API_KEY: dict[str, list[str]] = {"apiKey": []}
 STOREFRONT_AUTH: dict[str, list[str]] = {"appProxy": [], "shopperToken": []}
 
 AUTH_ERRORS: dict[str, Any] = {"HTTP_401": (Error, "Missing or invalid API key.")}
+RATE_LIMITED: dict[str, Any] = {
+    "HTTP_429": (Error, "rate_limited: too many requests from this address; see Retry-After.")
+}
 STOREFRONT_ERRORS: dict[str, Any] = {
     "HTTP_401": (
         Error,

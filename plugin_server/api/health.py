@@ -9,12 +9,13 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import text
 
 from plugin_server import metrics
-from plugin_server.api import schemas
+from plugin_server.api import rate_limits, schemas
 from plugin_server.api.context import current_container
-from plugin_server.api.contract import endpoint
+from plugin_server.api.contract import RATE_LIMITED, endpoint
 from plugin_server.api.errors import ApiError
 
 bp = Blueprint("health", __name__)
+PROBE_RATE = "600/minute"
 
 
 @bp.get("/healthz")
@@ -30,10 +31,13 @@ def healthz() -> Response:
     responses={
         "HTTP_200": (schemas.Readiness, "Ready."),
         "HTTP_503": (schemas.Readiness, "A dependency is down."),
+        **RATE_LIMITED,
     },
 )
 def readyz() -> tuple[Response, int]:
     """The database and Redis are reachable"""
+    # Each call asks the database and Redis: generous for probes, not an open tap.
+    rate_limits.enforce("readyz", PROBE_RATE)
     checks = readiness_checks(current_container())
     ready = all(v in ("ok", "not_configured") for v in checks.values())
     return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503

@@ -19,9 +19,9 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from shopify_app import ShopifyApp
 from werkzeug.wrappers import Response as BaseResponse
 
-from plugin_server.api import schemas
+from plugin_server.api import rate_limits, schemas
 from plugin_server.api.context import current_container
-from plugin_server.api.contract import endpoint
+from plugin_server.api.contract import RATE_LIMITED, endpoint
 from plugin_server.api.errors import ApiError
 from plugin_server.bootstrap import Container
 from plugin_server.domain.errors import InstallRejected, ValidationFailed
@@ -34,6 +34,12 @@ from webhooks.shopify import normalize_shop_domain
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("install", __name__, url_prefix="/auth")
+
+
+@bp.before_request
+def limit_by_address() -> None:
+    rate_limits.enforce("install", current_container().settings.public_rate)
+
 
 STATE_COOKIE = "loyalty_shopify_state"
 # Signed install links and callbacks older than this are refused (replays).
@@ -84,6 +90,7 @@ SIGNED_QUERY_ERRORS = {
     validate=False,  # the query is Shopify's signed one: checked by HMAC before anything
     query=schemas.ShopifyInstallQuery,
     responses={
+        **RATE_LIMITED,
         "HTTP_302": (None, "To Shopify's grant screen, with a single-use state."),
         **SIGNED_QUERY_ERRORS,
         "HTTP_503": (schemas.Error, "The app's Shopify credentials are not configured."),
@@ -123,6 +130,7 @@ def shopify_install() -> BaseResponse:
     validate=False,
     query=schemas.ShopifyCallbackQuery,
     responses={
+        **RATE_LIMITED,
         "HTTP_200": (schemas.Installed, "Installed; an expiring offline token stored."),
         "HTTP_303": (None, "Installed; a browser (Accept: text/html) goes on to the admin app."),
         "HTTP_400": (schemas.Error, "invalid_shop, invalid_timestamp or missing_code."),
@@ -184,6 +192,7 @@ def _wants_html() -> bool:
     validate=False,  # shopifyapp verifies the session token itself
     headers=schemas.BearerHeaders,
     responses={
+        **RATE_LIMITED,
         "HTTP_200": (schemas.Installed, "Token stored."),
         "HTTP_401": (schemas.Error, "The session token is invalid, expired or for another app."),
         "HTTP_503": (schemas.Error, "Shopify unreachable, or the app is not configured."),
@@ -257,6 +266,7 @@ def _finish_shopify(c: Container, domain: str, token: shopify_auth.ShopToken) ->
     tags=["install"],
     query=schemas.WooConnectQuery,
     responses={
+        **RATE_LIMITED,
         "HTTP_302": (None, "To the store's approval screen, with a single-use nonce."),
         "HTTP_400": (schemas.Error, "No store_url, or store_url_not_allowed."),
     },
@@ -281,6 +291,7 @@ def woocommerce_connect(query: schemas.WooConnectQuery) -> BaseResponse:
     tags=["install"],
     json=schemas.WooKeys,
     responses={
+        **RATE_LIMITED,
         "HTTP_200": (schemas.WooConnected, "Keys stored encrypted; webhooks created."),
         "HTTP_400": (
             schemas.Error,
@@ -353,7 +364,10 @@ def woocommerce_callback(json: schemas.WooKeys) -> tuple[Response, int]:
 @endpoint(
     tags=["install"],
     query=schemas.WooReturnQuery,
-    responses={"HTTP_200": (schemas.WooReturn, "Whether the store is connected.")},
+    responses={
+        "HTTP_200": (schemas.WooReturn, "Whether the store is connected."),
+        **RATE_LIMITED,
+    },
 )
 def woocommerce_return(query: schemas.WooReturnQuery) -> Response:
     """Where WooCommerce sends the merchant back.

@@ -13,7 +13,7 @@ from typing import cast
 from flask import Blueprint, Response, g, jsonify, request
 
 from plugin_server import metrics, observability
-from plugin_server.api import schemas
+from plugin_server.api import rate_limits, schemas
 from plugin_server.api.context import current_container
 from plugin_server.api.contract import endpoint
 from plugin_server.api.errors import ApiError
@@ -34,6 +34,9 @@ def count_outcome(response: Response) -> Response:
     label = platform if platform in ("shopify", "woocommerce") else "other"
     outcome = g.get("webhook_outcome") or g.get("error_code") or f"http_{response.status_code}"
     metrics.WEBHOOKS_RECEIVED.labels(label, outcome).inc()
+    if response.status_code == 401:
+        rate = current_container().settings.refused_webhook_rate
+        rate_limits.retry_after("webhook-refused", rate, local=True)
     return response
 
 
@@ -62,11 +65,20 @@ def _reply(status: str, http_status: int = 200, **extra: object) -> tuple[Respon
         "HTTP_404": (schemas.Error, "unknown_platform."),
         "HTTP_413": (schemas.Error, "payload_too_large."),
         "HTTP_503": (schemas.Error, "Database or queue unavailable; retry later."),
+        "HTTP_429": (
+            schemas.Error,
+            "rate_limited: this address sent too many refused webhooks; see Retry-After.",
+        ),
     },
 )
 def receive(platform: str) -> tuple[Response, int]:
     """Order, refund and privacy webhooks from Shopify and WooCommerce"""
     container = current_container()
+    # An address that keeps sending what we refuse waits before we verify anything more.
+    # Counted in this process's memory: no Redis round trip on the hot path.
+    wait = rate_limits.over("webhook-refused", container.settings.refused_webhook_rate, local=True)
+    if wait is not None:
+        raise rate_limits.too_many(wait)
     try:
         plat = Platform(platform)
     except ValueError:

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from plugin_server import observability, redemption_flow
+from plugin_server.api import rate_limits
 from plugin_server.api.admin_app import bp
 from plugin_server.api.admin_app.auth import (
     CSRF_FIELD,
@@ -168,7 +169,9 @@ def domain_error(exc: errors.LoyaltyError) -> Response:
 
 @bp.errorhandler(ApiError)
 def api_error(exc: ApiError) -> Response:
-    return page("message.html", exc.status, title=t("error_title"), text=exc.message)
+    response = page("message.html", exc.status, title=t("error_title"), text=exc.message)
+    response.headers.update(exc.headers)  # Retry-After on 429
+    return response
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -265,6 +268,7 @@ def dev_sign_in() -> BaseResponse:
     c = current_container()
     if not c.settings.development:
         abort(404)
+    rate_limits.enforce("admin-sign-in", c.settings.public_rate)
     domain = request.args.get("shop", "")
     given = request.args.get("sig", "")
     expected = dev_signature(c.settings.secret_key, domain)
@@ -284,6 +288,7 @@ def dev_sign_in() -> BaseResponse:
 def woo_sign_in() -> BaseResponse:
     """The WordPress plugin's signed, single-use link into the app."""
     c = current_container()
+    rate_limits.enforce("admin-sign-in", c.settings.public_rate)
     try:
         found = admin_links.consume_link(c.uow(), request.args.get("token", ""), now=c.clock())
     except admin_links.AdminLinkRejected as exc:
