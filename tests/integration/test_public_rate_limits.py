@@ -5,8 +5,8 @@ Behind trusted proxies the client's address comes from X-Forwarded-For."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal as D
 from dataclasses import replace
+from decimal import Decimal as D
 
 import pytest
 from flask.testing import FlaskClient
