@@ -96,6 +96,9 @@ class Settings:
     email_lease_s: float = 300.0
     # Requests per minute per address to the public unsubscribe page.
     unsubscribe_rate: str = "30/minute"
+    # Minutes between polls of each shop's recently updated orders (and checks of its
+    # webhook subscriptions), which find what dropped webhooks missed; 0 turns them off.
+    reconcile_minutes: int = 60
 
     @property
     def is_sqlite(self) -> bool:
@@ -144,6 +147,10 @@ class Settings:
             max_bytes = int(env.get("LOYALTY_MAX_WEBHOOK_BYTES") or 2 * 1024 * 1024)
         except ValueError as exc:
             raise SettingsError("LOYALTY_MAX_WEBHOOK_BYTES must be an integer") from exc
+        try:
+            reconcile_minutes = int(env.get("LOYALTY_RECONCILE_MINUTES") or 60)
+        except ValueError as exc:
+            raise SettingsError("LOYALTY_RECONCILE_MINUTES must be an integer") from exc
         return cls(
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,
@@ -154,6 +161,7 @@ class Settings:
             shopify_old_api_secret=env.get("SHOPIFY_OLD_API_SECRET") or None,
             instance_path=instance,
             max_webhook_bytes=max_bytes,
+            reconcile_minutes=max(reconcile_minutes, 0),
             public_url=env.get("LOYALTY_PUBLIC_URL") or "http://127.0.0.1:5000",
             shopify_scopes=env.get("SHOPIFY_SCOPES") or Settings.shopify_scopes,
             sandbox_url=(env.get("LOYALTY_SANDBOX_URL") or None) if development else None,
