@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Select, Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -260,19 +260,25 @@ def record_reconcile_failure(uow: UnitOfWork, shop_id: int, error: str, *, now: 
         uow.commit()
 
 
+def _readable_shops() -> Select[Any]:
+    return select(Shop.id).where(
+        Shop.active.is_(True),
+        or_(Shop.access_token_enc.is_not(None), Shop.consumer_key_enc.is_not(None)),
+    )
+
+
+def readable_shops(uow: UnitOfWork) -> list[int]:
+    """Active shops whose orders can be read (they have API credentials)."""
+    with uow:
+        return list(uow.session.scalars(_readable_shops().order_by(Shop.id)))
+
+
 def claim_due_reconciles(uow: UnitOfWork, *, now: datetime, every: timedelta) -> list[int]:
     """Active shops with API credentials whose poll is due; each is claimed until `every`
     from now (a poll that fails is tried again at the next claim)."""
     with uow:
         session = uow.session
-        shops = session.scalars(
-            select(Shop.id)
-            .where(
-                Shop.active.is_(True),
-                or_(Shop.access_token_enc.is_not(None), Shop.consumer_key_enc.is_not(None)),
-            )
-            .order_by(Shop.id)
-        ).all()
+        shops = session.scalars(_readable_shops().order_by(Shop.id)).all()
         if not shops:
             return []
         due = []
