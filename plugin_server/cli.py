@@ -322,6 +322,60 @@ def check(shop_id: int | None, settle_minutes: int, as_json: bool) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.option("--shop", "shop_id", type=int, help="Only this shop (default: every shop).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
+    help="Read orders updated since then (UTC unless an offset is given); default: since "
+    "the shop's last poll, less an hour's overlap (the last 24 hours on the first).",
+)
+def reconcile(shop_id: int | None, since: datetime | None) -> None:
+    """Find orders the webhooks missed and apply them once; repair missing or disabled webhooks.
+
+    Polls each shop's recently updated orders now, in this process, and prints per shop what
+    it found (orders, new order states) and applied (ledger entries: only what no webhook had
+    brought), and which webhooks it re-created or re-activated."""
+    from plugin_server import jobs
+    from plugin_server.platforms.base import PlatformError
+    from plugin_server.services import order_sync
+
+    c = _container()
+    when = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
+    shop_ids = [shop_id] if shop_id is not None else order_sync.readable_shops(c.uow())
+    results: list[dict[str, object]] = []
+    failed = False
+    for sid in shop_ids:
+        try:
+            results.append(jobs.run_reconcile(c, sid, since=when))
+        except (PlatformError, LoyaltyError) as exc:
+            failed = True
+            results.append({"shop_id": sid, "error": f"{exc.code}: {exc}"})
+    _echo_json(results)
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--shop", "shop_id", type=int, required=True, help="The shop's id.")
+def backfill(shop_id: int) -> None:
+    """Read the shop's whole order history into its order history (for scoring), here and
+    now: resumes from where an interrupted run got to. Orders placed before the install earn
+    nothing; later ones missing from the ledger are applied as their webhooks would be."""
+    from plugin_server import jobs
+    from plugin_server.platforms.base import PlatformError
+    from plugin_server.services import order_sync
+
+    c = _container()
+    try:
+        order_sync.start_backfill(c.uow(), shop_id, now=c.clock())
+        progress = jobs.run_backfill(c, shop_id)
+    except (PlatformError, LoyaltyError) as exc:
+        _echo_json(order_sync.backfill_progress(c.uow(), shop_id))
+        raise click.ClickException(f"{exc.code}: {exc} (run it again to resume)") from exc
+    _echo_json(progress)
+
+
 @main.group()
 def points() -> None:
     """Points across members: expiry."""

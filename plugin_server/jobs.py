@@ -14,8 +14,8 @@ import logging
 import threading
 import time
 import uuid
-from datetime import timedelta
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol, cast
 
 from plugin_server import metrics
 from plugin_server.domain.errors import ReceiptNotFound, ShopNotFound
@@ -26,6 +26,7 @@ from plugin_server.services import (
     emails,
     expiry,
     imports,
+    order_sync,
     outbound_webhooks,
     redemptions,
     referrals,
@@ -35,14 +36,13 @@ from plugin_server.services import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-    from datetime import datetime
 
     from redis import Redis
 
     from plugin_server.crypto import CredentialCipher
     from plugin_server.db.models import Shop
     from plugin_server.db.unit_of_work import UnitOfWork
-    from plugin_server.platforms.base import ShopCredentials, ShopPlatform
+    from plugin_server.platforms.base import OrderReader, ShopCredentials, ShopPlatform
     from plugin_server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,9 @@ STALE_CLAIM = timedelta(minutes=5)
 STALE_REDEMPTION = timedelta(minutes=1)
 # An import not completed and untouched this long is started again from its last line.
 STALE_IMPORT = timedelta(minutes=10)
+# A history backfill untouched this long (its worker died) or failed this long ago (the
+# platform was down or throttling) is resumed from its cursor by the tick.
+STALE_BACKFILL = timedelta(minutes=10)
 # Codes expire this long after their end date, so an order placed just before it whose
 # webhook is still on its way marks the code used instead of finding it expired.
 EXPIRY_GRACE = timedelta(hours=1)
@@ -99,6 +102,10 @@ class Dispatcher(Protocol):
     def deliver_webhooks(self) -> None: ...
     # Shopper emails are due (queued after a commit, or retries); nothing without SMTP.
     def send_emails(self) -> None: ...
+    # Poll a shop's recently updated orders and check its webhooks (the tick, every hour).
+    def reconcile(self, shop_id: int) -> None: ...
+    # Read a shop's whole order history, from where it got to (API, CLI, tick on a stall).
+    def backfill(self, shop_id: int) -> None: ...
 
 
 class JobContainer(Protocol):
@@ -304,6 +311,102 @@ def run_collection_sync(
     return synced
 
 
+def reconcile_orders(shop_id: int, since: str | None = None) -> dict[str, object]:
+    """RQ job: poll a shop's recently updated orders and repair its webhooks."""
+    return run_reconcile(
+        worker_container(), shop_id, since=datetime.fromisoformat(since) if since else None
+    )
+
+
+def backfill_orders(shop_id: int) -> dict[str, object]:
+    """RQ job: read a shop's order history from its stored cursor to the end."""
+    return run_backfill(worker_container(), shop_id)
+
+
+def _reader(container: JobContainer, shop_id: int) -> tuple[str, OrderReader]:
+    """The shop's platform name and its client's order reader."""
+    from plugin_server.db.models import Shop
+
+    with container.uow() as uow:
+        shop = uow.session.get(Shop, shop_id)
+        if shop is None:
+            raise ShopNotFound(f"shop {shop_id} does not exist")
+        platform = shop.platform
+    return platform, cast("OrderReader", container.platform_clients()[platform])
+
+
+def apply_found(container: JobContainer, receipt_ids: Sequence[int]) -> dict[str, int]:
+    """Apply receipts stored for polled orders through the webhook path, now (a drain that
+    claimed one meanwhile finds it settled); counts of receipts applied and of ledger entries
+    they appended (non-zero only for what the webhooks had missed)."""
+    applied = entries = 0
+    for receipt_id in receipt_ids:
+        try:
+            outcome = webhook_receipts.apply_receipt(
+                container.uow(), receipt_id, now=container.clock()
+            )
+        except Exception:
+            run_receipt(container, receipt_id)  # records the failure and schedules a retry
+            continue
+        applied += outcome.status == webhook_receipts.PROCESSED
+        entries += len(outcome.entry_ids)
+    return {"order_states_applied": applied, "ledger_entries": entries}
+
+
+def run_reconcile(
+    container: JobContainer, shop_id: int, *, since: datetime | None = None
+) -> dict[str, object]:
+    """Poll one shop's orders updated since its watermark (or `since`), apply what is new
+    through the webhook path, and re-create or re-activate its order webhooks. A platform
+    error (throttled past our waits, down) is recorded and raised: the watermark stays, so
+    the next poll reads the same window again."""
+    from plugin_server.platforms.base import PlatformError
+
+    platform, reader = _reader(container, shop_id)
+    creds = shop_credentials(container, shop_id)
+    try:
+        summary, receipt_ids = order_sync.reconcile(
+            container.uow, reader, shop_id, creds, clock=container.clock, since=since
+        )
+    except PlatformError as exc:
+        order_sync.record_reconcile_failure(
+            container.uow(), shop_id, f"{exc.code}: {exc}", now=container.clock()
+        )
+        raise
+    out: dict[str, object] = {"shop_id": shop_id, **summary}
+    out.update(apply_found(container, receipt_ids))
+    secret = order_sync.webhook_secret(container.uow(), container.cipher.decrypt, shop_id)
+    try:
+        repair = reader.repair_webhooks(
+            creds,
+            delivery_url=f"{container.settings.public_url.rstrip('/')}/webhooks/{platform}",
+            secret=secret,
+        )
+        out["webhooks_recreated"] = list(repair.recreated)
+        out["webhooks_reactivated"] = list(repair.reactivated)
+    except PlatformError as exc:
+        logger.warning("webhook check failed: %s", exc.code, extra={"shop_id": shop_id})
+        out["webhooks_error"] = exc.code
+    logger.info("orders reconciled", extra={"shop_id": shop_id, "found": out["orders_found"]})
+    return out
+
+
+def run_backfill(container: JobContainer, shop_id: int) -> dict[str, object]:
+    """Read a shop's order history from its cursor on (the backfill must have been started:
+    `order_sync.start_backfill`); the progress it got to. Platform errors leave it failed
+    and resumable (the tick resumes it after STALE_BACKFILL)."""
+    _, reader = _reader(container, shop_id)
+    creds = shop_credentials(container, shop_id)
+    return order_sync.backfill(
+        container.uow,
+        reader,
+        shop_id,
+        creds,
+        clock=container.clock,
+        apply=lambda ids: apply_found(container, ids),
+    )
+
+
 def shop_credentials(container: JobContainer, shop_id: int) -> ShopCredentials:
     """A shop's credentials for an API call, its Shopify token refreshed if about to expire."""
     from plugin_server.platforms import shopify_auth
@@ -337,7 +440,9 @@ def tick(container: JobContainer) -> dict[str, int]:
     imports that stopped, sync the collections live rules name when they are due (every
     few hours; failing ones sooner), wake a delivery worker for due outbound webhooks
     (retries, and claims of workers that died), and (hourly) trim the outbound delivery
-    log, and (every few minutes) bring the analytics aggregates up to date."""
+    log, (every few minutes) bring the analytics aggregates up to date, (every
+    `reconcile_minutes` per shop) poll recently updated orders and check webhooks, and
+    resume order-history backfills that stopped."""
     released = webhook_receipts.release_stale_claims(
         container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
@@ -374,6 +479,23 @@ def tick(container: JobContainer) -> dict[str, int]:
     )
     if emails_due:
         container.dispatcher.send_emails()
+    # Orders the webhooks missed (and the webhooks themselves), per shop every so often;
+    # backfills whose worker died or that the platform stopped.
+    every = container.settings.reconcile_minutes
+    reconciles = (
+        order_sync.claim_due_reconciles(
+            container.uow(), now=container.clock(), every=timedelta(minutes=every)
+        )
+        if every > 0
+        else []
+    )
+    for shop_id in reconciles:
+        container.dispatcher.reconcile(shop_id)
+    backfills = order_sync.stalled_backfills(
+        container.uow(), now=container.clock(), older_than=STALE_BACKFILL
+    )
+    for shop_id in backfills:
+        container.dispatcher.backfill(shop_id)
     # Analytics aggregates: the days changed since the last build (every few minutes).
     analytics_built = analytics.run_due(container.uow, now=container.clock())
     now = container.clock()
@@ -397,6 +519,8 @@ def tick(container: JobContainer) -> dict[str, int]:
         "webhooks_woke": int(webhooks_due),
         "emails_woke": int(emails_due),
         "analytics_shops_built": analytics_built or 0,
+        "reconciles_queued": len(reconciles),
+        "backfills_resumed": len(backfills),
     }
 
 
@@ -505,6 +629,27 @@ class InlineDispatcher:
             # Failures are recorded per collection; this is the unexpected kind. The next
             # due pass of the tick tries again.
             logger.exception("collection sync failed", extra={"shop_id": shop_id})
+
+    def reconcile(self, shop_id: int) -> None:
+        """In this process (the tick's): the embedded default has no worker."""
+        try:
+            run_reconcile(self._container, shop_id)
+        except Exception:
+            # Recorded on the shop's sync state; the next due tick polls the window again.
+            logger.exception("order reconciliation failed", extra={"shop_id": shop_id})
+
+    def backfill(self, shop_id: int) -> None:
+        """Off the caller's thread (a request may have started it); its cursor is kept, so
+        a run cut short by the process exiting is resumed by a later tick."""
+        threading.Thread(
+            target=self._backfill, args=(shop_id,), name="loyalty-backfill", daemon=True
+        ).start()
+
+    def _backfill(self, shop_id: int) -> None:
+        try:
+            run_backfill(self._container, shop_id)
+        except Exception:
+            logger.exception("order backfill stopped", extra={"shop_id": shop_id})
 
     def add_drain(self) -> None:
         """One process drains everything itself."""
@@ -687,6 +832,48 @@ class RQDispatcher:
 
     def hold_slot(self, slot: int) -> None:
         self._redis.set(self._flag(slot), 1, ex=DRAIN_FLAG_TTL_S)
+
+    def reconcile(self, shop_id: int) -> None:
+        from redis.exceptions import RedisError
+        from rq import Retry
+
+        try:
+            self._sync.enqueue_call(
+                reconcile_orders,
+                args=(shop_id,),
+                job_id=f"reconcile-{shop_id}-{uuid.uuid4().hex[:8]}",
+                # Throttled or down: try the same window again soon (the watermark waits).
+                retry=Retry(max=3, interval=[60, 300, 900]),
+                result_ttl=0,
+                failure_ttl=7 * 24 * 3600,
+                timeout=1800,
+            )
+        except RedisError:
+            logger.warning(
+                "could not enqueue a reconciliation; the next due tick does",
+                extra={"shop_id": shop_id},
+                exc_info=True,
+            )
+
+    def backfill(self, shop_id: int) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            # One job id per shop: starting it again while one is queued adds nothing.
+            self._sync.enqueue_call(
+                backfill_orders,
+                args=(shop_id,),
+                job_id=f"backfill-{shop_id}",
+                result_ttl=0,
+                failure_ttl=7 * 24 * 3600,
+                timeout=6 * 3600,
+            )
+        except RedisError:
+            logger.warning(
+                "could not enqueue a backfill; the tick resumes it",
+                extra={"shop_id": shop_id},
+                exc_info=True,
+            )
 
     def run_import(self, shop_id: int, import_id: int) -> None:
         from redis.exceptions import RedisError

@@ -106,6 +106,9 @@ class Settings:
     refused_webhook_rate: str = "120/minute"
     # Proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
     trusted_proxies: int = 0
+    # Minutes between polls of each shop's recently updated orders (and checks of its
+    # webhook subscriptions), which find what dropped webhooks missed; 0 turns them off.
+    reconcile_minutes: int = 60
 
     @property
     def is_sqlite(self) -> bool:
@@ -173,6 +176,10 @@ class Settings:
             raise SettingsError("LOYALTY_TRUSTED_PROXIES must be a whole number") from exc
         if proxies < 0:
             raise SettingsError("LOYALTY_TRUSTED_PROXIES must be 0 or more")
+        try:
+            reconcile_minutes = int(env.get("LOYALTY_RECONCILE_MINUTES") or 60)
+        except ValueError as exc:
+            raise SettingsError("LOYALTY_RECONCILE_MINUTES must be an integer") from exc
         return cls(
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,
@@ -183,6 +190,7 @@ class Settings:
             shopify_old_api_secret=env.get("SHOPIFY_OLD_API_SECRET") or None,
             instance_path=instance,
             max_webhook_bytes=max_bytes,
+            reconcile_minutes=max(reconcile_minutes, 0),
             public_url=env.get("LOYALTY_PUBLIC_URL") or "http://127.0.0.1:5000",
             shopify_scopes=env.get("SHOPIFY_SCOPES") or Settings.shopify_scopes,
             sandbox_url=(env.get("LOYALTY_SANDBOX_URL") or None) if development else None,

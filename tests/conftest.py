@@ -115,6 +115,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         testing=True,
         job_retry_intervals=(0, 0, 0, 0),
         wake_debounce_s=0,
+        # No order polls from the tick unless a test asks for them: most shops in tests
+        # have tokens but no sandbox to poll.
+        reconcile_minutes=0,
     )
 
 

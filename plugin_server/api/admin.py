@@ -24,6 +24,7 @@ from plugin_server.services import (
     earning_rules,
     exports,
     imports,
+    order_sync,
     outbound_webhooks,
     privacy,
     program,
@@ -545,6 +546,39 @@ def sync_collection(collection_id: str) -> tuple[Response, int]:
     """Read a collection's products from the store again now"""
     out, finished = rule_flow.sync_now(current_container(), g.shop_id, collection_id)
     return jsonify(out), 200 if finished else 202
+
+
+@bp.get("/orders/backfill")
+@endpoint(
+    tags=["orders"],
+    security=API_KEY,
+    responses={"HTTP_200": (s.BackfillProgress, "Where the backfill got to."), **AUTH_ERRORS},
+)
+def get_order_backfill() -> Response:
+    """Progress of reading the shop's past orders into its order history"""
+    return jsonify(order_sync.backfill_progress(current_container().uow(), g.shop_id))
+
+
+@bp.post("/orders/backfill")
+@endpoint(
+    tags=["orders"],
+    security=API_KEY,
+    responses={
+        "HTTP_202": (
+            s.BackfillProgress,
+            "Started (or resumed from where it stopped, or already running): poll GET.",
+        ),
+        **AUTH_ERRORS,
+    },
+)
+def start_order_backfill() -> tuple[Response, int]:
+    """Read every past order from the store into the order history (for scoring), also
+    those placed before the app was installed, which earn no points"""
+    c = current_container()
+    progress, start = order_sync.start_backfill(c.uow(), g.shop_id, now=c.clock())
+    if start:
+        c.dispatcher.backfill(g.shop_id)
+    return jsonify(progress), 202
 
 
 @bp.post(f"/earning-rules/<{ID}:rule_id>/archive")

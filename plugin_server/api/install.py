@@ -25,7 +25,7 @@ from plugin_server.api.contract import RATE_LIMITED, endpoint
 from plugin_server.api.errors import ApiError
 from plugin_server.bootstrap import Container
 from plugin_server.domain.errors import InstallRejected, ValidationFailed
-from plugin_server.platforms import shopify_auth
+from plugin_server.platforms import shopify_auth, woocommerce
 from plugin_server.platforms.base import PlatformError, ShopCredentials
 from plugin_server.platforms.shopify import ShopifyClient
 from plugin_server.platforms.woocommerce import WooCommerceClient
@@ -44,7 +44,6 @@ def limit_by_address() -> None:
 STATE_COOKIE = "loyalty_shopify_state"
 # Signed install links and callbacks older than this are refused (replays).
 MAX_QUERY_AGE_S = 3600
-WOO_TOPICS = ("order.created", "order.updated", "order.deleted", "customer.created")
 
 
 def shopify_app(container: Container) -> ShopifyApp:
@@ -346,7 +345,7 @@ def woocommerce_callback(json: schemas.WooKeys) -> tuple[Response, int]:
         except ValidationFailed:
             logger.warning("the store's plugin served an invalid token key: %s", store_url)
     created = 0
-    for topic in WOO_TOPICS:
+    for topic in woocommerce.WEBHOOK_TOPICS:
         try:
             client.create_webhook(
                 creds,

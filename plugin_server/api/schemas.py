@@ -1765,3 +1765,31 @@ class AnalyticsOverview(AnalyticsBase, AnalyticsPointFigures):
     referral_funnel: AnalyticsFunnel
     tiers_now: list[AnalyticsTierCount]
     tier_moves: AnalyticsTierMoves
+
+
+# --- order history ---------------------------------------------------------------------
+
+
+class BackfillProgress(ResponseModel):
+    """The shop's order-history backfill: every past order read from the store (paged,
+    resumable), kept for scoring. Orders placed before the install earn no points."""
+
+    status: Literal["idle", "running", "completed", "failed"] = Field(
+        description="idle: never started. running: reading pages (or queued). completed: "
+        "every page read. failed: stopped by the store (see error); it resumes from the "
+        "page it got to when started again, or by itself a few minutes later."
+    )
+    pages: int = Field(description="Pages read by this run.")
+    orders_read: int
+    before_install: int = Field(description="Orders read that were placed before the install.")
+    new_order_states: int = Field(
+        description="Orders placed since the install that were handed to the webhook path "
+        "(each applied once: those the webhooks brought already change nothing)."
+    )
+    resumable: bool = Field(description="A stopped run goes on from its cursor.")
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime | None
+    error: str | None
+    history_orders: int = Field(description="Orders the shop's history holds in all.")
+    history_before_install: int

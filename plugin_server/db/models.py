@@ -884,3 +884,60 @@ class AnalyticsState(Base):
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
     changes_since: Mapped[datetime] = mapped_column(UTCDateTime)
     built_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrderHistory(Base):
+    """Every order the store reported when its orders were read (history backfill and
+    reconciliation polls), for scoring members on their whole purchase history.
+
+    Never a source of points: orders placed before the install (`before_install`) exist
+    only here; later ones are applied through the webhook receipts like any delivery."""
+
+    __tablename__ = "order_history"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "order_ref", name="uq_order_history_shop_ref"),
+        Index("ix_order_history_customer", "shop_id", "customer_ref"),
+        Index("ix_order_history_email", "shop_id", "email_key"),
+        Index("ix_order_history_placed", "shop_id", "placed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    order_ref: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(64))
+    customer_ref: Mapped[str | None] = mapped_column(String(64))  # NULL: a guest checkout
+    email_key: Mapped[str | None] = mapped_column(String(64))  # digest, as on orders
+    status: Mapped[str | None] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal: Mapped[Decimal] = mapped_column(ExactDecimal)
+    total: Mapped[Decimal] = mapped_column(ExactDecimal)
+    refunded: Mapped[Decimal] = mapped_column(ExactDecimal)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    platform_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    before_install: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrderSync(Base):
+    """Where a shop's order reading got to: the history backfill's cursor (resumed after a
+    crash) and the reconciliation poll's watermark and schedule."""
+
+    __tablename__ = "order_syncs"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # backfill | reconcile
+    # idle -> running -> completed | failed (a failed backfill resumes from `cursor`)
+    status: Mapped[str] = mapped_column(String(16))
+    cursor: Mapped[str | None] = mapped_column(Text)  # Shopify endCursor, WooCommerce page
+    watermark: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    orders_read: Mapped[int] = mapped_column(Integer, default=0)
+    before_install: Mapped[int] = mapped_column(Integer, default=0)
+    receipts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -117,3 +117,61 @@ class ShopPlatform(Protocol):
     def collection_products(
         self, creds: ShopCredentials, collection_ref: str, *, max_pages: int | None = None
     ) -> CollectionMembers: ...
+
+
+# --- order reader: reconciliation polls and history backfills -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformOrder:
+    """One order as the platform describes it now, shaped as that platform's order webhook
+    body (`payload`, JSON bytes) so it is normalised and applied by the webhook path.
+
+    `topic` is the webhook topic whose handler reads the payload (Shopify: `orders/paid` once
+    the order was paid, else `orders/create`; WooCommerce: `order.updated`)."""
+
+    order_ref: str
+    topic: str
+    payload: bytes
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    """A page of orders and where the next one starts (None: this was the last page).
+
+    The cursor is opaque to callers: Shopify's `endCursor`, WooCommerce's next page number."""
+
+    orders: tuple[PlatformOrder, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRepair:
+    """What a subscription check found and did: topics re-created, webhooks re-activated."""
+
+    checked: int
+    recreated: tuple[str, ...] = ()
+    reactivated: tuple[str, ...] = ()
+
+
+class OrderReader(Protocol):
+    """Reads a shop's orders page by page and keeps its order webhooks subscribed."""
+
+    def orders_page(
+        self,
+        creds: ShopCredentials,
+        *,
+        cursor: str | None,
+        updated_since: datetime | None = None,
+    ) -> OrderPage:
+        """One page of orders, oldest id first (`updated_since`: only orders changed since
+        then). Paging is stable while new orders arrive: they land on later pages."""
+        ...
+
+    def repair_webhooks(
+        self, creds: ShopCredentials, *, delivery_url: str, secret: str | None
+    ) -> WebhookRepair:
+        """Re-create our order webhooks the platform removed and re-activate disabled ones."""
+        ...

@@ -1,4 +1,5 @@
-"""Shopify Admin GraphQL client: discount codes, and the products of a collection.
+"""Shopify Admin GraphQL client: discount codes, the products of a collection, orders (read
+page by page for reconciliation and history backfills) and the shop's webhook subscriptions.
 
 Requests go through Shopify's own `shopifyapp` package (`admin_graphql_request`: it honours
 `Retry-After` on 429 and retries 5xx); this module adds what it leaves to the app: an HTTP
@@ -13,7 +14,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,10 +31,13 @@ from plugin_server.platforms.base import (
     CollectionNotFound,
     DiscountSpec,
     IssuedDiscount,
+    OrderPage,
+    PlatformOrder,
     PlatformRateLimited,
     PlatformRejected,
     PlatformUnavailable,
     ShopCredentials,
+    WebhookRepair,
 )
 
 logger = logging.getLogger(__name__)
@@ -352,3 +357,271 @@ class ShopifyClient:
             if wait > 0:
                 self.log.sleeps.append(wait)
                 self._sleep(wait)
+
+    # --- orders and webhooks -------------------------------------------------------
+
+    def orders_page(
+        self,
+        creds: ShopCredentials,
+        *,
+        cursor: str | None,
+        updated_since: datetime | None = None,
+    ) -> OrderPage:
+        """One page of the shop's orders by id (`updated_since`: changed since then), paced on
+        the cost Shopify reports so a long backfill never drains the bucket; THROTTLED is waited
+        out and an HTTP 429 raises PlatformRateLimited with its Retry-After."""
+        query = f"updated_at:>='{_search_time(updated_since)}'" if updated_since else None
+        data, extensions = self._call_with_cost(
+            creds, ORDERS, {"first": ORDERS_PAGE, "after": cursor, "query": query}
+        )
+        connection = data["orders"]
+        orders = []
+        for node in connection["nodes"]:
+            if (node.get("lineItems") or {}).get("pageInfo", {}).get("hasNextPage"):
+                logger.warning(
+                    "order has more lines than one page; the rest are not read",
+                    extra={"order_ref": node.get("legacyResourceId")},
+                )
+            status = node.get("displayFinancialStatus")
+            orders.append(
+                PlatformOrder(
+                    order_ref=str(node["legacyResourceId"]),
+                    topic="orders/paid" if status in _PAID_STATES else "orders/create",
+                    payload=json.dumps(rest_order(node)).encode(),
+                    created_at=_time(node["createdAt"]),
+                    updated_at=_time(node["updatedAt"]),
+                )
+            )
+        info = connection["pageInfo"]
+        next_cursor = info["endCursor"] if info["hasNextPage"] else None
+        if next_cursor is not None:
+            wait = self._pace(extensions)
+            if wait > 0:
+                self.log.sleeps.append(wait)
+                self._sleep(wait)
+        return OrderPage(orders=tuple(orders), next_cursor=next_cursor)
+
+    def repair_webhooks(
+        self, creds: ShopCredentials, *, delivery_url: str, secret: str | None
+    ) -> WebhookRepair:
+        """Subscribe again to every topic of ours Shopify no longer has a subscription for (it
+        deletes API-created ones after 8 failed deliveries). `secret` is unused: Shopify signs
+        with the app's secret."""
+        from plugin_server.platforms.shopify_auth import WEBHOOK_TOPICS, subscribe_topic
+
+        topics: set[str] = set()
+        after: str | None = None
+        while True:
+            page = self._call(creds, WEBHOOK_SUBSCRIPTIONS, {"after": after})[
+                "webhookSubscriptions"
+            ]
+            topics.update(n["topic"] for n in page["nodes"] if n.get("uri") == delivery_url)
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        missing = tuple(t for t in WEBHOOK_TOPICS if t not in topics)
+        for topic in missing:
+            subscribe_topic(self, creds, delivery_url, topic)
+        if missing:
+            logger.warning(
+                "re-created missing webhook subscriptions",
+                extra={"shop": creds.domain, "topics": ",".join(missing)},
+            )
+        return WebhookRepair(checked=len(WEBHOOK_TOPICS), recreated=missing)
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+# Orders per page, and the nested pages inside each: Shopify prices a query at about `first`
+# times its children, and refuses one above 1,000 points, so this stays near 900.
+ORDERS_PAGE = 5
+ORDER_LINES = 20
+ORDER_REFUNDS = 3
+ORDERS = """
+query LoyaltyOrders($first: Int!, $after: String, $query: String) {
+  orders(first: $first, after: $after, query: $query, sortKey: ID) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id legacyResourceId name email createdAt updatedAt processedAt cancelledAt
+      displayFinancialStatus currencyCode taxesIncluded discountCodes
+      customer { id legacyResourceId firstName lastName }
+      subtotalPriceSet { ...Money }
+      totalShippingPriceSet { ...Money }
+      totalPriceSet { ...Money }
+      totalTaxSet { ...Money }
+      customAttributes { key value }
+      shippingAddress { address1 address2 city zip countryCodeV2 }
+      lineItems(first: LINES) {
+        pageInfo { hasNextPage }
+        nodes {
+          id title quantity
+          originalUnitPriceSet { ...Money }
+          totalDiscountSet { ...Money }
+          discountAllocations { allocatedAmountSet { ...Money } }
+          taxLines { priceSet { ...Money } }
+          product { id }
+        }
+      }
+      refunds(first: REFUNDS) {
+        id legacyResourceId createdAt
+        refundLineItems(first: LINES) {
+          nodes { lineItem { id } quantity subtotalSet { ...Money } totalTaxSet { ...Money } }
+        }
+        transactions(first: 5) { nodes { kind status amountSet { ...Money } } }
+        refundShippingLines(first: 3) { nodes { subtotalAmountSet { ...Money } } }
+      }
+    }
+  }
+}
+fragment Money on MoneyBag {
+  shopMoney { amount currencyCode }
+  presentmentMoney { amount currencyCode }
+}
+""".replace("LINES", str(ORDER_LINES)).replace("REFUNDS", str(ORDER_REFUNDS))
+
+WEBHOOK_SUBSCRIPTIONS = """
+query LoyaltyWebhooks($after: String) {
+  webhookSubscriptions(first: 100, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id topic uri }
+  }
+}
+"""
+# Financial states in which the order has been paid (in part or in full) at some point.
+_PAID_STATES = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED", "PARTIALLY_PAID"})
+
+
+def _numeric(gid: str | None) -> str | None:
+    """The numeric id REST payloads carry, from a GraphQL global id."""
+    return gid.rsplit("/", 1)[-1] if gid else None
+
+
+def _money_set(bag: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not bag:
+        return None
+
+    def money(m: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        return {"amount": m["amount"], "currency_code": m["currencyCode"]} if m else None
+
+    return {
+        "shop_money": money(bag.get("shopMoney")),
+        "presentment_money": money(bag.get("presentmentMoney")),
+    }
+
+
+def _amount(bag: Mapping[str, Any] | None) -> str | None:
+    return (bag or {}).get("shopMoney", {}).get("amount") if bag else None
+
+
+def _time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def rest_order(node: Mapping[str, Any]) -> dict[str, Any]:
+    """A GraphQL `Order` as the REST-shaped body Shopify's order webhooks deliver (the fields
+    `webhooks.shopify` reads), so a polled order is normalised exactly like a delivered one."""
+    customer = node.get("customer")
+    address = node.get("shippingAddress")
+    status = node.get("displayFinancialStatus")
+    return {
+        "id": int(node["legacyResourceId"]),
+        "admin_graphql_api_id": node["id"],
+        "name": node.get("name"),
+        "email": node.get("email"),
+        "created_at": node.get("createdAt"),
+        "updated_at": node.get("updatedAt"),
+        "processed_at": node.get("processedAt"),
+        "cancelled_at": node.get("cancelledAt"),
+        "financial_status": status.lower() if status else None,
+        "currency": node.get("currencyCode"),
+        "taxes_included": bool(node.get("taxesIncluded")),
+        "customer": (
+            {
+                "id": int(customer["legacyResourceId"]),
+                "first_name": customer.get("firstName"),
+                "last_name": customer.get("lastName"),
+            }
+            if customer
+            else None
+        ),
+        "subtotal_price": _amount(node.get("subtotalPriceSet")),
+        "subtotal_price_set": _money_set(node.get("subtotalPriceSet")),
+        "total_shipping_price_set": _money_set(node.get("totalShippingPriceSet")),
+        "total_price": _amount(node.get("totalPriceSet")),
+        "total_price_set": _money_set(node.get("totalPriceSet")),
+        "total_tax": _amount(node.get("totalTaxSet")),
+        "total_tax_set": _money_set(node.get("totalTaxSet")),
+        "discount_codes": [{"code": code} for code in node.get("discountCodes") or []],
+        "note_attributes": [
+            {"name": a["key"], "value": a.get("value")} for a in node.get("customAttributes") or []
+        ],
+        "shipping_address": (
+            {
+                "address1": address.get("address1"),
+                "address2": address.get("address2"),
+                "city": address.get("city"),
+                "zip": address.get("zip"),
+                "country_code": address.get("countryCodeV2"),
+            }
+            if address
+            else None
+        ),
+        "line_items": [
+            {
+                "id": int(_numeric(line["id"]) or 0),
+                "title": line.get("title"),
+                "quantity": line.get("quantity"),
+                "price": _amount(line.get("originalUnitPriceSet")),
+                "price_set": _money_set(line.get("originalUnitPriceSet")),
+                "total_discount_set": _money_set(line.get("totalDiscountSet")),
+                "discount_allocations": [
+                    {"amount_set": _money_set(a.get("allocatedAmountSet"))}
+                    for a in line.get("discountAllocations") or []
+                ],
+                "tax_lines": [
+                    {"price_set": _money_set(t.get("priceSet"))} for t in line.get("taxLines") or []
+                ],
+                "product_id": (
+                    int(_numeric(line["product"]["id"]) or 0) if line.get("product") else None
+                ),
+            }
+            for line in (node.get("lineItems") or {}).get("nodes") or []
+        ],
+        "refunds": [_rest_refund(node, refund) for refund in node.get("refunds") or []],
+    }
+
+
+def _rest_refund(order: Mapping[str, Any], refund: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(refund["legacyResourceId"]),
+        "order_id": int(order["legacyResourceId"]),
+        "created_at": refund.get("createdAt"),
+        "processed_at": refund.get("createdAt"),
+        "refund_line_items": [
+            {
+                "line_item_id": int(_numeric(r["lineItem"]["id"]) or 0),
+                "quantity": r.get("quantity"),
+                "subtotal_set": _money_set(r.get("subtotalSet")),
+                "total_tax_set": _money_set(r.get("totalTaxSet")),
+            }
+            for r in (refund.get("refundLineItems") or {}).get("nodes") or []
+        ],
+        "transactions": [
+            {
+                "kind": str(t.get("kind", "")).lower(),
+                "status": str(t.get("status", "")).lower(),
+                "amount": _amount(t.get("amountSet")),
+                "currency": ((t.get("amountSet") or {}).get("shopMoney") or {}).get("currencyCode"),
+            }
+            for t in (refund.get("transactions") or {}).get("nodes") or []
+        ],
+        "refund_shipping_lines": [
+            {"subtotal_amount_set": _money_set(s.get("subtotalAmountSet"))}
+            for s in (refund.get("refundShippingLines") or {}).get("nodes") or []
+        ],
+    }
+
+
+def _search_time(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

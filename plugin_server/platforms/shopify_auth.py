@@ -210,14 +210,14 @@ def exchange_id_token(
 
 def subscribe_webhooks(client: ShopifyClient, creds: ShopCredentials, uri: str) -> list[str]:
     """Create our webhook subscriptions; their ids. Refusals name the topic."""
-    created = []
-    for topic in WEBHOOK_TOPICS:
-        data = client.graphql(
-            creds, SUBSCRIBE, {"topic": topic, "sub": {"uri": uri, "format": "JSON"}}
-        )
-        payload = data["webhookSubscriptionCreate"]
-        errors = payload.get("userErrors") or []
-        if errors:
-            raise PlatformRejected(f"{topic}: {errors[0].get('message')}", code="webhook_refused")
-        created.append(payload["webhookSubscription"]["id"])
-    return created
+    return [subscribe_topic(client, creds, uri, topic) for topic in WEBHOOK_TOPICS]
+
+
+def subscribe_topic(client: ShopifyClient, creds: ShopCredentials, uri: str, topic: str) -> str:
+    """Subscribe to one topic; the subscription's id. A refusal names the topic."""
+    data = client.graphql(creds, SUBSCRIBE, {"topic": topic, "sub": {"uri": uri, "format": "JSON"}})
+    payload = data["webhookSubscriptionCreate"]
+    errors = payload.get("userErrors") or []
+    if errors:
+        raise PlatformRejected(f"{topic}: {errors[0].get('message')}", code="webhook_refused")
+    return str(payload["webhookSubscription"]["id"])

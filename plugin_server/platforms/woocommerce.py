@@ -1,5 +1,5 @@
-"""WooCommerce REST (wc/v3) client for coupons, webhooks, key checks and the products of a
-category.
+"""WooCommerce REST (wc/v3) client for coupons, webhooks, key checks, the products of a
+category, and orders (read page by page for reconciliation and history backfills).
 
 Requests go through WooCommerce's own `woocommerce` package, which signs them the way the
 store expects (Basic auth over HTTPS, OAuth 1.0a over plain HTTP). It returns raw
@@ -10,10 +10,11 @@ error codes mapped to the exceptions the services understand.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,10 +30,13 @@ from plugin_server.platforms.base import (
     CollectionNotFound,
     DiscountSpec,
     IssuedDiscount,
+    OrderPage,
+    PlatformOrder,
     PlatformRateLimited,
     PlatformRejected,
     PlatformUnavailable,
     ShopCredentials,
+    WebhookRepair,
 )
 
 logger = logging.getLogger(__name__)
@@ -42,6 +46,10 @@ USER_AGENT = "loyalty-app/1 (+https://github.com/)"
 DUPLICATE_CODE = "woocommerce_rest_coupon_code_already_exists"
 NO_SUCH_TERM = "woocommerce_rest_term_invalid"
 PAGE_SIZE = 100  # WordPress REST caps per_page at 100
+# Order bodies are large (lines, meta data, refunds): half a page keeps each answer quick.
+ORDERS_PAGE = 50
+# The webhooks every store gets at install, and that a subscription check keeps active.
+WEBHOOK_TOPICS = ("order.created", "order.updated", "order.deleted", "customer.created")
 
 
 def _money(value: Decimal | None) -> str:
@@ -295,6 +303,106 @@ class WooCommerceClient:
             },
         )
         return str(created["id"])
+
+    # --- orders and webhooks ---------------------------------------------------------------
+
+    def orders_page(
+        self,
+        creds: ShopCredentials,
+        *,
+        cursor: str | None,
+        updated_since: datetime | None = None,
+    ) -> OrderPage:
+        """One page of the store's orders by ascending id (`updated_since`: modified since
+        then, in GMT), each exactly the body an `order.updated` webhook delivers. The cursor
+        is the page number; X-WP-TotalPages says whether another follows. A 429 or 503 is
+        retried after Retry-After (PlatformRateLimited when it keeps asking us to wait)."""
+        page = int(cursor or 1)
+        params: dict[str, Any] = {
+            "per_page": ORDERS_PAGE,
+            "page": page,
+            "orderby": "id",
+            "order": "asc",
+        }
+        if updated_since is not None:
+            params["modified_after"] = (
+                updated_since.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+            )
+            params["dates_are_gmt"] = "true"
+        response = self._request(creds, "get", "orders", params=params)
+        items = response.json()
+        orders = []
+        for order in items if isinstance(items, list) else []:
+            created = _gmt(order.get("date_created_gmt"))
+            updated = _gmt(order.get("date_modified_gmt")) or created
+            if created is None or updated is None:
+                logger.warning("order without dates skipped", extra={"order_ref": order.get("id")})
+                continue
+            orders.append(
+                PlatformOrder(
+                    order_ref=str(order["id"]),
+                    topic="order.updated",
+                    payload=json.dumps(order).encode(),
+                    created_at=created,
+                    updated_at=updated,
+                )
+            )
+        try:
+            total_pages = int(response.headers.get("X-WP-TotalPages", "1"))
+        except ValueError:
+            total_pages = 1
+        more = page < total_pages and bool(items)
+        return OrderPage(orders=tuple(orders), next_cursor=str(page + 1) if more else None)
+
+    def repair_webhooks(
+        self, creds: ShopCredentials, *, delivery_url: str, secret: str | None
+    ) -> WebhookRepair:
+        """Re-activate our webhooks WooCommerce disabled (after 5 failed deliveries it sets
+        them `disabled` and never retries) and create those that are gone."""
+        found = self._call(creds, "get", "webhooks", params={"per_page": PAGE_SIZE})
+        ours: dict[str, dict[str, Any]] = {}
+        for hook in found if isinstance(found, list) else []:
+            if hook.get("delivery_url") != delivery_url or hook.get("topic") not in WEBHOOK_TOPICS:
+                continue
+            # Prefer an active one when a topic has several.
+            if hook.get("status") == "active" or hook["topic"] not in ours:
+                ours[hook["topic"]] = hook
+        reactivated, recreated = [], []
+        for topic in WEBHOOK_TOPICS:
+            hook = ours.get(topic)
+            if hook is None:
+                if not secret:
+                    raise PlatformRejected(
+                        "the store has no webhook secret to sign with", code="no_webhook_secret"
+                    )
+                self.create_webhook(creds, topic=topic, delivery_url=delivery_url, secret=secret)
+                recreated.append(topic)
+            elif hook.get("status") != "active":
+                self._call(creds, "put", f"webhooks/{int(hook['id'])}", data={"status": "active"})
+                reactivated.append(topic)
+        if reactivated or recreated:
+            logger.warning(
+                "repaired webhooks",
+                extra={
+                    "shop": creds.domain,
+                    "reactivated": ",".join(reactivated),
+                    "recreated": ",".join(recreated),
+                },
+            )
+        return WebhookRepair(
+            checked=len(WEBHOOK_TOPICS), recreated=tuple(recreated), reactivated=tuple(reactivated)
+        )
+
+
+def _gmt(value: object) -> datetime | None:
+    """A WooCommerce `*_gmt` time (no offset, UTC) as an aware datetime."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _json_or_empty(response: requests.Response) -> dict[str, Any]:

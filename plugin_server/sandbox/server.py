@@ -190,7 +190,11 @@ def register_woocommerce(app: Flask, sandbox: Sandbox) -> None:
         if endpoint == "webhooks" and request.method == "POST":
             return answer(store.create_webhook(body))
         if endpoint == "webhooks" and request.method == "GET":
-            return answer((200, [dict(w, secret="") for w in store.webhooks.values()], {}))
+            return answer(store.list_webhooks())
+        if endpoint.startswith("webhooks/") and endpoint[9:].isdigit() and request.method == "PUT":
+            return answer(store.update_webhook(int(endpoint[9:]), body))
+        if endpoint == "orders" and request.method == "GET":
+            return answer(store.list_orders(query))
         if endpoint == "system_status" and request.method == "GET":
             return answer((200, {"environment": {"home_url": f"https://{host}"}}, {}))
         return answer(

@@ -1,5 +1,6 @@
-"""Shopify Admin GraphQL, in memory: discount codes, webhook subscriptions, and collections
-(whose products are read page by page with cursors).
+"""Shopify Admin GraphQL, in memory: discount codes, webhook subscriptions, collections
+(whose products are read page by page with cursors), and orders (paged by id with cursors,
+filtered by `updated_at` search terms).
 
 Requests are parsed, validated and executed by graphql-core against the real schema subset;
 resolvers apply the business rules Shopify applies (unique codes, required fields, value
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -104,6 +107,8 @@ class ShopifyAdmin:
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Collections by numeric id: {"title": str, "products": [numeric product ids]}.
     collections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Orders by numeric id, as GraphQL `Order` objects (see `sample_order`).
+    orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: deque[Fault] = field(default_factory=deque)
     requests: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
@@ -116,6 +121,17 @@ class ShopifyAdmin:
                 "title": title,
                 "products": [str(p) for p in product_ids],
             }
+
+    def put_order(self, order: dict[str, Any]) -> None:
+        """Sandbox hook: create or replace an order (a GraphQL `Order`, see `sample_order`)."""
+        with self._lock:
+            self.orders[int(order["legacyResourceId"])] = order
+
+    def drop_webhook(self, topic: str) -> None:
+        """Sandbox hook: Shopify deleted the subscriptions to a topic (8 failed deliveries)."""
+        with self._lock:
+            for key in [k for k, w in self.webhooks.items() if w["topic"] == topic]:
+                del self.webhooks[key]
 
     # --- HTTP-level behaviour ---------------------------------------------------------
 
@@ -204,6 +220,59 @@ class ShopifyAdmin:
             "codeDiscountNodeByCode": self._by_code,
             "collection": self._collection,
             "webhookSubscriptionCreate": self._webhook_create,
+            "webhookSubscriptions": self._webhook_list,
+            "orders": self._orders,
+        }
+
+    def _orders(self, info: Any, **args: Any) -> dict[str, Any]:
+        """Orders by id (the only sort key the app uses), after the cursor's order id, with
+        `updated_at:>=` / `updated_at:>` / `created_at:...` terms of the search syntax."""
+        first = args.get("first")
+        if first is None or not 0 <= first <= MAX_PAGE:
+            raise GraphQLError(f"The first argument must be between 0 and {MAX_PAGE}")
+        if args.get("sortKey") not in (None, "ID"):
+            raise GraphQLError("the sandbox sorts orders by ID only")
+        with self._lock:
+            found = [self.orders[k] for k in sorted(self.orders)]
+        for name, op, value in re.findall(
+            r"(updated_at|created_at):(>=|<=|>|<)'?([0-9T:.Z+-]+)'?", args.get("query") or ""
+        ):
+            bound = _parse_time(value)
+            key = "updatedAt" if name == "updated_at" else "createdAt"
+            compare = {
+                ">=": lambda a, b: a >= b,
+                ">": lambda a, b: a > b,
+                "<=": lambda a, b: a <= b,
+                "<": lambda a, b: a < b,
+            }[op]
+            found = [o for o in found if compare(_parse_time(o[key]), bound)]
+        after = _position(args["after"]) if args.get("after") else -1
+        rest = [o for o in found if int(o["legacyResourceId"]) > after]
+        chunk = rest[:first]
+        edges = [{"cursor": _cursor(int(o["legacyResourceId"])), "node": o} for o in chunk]
+        return {
+            "nodes": chunk,
+            "edges": edges,
+            "pageInfo": {
+                "hasNextPage": len(rest) > len(chunk),
+                "hasPreviousPage": after >= 0,
+                "startCursor": edges[0]["cursor"] if edges else None,
+                "endCursor": edges[-1]["cursor"] if edges else None,
+            },
+        }
+
+    def _webhook_list(self, info: Any, **args: Any) -> dict[str, Any]:
+        with self._lock:
+            nodes = list(self.webhooks.values())
+        return {
+            "nodes": nodes,
+            "edges": [{"cursor": _cursor(i), "node": n} for i, n in enumerate(nodes)],
+            "pageInfo": {
+                "hasNextPage": False,
+                "hasPreviousPage": False,
+                "startCursor": None,
+                "endCursor": None,
+            },
         }
 
     def _collection(self, info: Any, id: str) -> dict[str, Any] | None:
@@ -437,3 +506,101 @@ class ShopifyAdmin:
         }
         self.webhooks[subscription["id"]] = subscription
         return {"webhookSubscription": subscription, "userErrors": []}
+
+
+def _bag(amount: Decimal | str, currency: str) -> dict[str, Any]:
+    money = {"amount": str(amount), "currencyCode": currency}
+    return {"shopMoney": money, "presentmentMoney": dict(money)}
+
+
+def sample_order(
+    order_id: int,
+    *,
+    subtotal: Decimal | str,
+    created_at: datetime,
+    updated_at: datetime | None = None,
+    customer_id: int | None = None,
+    email: str | None = None,
+    currency: str = "USD",
+    financial_status: str = "PAID",
+    cancelled_at: datetime | None = None,
+    refunds: Sequence[tuple[int, Decimal | str]] = (),
+) -> dict[str, Any]:
+    """A paid one-line order as Shopify's GraphQL `Order` describes it; `refunds` are
+    (refund id, amount) pairs refunding that much of the line."""
+    amount = Decimal(str(subtotal))
+    line_gid = f"gid://shopify/LineItem/{order_id}01"
+    return {
+        "id": f"gid://shopify/Order/{order_id}",
+        "legacyResourceId": str(order_id),
+        "name": f"#{order_id}",
+        "email": email,
+        "createdAt": created_at.isoformat(),
+        "updatedAt": (updated_at or created_at).isoformat(),
+        "processedAt": created_at.isoformat(),
+        "cancelledAt": cancelled_at.isoformat() if cancelled_at else None,
+        "displayFinancialStatus": financial_status,
+        "currencyCode": currency,
+        "presentmentCurrencyCode": currency,
+        "taxesIncluded": False,
+        "discountCodes": [],
+        "customer": (
+            {
+                "id": f"gid://shopify/Customer/{customer_id}",
+                "legacyResourceId": str(customer_id),
+                "firstName": "Sam",
+                "lastName": "Buyer",
+            }
+            if customer_id
+            else None
+        ),
+        "subtotalPriceSet": _bag(amount, currency),
+        "totalShippingPriceSet": _bag("0.00", currency),
+        "totalPriceSet": _bag(amount, currency),
+        "totalTaxSet": _bag("0.00", currency),
+        "customAttributes": [],
+        "shippingAddress": None,
+        "lineItems": {
+            "pageInfo": {"hasNextPage": False},
+            "nodes": [
+                {
+                    "id": line_gid,
+                    "title": "Sample product",
+                    "quantity": 1,
+                    "originalUnitPriceSet": _bag(amount, currency),
+                    "totalDiscountSet": _bag("0.00", currency),
+                    "discountAllocations": [],
+                    "taxLines": [],
+                    "product": {"id": f"gid://shopify/Product/{order_id}9"},
+                }
+            ],
+        },
+        "refunds": [
+            {
+                "id": f"gid://shopify/Refund/{refund_id}",
+                "legacyResourceId": str(refund_id),
+                "createdAt": (updated_at or created_at).isoformat(),
+                "refundLineItems": {
+                    "nodes": [
+                        {
+                            "lineItem": {"id": line_gid},
+                            "quantity": 1,
+                            "subtotalSet": _bag(refunded, currency),
+                            "totalTaxSet": _bag("0.00", currency),
+                        }
+                    ]
+                },
+                "transactions": {
+                    "nodes": [
+                        {
+                            "kind": "REFUND",
+                            "status": "SUCCESS",
+                            "amountSet": _bag(refunded, currency),
+                        }
+                    ]
+                },
+                "refundShippingLines": {"nodes": []},
+            }
+            for refund_id, refunded in refunds
+        ],
+    }

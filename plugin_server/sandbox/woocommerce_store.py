@@ -1,5 +1,6 @@
-"""A WooCommerce store's REST API (wc/v3), in memory: coupons, webhooks, key checks, and
-products by category (paged, with X-WP-Total / X-WP-TotalPages).
+"""A WooCommerce store's REST API (wc/v3), in memory: coupons, webhooks (listed, created,
+re-activated), key checks, products by category and orders (both paged, with X-WP-Total /
+X-WP-TotalPages; orders filtered by `modified_after`).
 
 Authenticates the way WooCommerce does: HTTP Basic or query-string keys over HTTPS, and
 OAuth 1.0a one-legged signatures over plain HTTP (HMAC-SHA256 over the method, URL and
@@ -18,6 +19,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -69,6 +71,8 @@ class WooStore:
     webhooks: dict[int, dict[str, Any]] = field(default_factory=dict)
     # Product categories by id: {"name": str, "products": [product ids]}.
     categories: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Orders by id, as GET /orders/<id> answers them (see `sample_order`).
+    orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: deque[Fault] = field(default_factory=deque)
     requests: int = 0
     _seen_nonces: dict[str, float] = field(default_factory=dict)
@@ -370,6 +374,54 @@ class WooStore:
         ]
         return 200, items, {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
 
+    # --- orders ---------------------------------------------------------------------------
+
+    def put_order(self, order: dict[str, Any]) -> None:
+        """Sandbox hook: create or replace an order (a wc/v3 order body)."""
+        with self._lock:
+            self.orders[int(order["id"])] = order
+
+    def list_orders(self, query: dict[str, str]) -> Answer:
+        """GET orders: `modified_after` (read as GMT with `dates_are_gmt=true`, else as the
+        store's local time, which is UTC here), `orderby=id|date` with `order=asc|desc`,
+        `per_page` (at most 100) and `page`, as WooCommerce pages them."""
+        try:
+            per_page = int(query.get("per_page", "10") or 10)
+            page = int(query.get("page", "1") or 1)
+        except ValueError:
+            return _error(400, "rest_invalid_param", "Invalid parameter(s): per_page")
+        if not 1 <= per_page <= 100:
+            return _error(
+                400,
+                "rest_invalid_param",
+                "Invalid parameter(s): per_page (must be between 1 and 100)",
+            )
+        if query.get("orderby", "date") not in ("date", "id", "modified"):
+            return _error(400, "rest_invalid_param", "Invalid parameter(s): orderby")
+        with self._lock:
+            found = list(self.orders.values())
+        since = query.get("modified_after")
+        if since:
+            try:
+                bound = datetime.fromisoformat(since).replace(tzinfo=None)
+            except ValueError:
+                return _error(400, "rest_invalid_param", "Invalid parameter(s): modified_after")
+            found = [o for o in found if datetime.fromisoformat(o["date_modified_gmt"]) > bound]
+        key = {"id": "id", "date": "date_created_gmt", "modified": "date_modified_gmt"}[
+            query.get("orderby", "date")
+        ]
+        found.sort(key=lambda o: (o[key], o["id"]), reverse=query.get("order", "desc") == "desc")
+        total = len(found)
+        pages = -(-total // per_page)
+        if page > pages and total:
+            return _error(
+                400,
+                "rest_post_invalid_page_number",
+                "The page number requested is larger than the number of pages available.",
+            )
+        chunk = found[(page - 1) * per_page : page * per_page]
+        return 200, chunk, {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
+
     # --- webhooks --------------------------------------------------------------------------
 
     def create_webhook(self, body: Any) -> Answer:
@@ -394,6 +446,89 @@ class WooStore:
             self.webhooks[webhook_id] = webhook
         public = {k: v for k, v in webhook.items() if k != "secret"}
         return 201, public, {}
+
+    def list_webhooks(self) -> Answer:
+        with self._lock:
+            hooks = [{k: v for k, v in w.items() if k != "secret"} for w in self.webhooks.values()]
+        return 200, hooks, {"X-WP-Total": str(len(hooks)), "X-WP-TotalPages": "1"}
+
+    def update_webhook(self, webhook_id: int, body: Any) -> Answer:
+        with self._lock:
+            webhook = self.webhooks.get(webhook_id)
+            if webhook is None:
+                return _error(404, "woocommerce_rest_webhook_invalid_id", "Invalid ID.")
+            if not isinstance(body, dict):
+                return _error(400, "rest_invalid_json", "Invalid JSON body passed.")
+            status = body.get("status", webhook["status"])
+            if status not in ("active", "paused", "disabled"):
+                return _error(400, "rest_invalid_param", "Invalid parameter(s): status")
+            webhook["status"] = status
+            if status == "active":
+                webhook["failure_count"] = 0
+            public = {k: v for k, v in webhook.items() if k != "secret"}
+        return 200, public, {}
+
+    def disable_webhook(self, topic: str) -> None:
+        """Sandbox hook: deliveries failed more than 5 times, so WooCommerce disabled it."""
+        with self._lock:
+            for webhook in self.webhooks.values():
+                if webhook["topic"] == topic:
+                    webhook["status"], webhook["failure_count"] = "disabled", 6
+
+
+def sample_order(
+    order_id: int,
+    *,
+    total: Decimal | str,
+    created_at: datetime,
+    modified_at: datetime | None = None,
+    customer_id: int = 0,
+    email: str | None = None,
+    status: str = "completed",
+    currency: str = "USD",
+    refunds: Sequence[tuple[int, Decimal | str]] = (),
+) -> dict[str, Any]:
+    """A one-line order as GET /wp-json/wc/v3/orders/<id> answers it (times in GMT);
+    `refunds` are (refund id, amount) pairs, listed the way the order body lists them."""
+
+    def gmt(when: datetime) -> str:
+        return when.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+
+    amount = f"{Decimal(str(total)):.2f}"
+    return {
+        "id": order_id,
+        "parent_id": 0,
+        "number": str(order_id),
+        "status": status,
+        "currency": currency,
+        "date_created_gmt": gmt(created_at),
+        "date_modified_gmt": gmt(modified_at or created_at),
+        "date_paid_gmt": gmt(created_at),
+        "discount_total": "0.00",
+        "shipping_total": "0.00",
+        "total": amount,
+        "total_tax": "0.00",
+        "customer_id": customer_id,
+        "billing": {"first_name": "Sam", "last_name": "Buyer", "email": email or ""},
+        "shipping": {},
+        "meta_data": [],
+        "line_items": [
+            {
+                "id": order_id * 10 + 1,
+                "name": "Sample product",
+                "product_id": 93,
+                "quantity": 1,
+                "subtotal": amount,
+                "total": amount,
+                "total_tax": "0.00",
+            }
+        ],
+        "coupon_lines": [],
+        "refunds": [
+            {"id": refund_id, "reason": "", "total": f"-{Decimal(str(value)):.2f}"}
+            for refund_id, value in refunds
+        ],
+    }
 
 
 @dataclass

@@ -39,7 +39,9 @@ from plugin_server.db.models import (
     MemberTier,
     Order,
     OrderBonus,
+    OrderHistory,
     OrderRefund,
+    OrderSync,
     Redemption,
     Referral,
     ReferralCampaign,
@@ -52,6 +54,7 @@ from plugin_server.db.models import (
     WebhookEndpoint,
     WebhookReceipt,
 )
+from plugin_server.domain import referrals as referral_rules
 from plugin_server.domain.orders import PrivacyEvent
 
 # Children before parents, so foreign keys never block the purge.
@@ -77,6 +80,8 @@ _SHOP_TABLES = (
     OrderRefund,
     OrderBonus,
     Order,
+    OrderHistory,
+    OrderSync,
     Redemption,
     Customer,
     Reward,
@@ -283,6 +288,18 @@ def redact_customer(
             email_key=None, shipping_key=None, **({"updated_at": now} if now is not None else {})
         )
     )
+    # Their rows of the order history (read from the store for scoring) go entirely.
+    history_match: list[ColumnElement[bool]] = (
+        [OrderHistory.order_ref.in_(order_refs)] if order_refs else []
+    )
+    if subject_refs:
+        history_match.append(OrderHistory.customer_ref.in_(subject_refs))
+    if customer.email:
+        history_match.append(OrderHistory.email_key == referral_rules.email_key(customer.email))
+    if history_match:
+        session.execute(
+            delete(OrderHistory).where(OrderHistory.shop_id == shop.id, or_(*history_match))
+        )
     if ids:
         session.execute(
             update(Referral)
