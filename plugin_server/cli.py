@@ -37,10 +37,12 @@ def main(verbose: bool) -> None:
     """Loyalty points and referrals for Shopify and WooCommerce stores."""
     from plugin_server.observability import configure_logging
 
-    configure_logging(
-        level=logging.INFO if verbose else logging.WARNING,
-        json_lines=Settings.log_json_from_env(),
-    )
+    # Like logging.basicConfig: an embedding program (or pytest) that set up logging keeps it.
+    if not logging.getLogger().handlers:
+        configure_logging(
+            level=logging.INFO if verbose else logging.WARNING,
+            json_lines=Settings.log_json_from_env(),
+        )
 
 
 # --- database -------------------------------------------------------------------------
