@@ -21,7 +21,7 @@ from plugin_server.domain import emails as email_domain
 from plugin_server.services import emails, outbound_webhooks
 from plugin_server.settings import Settings
 from tests.conftest import FakeClock, ShopHandle, make_shop
-from tests.integration.test_admin_app import EVIL, cookie_client, csrf_of
+from tests.integration.test_admin_app import EVIL, cookie_client, csrf_of, session_token
 from tests.webhook_receiver import Receiver
 
 IMG_EVIL = '<img src=x onerror="alert(2)">'
@@ -563,6 +563,33 @@ def test_template_xss_is_text_in_the_page_and_confined_to_the_sandboxed_frame(
     )
     assert "<img src=x" not in text_only
     assert "&lt;img src=x" in text_only
+
+
+def test_embedded_in_shopify_the_preview_frame_takes_the_token_in_its_url(
+    html_app: Flask, shopify_shop: ShopHandle
+) -> None:
+    client = FlaskClient(html_app)
+    fields = {"subject": "Hi", "body_text": "x", "body_html": "<p>Hi {{ customer_name }}</p>"}
+    r = client.post(
+        f"/admin/emails/templates/tier_changed/en/frame?shop={shopify_shop.domain}"
+        f"&id_token={session_token()}",
+        data=fields,
+    )
+    assert r.status_code == 200
+    assert "<p>Hi Linh</p>" in r.get_data(as_text=True)
+    csp = r.headers["Content-Security-Policy"]
+    assert csp.endswith(
+        f"frame-ancestors 'self' https://{shopify_shop.domain} https://admin.shopify.com"
+    )
+    assert "sandbox" in csp
+    # The secret page answers the form post itself (admin.js swaps its <main> in).
+    created = client.post(
+        f"/admin/webhooks?shop={shopify_shop.domain}",
+        data={"url": "https://hooks.example.com/in", "topics": "points.earned"},
+        headers={"Authorization": f"Bearer {session_token()}"},
+    )
+    assert created.status_code == 201
+    assert SECRET.search(created.get_data(as_text=True))
 
 
 def test_the_email_log_lists_the_shops_emails_only(

@@ -68,5 +68,16 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     setUp(document);
+    // Embedded in Shopify, admin.js swaps in the <main> of a form's answer (the secret
+    // page, a preview): set that up too.
+    new MutationObserver(function (changes) {
+      changes.forEach(function (change) {
+        change.addedNodes.forEach(function (node) {
+          if (node.nodeName === "MAIN") {
+            setUp(node);
+          }
+        });
+      });
+    }).observe(document.body, { childList: true });
   });
 })();
