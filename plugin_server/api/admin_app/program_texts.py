@@ -46,7 +46,7 @@ EN: dict[str, str] = {
     "earning_sync_synced": "synced, {n} products",
     "earning_sync_failed": "sync failed: {error}",
     "earning_sync_again": "Sync again",
-    "earning_sync_again_label": "Sync collection {id} again",
+    "earning_sync_again_label": "Sync again: collection {id}",
     "earning_create_title": "Create a rule or bonus campaign",
     "earning_create_hint": "Fill in only what the chosen type needs: a bonus campaign a "
     "multiplier or a fixed bonus and its dates; an exclusion its products or collections; "
@@ -234,7 +234,7 @@ VI: dict[str, str] = {
     "earning_sync_synced": "đã đồng bộ, {n} sản phẩm",
     "earning_sync_failed": "đồng bộ thất bại: {error}",
     "earning_sync_again": "Đồng bộ lại",
-    "earning_sync_again_label": "Đồng bộ lại bộ sưu tập {id}",
+    "earning_sync_again_label": "Đồng bộ lại: bộ sưu tập {id}",
     "earning_create_title": "Tạo quy tắc hoặc chiến dịch thưởng",
     "earning_create_hint": "Chỉ điền những gì loại đã chọn cần: chiến dịch thưởng cần hệ "
     "số nhân hoặc điểm thưởng cố định và thời gian; loại trừ cần sản phẩm hoặc bộ sưu tập; "
@@ -420,7 +420,7 @@ TH: dict[str, str] = {
     "earning_sync_synced": "ซิงค์แล้ว {n} สินค้า",
     "earning_sync_failed": "ซิงค์ไม่สำเร็จ: {error}",
     "earning_sync_again": "ซิงค์อีกครั้ง",
-    "earning_sync_again_label": "ซิงค์คอลเลกชัน {id} อีกครั้ง",
+    "earning_sync_again_label": "ซิงค์อีกครั้ง: คอลเลกชัน {id}",
     "earning_create_title": "สร้างกฎหรือแคมเปญโบนัส",
     "earning_create_hint": "กรอกเฉพาะสิ่งที่ประเภทที่เลือกต้องการ: แคมเปญโบนัสต้องมีตัวคูณ"
     "หรือโบนัสคงที่และช่วงเวลา ข้อยกเว้นต้องมีสินค้าหรือคอลเลกชัน กฎสมัครสมาชิก วันเกิด "
