@@ -371,6 +371,28 @@ def test_a_rule_edit_shows_the_apis_message(
     assert api_get(api, demo_shop, f"/earning-rules/{rule['id']}")["name"] == "B"
 
 
+def test_a_collection_is_synced_again_from_the_rules_page(
+    signed_in: FlaskClient,
+    container: Container,
+    demo_shop: ShopHandle,
+    sandbox: RunningSandbox,
+) -> None:
+    now = container.clock()
+    body = {"kind": "exclusion", "key": "x", "name": "Hats never earn", "collection_ids": [HATS]}
+    earning_rules.create_rule(container.uow(), demo_shop.id, body, now=now)
+    page = text_of(signed_in.get("/admin/earning"))
+    assert "Collection 411: not synced yet (matches no products)" in page
+    sandbox.sandbox.shopify[demo.DEMO_DOMAIN].set_collection(HATS, "Hats", [501, 502, 503])
+    token = token_of(signed_in, "/admin/earning")
+    r = signed_in.post(f"/admin/earning/collections/{HATS}/sync", data={"csrf_token": token})
+    assert r.status_code == 303
+    page = text_of(signed_in.get(r.headers["Location"]))
+    assert "Collection 411: sync requested." in page
+    assert "Collection 411 “Hats”: synced, 3 products" in page
+    bad = signed_in.post("/admin/earning/collections/hats/sync", data={"csrf_token": token})
+    assert bad.status_code == 400
+
+
 # --- VIP tiers --------------------------------------------------------------------------------
 
 
