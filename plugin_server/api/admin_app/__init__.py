@@ -38,6 +38,7 @@ def init_app(app: Flask, container: Container) -> None:
         auth,
         logs,
         notification_pages,
+        program_pages,
         views,
     )
 
