@@ -28,6 +28,7 @@ from plugin_server.services import (
     outbound_webhooks,
     redemptions,
     referrals,
+    scores,
     tiers,
     webhook_receipts,
 )
@@ -333,7 +334,8 @@ def tick(container: JobContainer) -> dict[str, int]:
     imports that stopped, sync the collections live rules name when they are due (every
     few hours; failing ones sooner), wake a delivery worker for due outbound webhooks
     (retries, and claims of workers that died), and (hourly) trim the outbound delivery
-    log, and (every few minutes) bring the analytics aggregates up to date."""
+    log, and (every few minutes) bring the analytics aggregates up to date, and (once a
+    UTC day per shop) recompute customer scores and segments."""
     released = webhook_receipts.release_stale_claims(
         container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
@@ -372,6 +374,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         container.dispatcher.send_emails()
     # Analytics aggregates: the days changed since the last build (every few minutes).
     analytics_built = analytics.run_due(container.uow, now=container.clock())
+    scored = scores.run_due(container.uow, now=container.clock())
     now = container.clock()
     if expiry.claim_period(container.uow(), f"webhook-log:{now:%Y-%m-%dT%H}", now=now):
         outbound_webhooks.purge_finished(
@@ -393,6 +396,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         "webhooks_woke": int(webhooks_due),
         "emails_woke": int(emails_due),
         "analytics_shops_built": analytics_built or 0,
+        "scores_shops_computed": scored,
     }
 
 

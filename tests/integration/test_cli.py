@@ -79,6 +79,7 @@ def test_tick_reports_what_it_did(runner: CliRunner, container: Container) -> No
         "webhooks_woke": 0,
         "emails_woke": 0,
         "analytics_shops_built": 0,
+        "scores_shops_computed": 0,
     }
 
 

@@ -183,6 +183,7 @@ def test_lost_jobs_and_dead_drains_are_recovered_by_the_scheduler_tick(
         "webhooks_woke": 0,
         "emails_woke": 0,
         "analytics_shops_built": 1,
+        "scores_shops_computed": 1,
     }
     drain(rq_container)
     assert statuses(rq_container) == ["processing", "processed"]
