@@ -515,6 +515,42 @@ def analytics_show(shop_id: int, raw_from: str | None, raw_to: str | None, as_cs
 
 
 @main.group()
+def scores() -> None:
+    """Customer scores (RFM) and segments: recompute them, or show one member's."""
+
+
+@scores.command("rebuild")
+@click.option("--shop", "shop_id", type=int, help="Only this shop (default: every active shop).")
+def scores_rebuild(shop_id: int | None) -> None:
+    """Recompute every member's scores and segment now (the scheduler does it daily);
+    safe to run at any time."""
+    from plugin_server.services import scores as service
+
+    c = _container()
+    try:
+        done = service.recompute_all(c.uow, now=c.clock(), shop_id=shop_id)
+    except LoyaltyError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    _echo_json({"shops": {str(k): v for k, v in done.items()}})
+
+
+@scores.command("show")
+@click.option("--shop", "shop_id", type=int, required=True, help="The shop's id.")
+@click.argument("customer")
+def scores_show(shop_id: int, customer: str) -> None:
+    """A member's scores as last computed (CUSTOMER: the platform's customer id, or
+    guest:<email>); "scores": null until computed."""
+    from plugin_server.services import scores as service
+
+    c = _container()
+    try:
+        out = service.show(c.uow(), shop_id, customer)
+    except LoyaltyError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    _echo_json(out)
+
+
+@main.group()
 def referrals() -> None:
     """Review referrals held by the fraud checks, and see how referrals stand."""
 

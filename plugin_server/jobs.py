@@ -30,6 +30,7 @@ from plugin_server.services import (
     outbound_webhooks,
     redemptions,
     referrals,
+    scores,
     tiers,
     webhook_receipts,
 )
@@ -441,8 +442,9 @@ def tick(container: JobContainer) -> dict[str, int]:
     few hours; failing ones sooner), wake a delivery worker for due outbound webhooks
     (retries, and claims of workers that died), and (hourly) trim the outbound delivery
     log, (every few minutes) bring the analytics aggregates up to date, (every
-    `reconcile_minutes` per shop) poll recently updated orders and check webhooks, and
-    resume order-history backfills that stopped."""
+    `reconcile_minutes` per shop) poll recently updated orders and check webhooks,
+    resume order-history backfills that stopped, and (once a UTC day per shop) recompute
+    customer scores and segments."""
     released = webhook_receipts.release_stale_claims(
         container.uow(), now=container.clock(), older_than=STALE_CLAIM
     )
@@ -498,6 +500,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         container.dispatcher.backfill(shop_id)
     # Analytics aggregates: the days changed since the last build (every few minutes).
     analytics_built = analytics.run_due(container.uow, now=container.clock())
+    scored = scores.run_due(container.uow, now=container.clock())
     now = container.clock()
     if expiry.claim_period(container.uow(), f"webhook-log:{now:%Y-%m-%dT%H}", now=now):
         outbound_webhooks.purge_finished(
@@ -521,6 +524,7 @@ def tick(container: JobContainer) -> dict[str, int]:
         "analytics_shops_built": analytics_built or 0,
         "reconciles_queued": len(reconciles),
         "backfills_resumed": len(backfills),
+        "scores_shops_computed": scored,
     }
 
 

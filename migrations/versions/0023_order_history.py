@@ -1,7 +1,7 @@
 """Order history (backfilled and polled orders, for scoring) and per-shop order sync state.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-10
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from plugin_server.db.types import ExactDecimal, UTCDateTime
 
 revision = "0023"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

@@ -31,6 +31,7 @@ from plugin_server.services import (
     redemptions,
     referrals,
     rewards,
+    scores,
     storefront,
     tiers,
 )
@@ -74,6 +75,41 @@ def get_customer(customer_id: str) -> Response:
     """A customer's points"""
     c = current_container()
     return jsonify(customers.customer_summary(c.uow(), g.shop_id, customer_id, now=c.clock()))
+
+
+@bp.get("/segments")
+@endpoint(
+    tags=["segments"],
+    security=API_KEY,
+    responses={"HTTP_200": (s.SegmentList, "Every segment, even empty ones."), **AUTH_ERRORS},
+)
+def list_segments() -> Response:
+    """Customer segments: definitions, member counts and shares"""
+    return jsonify(scores.segments_overview(current_container().uow(), g.shop_id))
+
+
+@bp.get("/segments/<segment>/members")
+@endpoint(
+    tags=["segments"],
+    security=API_KEY,
+    path_parameters={"segment": "A segment name, e.g. at_risk."},
+    responses={
+        "HTTP_200": (s.SegmentMemberPage, "A page of the segment's members, in id order."),
+        "HTTP_400": (s.Error, "unknown_segment, or a bad limit or cursor."),
+        **AUTH_ERRORS,
+    },
+)
+def list_segment_members(segment: str, query: s.SegmentMembersQuery) -> Response:
+    """Members of a customer segment, with their scores"""
+    return jsonify(
+        scores.segment_members(
+            current_container().uow(),
+            g.shop_id,
+            segment,
+            limit=query.limit,
+            after=query.cursor,
+        )
+    )
 
 
 @bp.get("/customers")

@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.ValidationFailed: 400,
+    errors.UnknownSegment: 400,
     errors.InvalidDate: 400,
     errors.DateRangeReversed: 400,
     errors.DateRangeTooLong: 400,

@@ -273,6 +273,75 @@ class Expiring(ResponseModel):
     at: datetime
 
 
+SegmentName = Literal[
+    "champions",
+    "loyal",
+    "potential_loyalist",
+    "new",
+    "promising",
+    "need_attention",
+    "at_risk",
+    "cannot_lose",
+    "hibernating",
+    "lost",
+]
+SEGMENTS_DOC = (
+    "Segments are computed once a UTC day per shop (or by `loyalty scores rebuild`) from "
+    "the order history: members with at least one counted order (paid, not cancelled, not "
+    "fully refunded) get recency (R), frequency (F) and monetary (M) scores 1-5 as quintiles "
+    "by rank within the shop (score = 1 + floor(5 * members strictly worse / members "
+    "scored); equal values share a score), and a segment from R and FM = ceil((F + M) / 2): "
+    "see GET /api/v1/segments for each definition. Money counts orders in the shop's "
+    "currency only, net of refunds."
+)
+
+
+class ScoreEngagement(ResponseModel):
+    total: int = Field(description="activities + redemptions. Widget use is not recorded.")
+    activities: int = Field(description="Awards of activity rules (reviews, follows...).")
+    redemptions: int = Field(description="Redemptions, failed ones excepted.")
+
+
+class ScoreBtyd(ResponseModel):
+    """Buy-Till-You-Die model inputs; at most one purchase per UTC day."""
+
+    x: int | None = Field(description="Repeat purchase days (purchase days - 1).")
+    t_x: int | None = Field(description="Days from the first to the last purchase day.")
+    T: int | None = Field(description="Days from the first purchase day to computed_at's day.")
+    mean_repeat_value_minor: int | None = Field(
+        description="Mean value of the repeat purchase days, in minor units of currency; "
+        "null: no repeat purchase in that currency."
+    )
+
+
+class ScorePrediction(ResponseModel):
+    status: str = Field(description="not_computed until the prediction step has run.")
+    p_alive: DecimalText | None
+    expected_purchases_30: DecimalText | None
+    expected_purchases_90: DecimalText | None
+    predicted_clv_minor: int | None
+
+
+class CustomerScores(ResponseModel):
+    computed_at: datetime
+    segment: SegmentName | None = Field(description="null: no counted order.")
+    r_score: int | None = Field(ge=1, le=5, description="Recency quintile; null: no order.")
+    f_score: int | None = Field(ge=1, le=5, description="Frequency quintile.")
+    m_score: int | None = Field(ge=1, le=5, description="Monetary quintile.")
+    recency_days: int | None = Field(description="UTC days since the last counted order.")
+    frequency: int = Field(description="Counted orders.")
+    monetary: DecimalText | None = Field(description="Net spend in currency; null: no currency.")
+    monetary_minor: int = Field(description="The same in minor units (cents).")
+    currency: str | None = Field(description="The shop's currency money is scored in.")
+    tenure_days: int = Field(description="UTC days since sign-up or the first order, earlier.")
+    engagement: ScoreEngagement
+    advocacy: int = Field(description="Referrals that rewarded the member as advocate.")
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+    btyd: ScoreBtyd
+    prediction: ScorePrediction
+
+
 class Customer(ResponseModel):
     customer_id: str = Field(description="The platform's customer id, or guest:<email>.")
     email: str | None
@@ -292,6 +361,9 @@ class Customer(ResponseModel):
     tier: MemberTierView | None = Field(description="null when the shop has no tiers.")
     birthday: Birthday | None = Field(default=None, description="null: not given.")
     referral: MemberReferral = Field(description="The member's referral code and link.")
+    scores: CustomerScores | None = Field(
+        description="RFM scores and segment as last computed; null until computed. " + SEGMENTS_DOC
+    )
 
 
 class CustomerList(ResponseModel):
@@ -603,6 +675,15 @@ class EarningRuleChanges(RequestModel):
         description="bonus: the qualifying lines' subtotal (shop currency) an order needs; "
         "null: none.",
     )
+    segments: list[StrictStr] = Field(
+        default=OMIT,
+        max_length=10,
+        description="bonus: only members in these customer segments get the bonus (e.g. "
+        '["at_risk"] for double points to lapsing buyers); empty: everyone. The segment is '
+        "the one stored when the order is paid (recomputed daily), so a member with no "
+        "counted order yet is in none. A name that is not a segment: 400 unknown_segment. "
+        "Such a campaign is not listed to shoppers in the storefront.",
+    )
 
 
 class EarningRuleInput(EarningRuleChanges):
@@ -648,6 +729,7 @@ class EarningRule(ResponseModel):
     collection_ids: list[str] = Field(description="bonus, exclusion: collection/category ids.")
     collections: list[CollectionState] = Field(description="collection_ids, with sync states.")
     min_subtotal: DecimalText | None
+    segments: list[SegmentName] = Field(description="bonus: only these segments; []: all.")
     status: Literal["active", "archived"]
     created_at: datetime
     updated_at: datetime
@@ -1793,3 +1875,40 @@ class BackfillProgress(ResponseModel):
     error: str | None
     history_orders: int = Field(description="Orders the shop's history holds in all.")
     history_before_install: int
+
+
+# --- segments ---------------------------------------------------------------------------
+
+
+class SegmentSummary(ResponseModel):
+    segment: SegmentName
+    definition: str
+    count: int = Field(description="Members in it now.")
+    share: DecimalText | None = Field(
+        description="count / scored_members, 4 places; null when no member is scored."
+    )
+
+
+class SegmentList(ResponseModel):
+    computed_at: datetime | None = Field(description="The last computation; null: never.")
+    scored_members: int = Field(description="Members with a segment (a counted order).")
+    unscored_members: int = Field(description="Members computed without a counted order.")
+    segments: list[SegmentSummary]
+
+
+class SegmentMember(ResponseModel):
+    customer_id: str = Field(description="The platform's customer id, or guest:<email>.")
+    email: str | None
+    scores: CustomerScores
+
+
+class SegmentMemberPage(ResponseModel):
+    segment: SegmentName
+    members: list[SegmentMember]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
+
+
+class SegmentMembersQuery(PageQuery):
+    cursor: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="next_cursor of the previous page."
+    )

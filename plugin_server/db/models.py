@@ -416,6 +416,9 @@ class EarningRule(Base):
     product_ids: Mapped[str | None] = mapped_column(Text)  # JSON list of strings
     # Collections (WooCommerce: categories) whose products the rule names too; JSON list.
     collection_ids: Mapped[str | None] = mapped_column(Text)
+    # Bonus campaigns: only members in these segments (plugin_server.domain.segments) as
+    # last computed get the bonus; JSON list; NULL: every member.
+    segments: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -941,3 +944,45 @@ class OrderSync(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerScore(Base):
+    """A member's RFM scores and segment, and the inputs of a Buy-Till-You-Die model, as
+    the last recompute (plugin_server.services.scores) found them. Days are whole UTC
+    calendar days; money is in minor units of `currency` (the shop's currency)."""
+
+    __tablename__ = "customer_scores"
+    __table_args__ = (Index("ix_customer_scores_segment", "shop_id", "segment", "customer_id"),)
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    # Counted orders: paid, not cancelled, not fully refunded.
+    frequency: Mapped[int] = mapped_column(Integer)
+    recency_days: Mapped[int | None] = mapped_column(Integer)  # NULL: no counted order
+    # Net of refunds, orders in `currency` only.
+    monetary_minor: Mapped[int] = mapped_column(BigInteger)
+    r_score: Mapped[int | None] = mapped_column(SmallInteger)
+    f_score: Mapped[int | None] = mapped_column(SmallInteger)
+    m_score: Mapped[int | None] = mapped_column(SmallInteger)
+    segment: Mapped[str | None] = mapped_column(String(30))
+    tenure_days: Mapped[int] = mapped_column(Integer)
+    activities: Mapped[int] = mapped_column(Integer)
+    redemptions: Mapped[int] = mapped_column(Integer)
+    engagement: Mapped[int] = mapped_column(Integer)
+    advocacy: Mapped[int] = mapped_column(Integer)
+    first_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Buy-Till-You-Die inputs (one purchase a day at most): repeat days, the first to the
+    # last purchase day, the first purchase day to the computation's day.
+    btyd_x: Mapped[int | None] = mapped_column(Integer)
+    btyd_t_x: Mapped[int | None] = mapped_column(Integer)
+    btyd_t: Mapped[int | None] = mapped_column(Integer)
+    mean_repeat_value_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # Written by the prediction step (plugin_server.domain.clv); NULL until then.
+    p_alive: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    expected_purchases_30: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    expected_purchases_90: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    predicted_clv_minor: Mapped[int | None] = mapped_column(BigInteger)
+    prediction_status: Mapped[str] = mapped_column(String(20))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)

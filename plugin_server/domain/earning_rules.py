@@ -17,6 +17,7 @@ from typing import Any
 
 from plugin_server.domain.collections import collection_ids
 from plugin_server.domain.errors import ValidationFailed
+from plugin_server.domain.segments import validate_segments
 
 
 class RuleKind(StrEnum):
@@ -43,7 +44,7 @@ _KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
 _PRODUCT_ID = re.compile(r"[0-9A-Za-z_:/.-]{1,64}")
 _CAMPAIGN_FIELDS = ("starts_at", "ends_at", "multiplier", "min_subtotal")
 _FIELDS = {"kind", "key", "name", "points", "limit_count", "limit_period", "product_ids"}
-_FIELDS |= {"collection_ids"}
+_FIELDS |= {"collection_ids", "segments"}
 _FIELDS |= set(_CAMPAIGN_FIELDS)
 
 
@@ -97,7 +98,7 @@ def validate_rule(
         raise ValidationFailed("name must be 1 to 100 characters", field="name")
     if kind in (RuleKind.BONUS, RuleKind.EXCLUSION):
         return _validate_order_rule(kind, key, name.strip(), out, changes, now)
-    for extra in ("product_ids", "collection_ids", *_CAMPAIGN_FIELDS):
+    for extra in ("product_ids", "collection_ids", "segments", *_CAMPAIGN_FIELDS):
         if out.get(extra) not in (None, []):
             raise ValidationFailed(f"a {kind.value} rule has no {extra}", field=extra)
     points = out.get("points")
@@ -135,6 +136,7 @@ def validate_rule(
         "limit_period": period,
         "product_ids": [],
         "collection_ids": [],
+        "segments": [],
         **dict.fromkeys(_CAMPAIGN_FIELDS),
     }
 
@@ -205,10 +207,13 @@ def _validate_order_rule(
         "limit_period": None,
         "product_ids": products,
         "collection_ids": collections,
+        "segments": [],
         **dict.fromkeys(_CAMPAIGN_FIELDS),
     }
     if kind is RuleKind.EXCLUSION:
-        for field in ("points", *_CAMPAIGN_FIELDS):
+        for field in ("points", "segments", *_CAMPAIGN_FIELDS):
+            if field == "segments" and out.get(field) == []:
+                continue
             if out.get(field) is not None:
                 raise ValidationFailed(f"an exclusion rule has no {field}", field=field)
         if not products and not collections:
@@ -253,6 +258,8 @@ def _validate_order_rule(
         if minimum < 0 or minimum > Decimal("1000000000"):
             raise ValidationFailed("min_subtotal must be 0 or more", field="min_subtotal")
     values |= {
+        # Only members in these segments (as last computed) get the bonus; []: everyone.
+        "segments": validate_segments(out.get("segments") or []),
         "points": points,
         "multiplier": multiplier,
         "starts_at": starts_at,

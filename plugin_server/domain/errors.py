@@ -334,3 +334,9 @@ class DateInFuture(LoyaltyError):
     """The date range must end today (UTC) or earlier."""
 
     code = "date_in_future"
+
+
+class UnknownSegment(ValidationFailed):
+    """A segment name that is not one of the customer segments."""
+
+    code = "unknown_segment"

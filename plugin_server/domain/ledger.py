@@ -246,6 +246,13 @@ class Campaign:
     # copy of them held when the order was paid (none for a collection never synced).
     collection_ids: frozenset[str] = frozenset()
     collection_products: frozenset[str] = frozenset()
+    # Only members in these segments (plugin_server.domain.segments) get the bonus; none
+    # named: every member.
+    segments: frozenset[str] = frozenset()
+
+    def admits(self, segment: str | None) -> bool:
+        """Whether a member in `segment` (None: not scored) may get this bonus."""
+        return not self.segments or (segment is not None and segment in self.segments)
 
     @property
     def scoped(self) -> bool:
@@ -314,14 +321,18 @@ def plan_campaign_bonus(
     lines: Sequence[OrderLine],
     *,
     paid_at: datetime,
+    segment: str | None = None,
 ) -> CampaignBonus | None:
     """The one campaign bonus a paid order gets: among the campaigns running when it was paid
     (starts_at <= paid_at < ends_at) that it qualifies for, the one giving the most points
     (the earliest created on a tie). Campaigns never stack, so overlapping ones cannot
-    multiply each other."""
+    multiply each other. A campaign limited to segments applies only when the buyer's
+    `segment` (as stored when the order is paid) is one of them."""
     best: CampaignBonus | None = None
     for campaign in sorted(campaigns, key=lambda c: c.rule_id):
         if not campaign.starts_at <= paid_at < campaign.ends_at:
+            continue
+        if not campaign.admits(segment):
             continue
         bonus = _campaign_bonus(campaign, order, lines)
         if bonus is not None and (best is None or bonus.snapshot.points > best.snapshot.points):

@@ -11,7 +11,7 @@ from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.errors import CustomerNotFound
 from plugin_server.domain.expiry import Upcoming
 from plugin_server.domain.ledger import IMMEDIATE_DEBIT_KINDS
-from plugin_server.services import earning_rules, expiry, referrals, tiers
+from plugin_server.services import earning_rules, expiry, referrals, scores, tiers
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -57,6 +57,7 @@ def _summary(uow: UnitOfWork, shop_id: int, customer: Customer, now: datetime) -
         ),
         # Gives the member a code the first time it is asked for (committed by the caller).
         "referral": referrals.member_referral(uow.session, shop, customer, now=now),
+        "scores": scores.scores_of(uow.session, shop_id, customer.id),
     }
 
 

@@ -52,12 +52,20 @@ def _decimal_text(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
 
+def _normalized(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.normalize()
+
+
 def _products(rule: EarningRule) -> list[str]:
     return list(json.loads(rule.product_ids)) if rule.product_ids else []
 
 
 def _collections(rule: EarningRule) -> list[str]:
     return list(json.loads(rule.collection_ids)) if rule.collection_ids else []
+
+
+def _segments(rule: EarningRule) -> list[str]:
+    return list(json.loads(rule.segments)) if rule.segments else []
 
 
 def _views(session: Session, shop_id: int, rules: list[EarningRule]) -> list[dict[str, Any]]:
@@ -83,6 +91,7 @@ def view(rule: EarningRule, states: Mapping[str, Collection]) -> dict[str, Any]:
         "collection_ids": named,
         "collections": [collections.view(ref, states.get(ref)) for ref in named],
         "min_subtotal": _decimal_text(rule.min_subtotal),
+        "segments": _segments(rule),
         "status": "archived" if rule.archived_at else "active",
         "created_at": rule.created_at.isoformat(),
         "updated_at": rule.updated_at.isoformat(),
@@ -92,10 +101,12 @@ def view(rule: EarningRule, states: Mapping[str, Collection]) -> dict[str, Any]:
 def _columns(values: dict[str, Any]) -> dict[str, Any]:
     """Validated rule values as the table stores them (product and collection ids as JSON)."""
     products, named = values.get("product_ids"), values.get("collection_ids")
+    segments = values.get("segments")
     return {
         **values,
         "product_ids": json.dumps(products) if products else None,
         "collection_ids": json.dumps(named) if named else None,
+        "segments": json.dumps(segments) if segments else None,
     }
 
 
@@ -187,10 +198,12 @@ def update_rule(
         current |= {
             "starts_at": rule.starts_at,
             "ends_at": rule.ends_at,
-            "multiplier": rule.multiplier,
-            "min_subtotal": rule.min_subtotal,
+            # PostgreSQL gives the stored decimals back with 6 places; validation allows 2.
+            "multiplier": _normalized(rule.multiplier),
+            "min_subtotal": _normalized(rule.min_subtotal),
             "product_ids": _products(rule),
             "collection_ids": _collections(rule),
+            "segments": _segments(rule),
         }
         for column, value in _columns(validate_rule(changes, current, now=now)).items():
             setattr(rule, column, value)
@@ -386,6 +399,7 @@ def order_rules(
                 min_subtotal=rule.min_subtotal,
                 collection_ids=frozenset(_collections(rule)),
                 collection_products=products_of(_collections(rule), held),
+                segments=frozenset(_segments(rule)),
             )
         )
     return frozenset(excluded), campaigns
@@ -403,7 +417,8 @@ def public_rules(session: Session, shop_id: int) -> list[dict[str, Any]]:
     """The shop's active ways to earn as shoppers see them (cacheable with the shop).
     Bonus campaigns are listed whatever their window: `running_ways` picks the ones
     running at the time of a request. A campaign on collections lists them with their
-    titles, so it never reads as a campaign on every product."""
+    titles, so it never reads as a campaign on every product. A campaign limited to
+    customer segments is left out: shoppers outside them would read it as theirs."""
     rules = list(
         session.scalars(
             select(EarningRule)
@@ -411,6 +426,7 @@ def public_rules(session: Session, shop_id: int) -> list[dict[str, Any]]:
                 EarningRule.shop_id == shop_id,
                 EarningRule.archived_at.is_(None),
                 EarningRule.kind != RuleKind.EXCLUSION.value,
+                EarningRule.segments.is_(None),
             )
             .order_by(EarningRule.id)
         )

@@ -32,7 +32,7 @@ from plugin_server.domain import orders as domain
 from plugin_server.domain import referrals as referral_rules
 from plugin_server.domain.ledger import EntryKind
 from plugin_server.services import earning_rules as rule_service
-from plugin_server.services import redemptions, referrals, tiers
+from plugin_server.services import redemptions, referrals, scores, tiers
 from plugin_server.services.shops import earning_rules
 
 logger = logging.getLogger(__name__)
@@ -302,7 +302,11 @@ def _campaign_bonus(
     the campaign, pending as long as the order's points are."""
     if not campaigns:
         return []
-    bonus = ledger.plan_campaign_bonus(campaigns, snap, lines, paid_at=paid_at)
+    segment = None
+    if order.customer_id is not None and any(c.segments for c in campaigns):
+        # The segment as last computed (services.scores), not recomputed for this order.
+        segment = scores.segment_of(session, shop.id, order.customer_id)
+    bonus = ledger.plan_campaign_bonus(campaigns, snap, lines, paid_at=paid_at, segment=segment)
     if bonus is None:
         return []
     campaign, given = bonus.campaign, bonus.snapshot

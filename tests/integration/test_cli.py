@@ -81,6 +81,7 @@ def test_tick_reports_what_it_did(runner: CliRunner, container: Container) -> No
         "analytics_shops_built": 0,
         "reconciles_queued": 0,
         "backfills_resumed": 0,
+        "scores_shops_computed": 0,
     }
 
 

@@ -185,6 +185,7 @@ def test_lost_jobs_and_dead_drains_are_recovered_by_the_scheduler_tick(
         "analytics_shops_built": 1,
         "reconciles_queued": 0,
         "backfills_resumed": 0,
+        "scores_shops_computed": 1,
     }
     drain(rq_container)
     assert statuses(rq_container) == ["processing", "processed"]
