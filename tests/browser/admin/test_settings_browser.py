@@ -6,6 +6,7 @@ rows listed by line) and then run; axe-core finds no violations in en, vi and th
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -14,13 +15,29 @@ from flask.testing import FlaskClient
 from playwright.sync_api import Dialog, FrameLocator, Page, expect
 
 from plugin_server import create_app, demo
-from plugin_server.sandbox.storefront import proxy_signature
+from plugin_server.sandbox.server import RunningSandbox, Sandbox
+from plugin_server.sandbox.storefront import StorefrontDemo, proxy_signature
 from plugin_server.services import program
 from tests.browser.admin.conftest import Admin, axe_violations, sign_in
 from tests.conftest import SHOPIFY_SECRET
 from tests.integration.test_admin_app import EVIL
 
 SAMPLES = Path(__file__).parents[3] / "docs" / "samples"
+
+
+@pytest.fixture
+def store_url(admin: Admin) -> Iterator[str]:
+    """The demo storefront (the sandbox's), loading the real widget from the app."""
+    state = Sandbox(
+        storefront=StorefrontDemo(
+            shop=demo.DEMO_DOMAIN,
+            app_url=admin.url,
+            client_secret=SHOPIFY_SECRET,
+            demo_customer_id=demo.DEMO_CUSTOMER_ID,
+        )
+    )
+    with RunningSandbox(state) as sandbox:
+        yield sandbox.url
 
 
 def storefront_settings(admin: Admin) -> dict[str, object]:
@@ -46,7 +63,7 @@ def preview(page: Page) -> FrameLocator:
 
 
 def test_the_preview_follows_typing_and_saving_reaches_the_storefront(
-    page: Page, admin: Admin
+    page: Page, admin: Admin, store_url: str
 ) -> None:
     sign_in(page, admin)
     page.click("nav.sections >> text=Widget")
@@ -81,6 +98,12 @@ def test_the_preview_follows_typing_and_saving_reaches_the_storefront(
     assert after["texts"]["en"] == {"launcher": "Earn & win", "title": "Club points"}  # type: ignore[index]
     # The saved page's preview starts from the saved settings.
     expect(preview(page).locator("#loyalty-launcher")).to_have_text("Earn & win")
+    # On the storefront, the widget takes them on as its panel opens.
+    page.goto(store_url)
+    page.click("#loyalty-launcher")
+    expect(page.locator("#loyalty-title")).to_have_text("Club points")
+    expect(page.locator("#loyalty-launcher")).to_have_text("Earn & win")
+    expect(page.locator("#loyalty-launcher")).to_have_css("background-color", "rgb(170, 0, 0)")
 
 
 def test_the_preview_switches_language_side_and_guest_view(page: Page, admin: Admin) -> None:
