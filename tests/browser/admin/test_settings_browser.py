@@ -5,6 +5,7 @@ rows listed by line) and then run; axe-core finds no violations in en, vi and th
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from plugin_server.sandbox.storefront import StorefrontDemo, proxy_signature
 from plugin_server.services import program
 from tests.browser.admin.conftest import Admin, axe_violations, sign_in
 from tests.conftest import SHOPIFY_SECRET
-from tests.integration.test_admin_app import EVIL
+from tests.integration.test_admin_app import EVIL, session_token
 
 SAMPLES = Path(__file__).parents[3] / "docs" / "samples"
 
@@ -236,3 +237,34 @@ def test_no_accessibility_violations_on_the_settings_pages(
     page.click("#ledger-form button[type=submit]")
     page.wait_for_selector("#error-summary")
     assert axe_violations(page) == [], "exports with errors"
+
+
+def test_embedded_in_shopify_downloads_and_imports_use_the_session_token(
+    page: Page, admin: Admin
+) -> None:
+    """No cookies in Shopify's frame: App Bridge's stand-in gives the session token."""
+    token = session_token(demo.DEMO_DOMAIN)
+    given = json.dumps(token)
+    stand_in = f"window.shopify = {{idToken: function () {{ return Promise.resolve({given}); }}}};"
+    page.route(
+        "https://cdn.shopify.com/**",
+        lambda route: route.fulfill(status=200, content_type="text/javascript", body=stand_in),
+    )
+    sent: list[dict[str, str]] = []
+    page.on("request", lambda r: sent.append(r.headers) if "/admin/" in r.url else None)
+    query = f"shop={demo.DEMO_DOMAIN}&host=YWRtaW4&embedded=1"
+    page.goto(f"{admin.url}/admin/exports?{query}&id_token={token}")
+    assert page.get_attribute("body", "data-auth") == "shopify"
+    with page.expect_download() as got:
+        page.click("a[href*='members.csv']")
+    assert got.value.suggested_filename == "members.csv"
+    assert Path(got.value.path()).read_bytes().startswith(b"customer_id,email,first_name")
+    with page.expect_download() as got:
+        page.click("#ledger-form button[type=submit]")
+    assert got.value.suggested_filename == "ledger.csv"
+    page.set_input_files("#f-file", str(SAMPLES / "bad-rows.csv"))
+    page.click("#import-form button[value=dry_run]")
+    expect(page.locator("#import-report")).to_contain_text("4 of 5 rows cannot be imported")
+    fetched = [h for h in sent if h.get("authorization")]
+    assert len(fetched) == 3
+    assert all(h["authorization"] == f"Bearer {token}" and "cookie" not in h for h in fetched)
