@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import Response, g, request, url_for
+from flask import Response, request, url_for
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
@@ -146,7 +146,6 @@ def _widget_page(
     shop_id = current_merchant().shop_id
     saved = storefront.get_widget(c.uow(), shop_id)
     preview = _preview_data(shop_id, saved)
-    first = t("widget_title") and g.admin_locale  # the page's language: its texts first
     return page(
         "widget_look.html",
         status,
@@ -157,7 +156,7 @@ def _widget_page(
         notice=notice_from_args(),
         theme_keys=THEME_KEYS,
         text_keys=TEXT_KEYS,
-        text_locales=sorted(LOCALES, key=lambda code: code != first),
+        text_locales=LOCALES,
         locale_names=LOCALE_NAMES,
         preview=preview,
         preview_frame=url_for("adminapp.static", filename=PREVIEW_FRAME),
