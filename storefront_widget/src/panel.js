@@ -476,6 +476,12 @@
   }
 
   function relabel() {
+    var l = state.launcher, ref = state.cfg.ref, theme = state.data && state.data.settings.theme;
+    // The merchant's launcher text and colours: the loader draws the launcher before any
+    // data, so they apply once the panel has the shop's settings (a gift label stays).
+    state.label = state.label || l.textContent;
+    if (!(ref && !ref.got)) l.textContent = ownTexts().launcher || state.label;
+    if (theme) l.style.background = theme.accent, l.style.color = theme["accent-text"];
     state.root.querySelector(".loyalty-title").textContent = t("title");
     state.root.querySelector(".loyalty-locale").setAttribute("aria-label", t("language"));
     state.root.querySelector(".loyalty-close").setAttribute("aria-label", t("close"));

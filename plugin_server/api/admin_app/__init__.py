@@ -39,6 +39,7 @@ def init_app(app: Flask, container: Container) -> None:
         logs,
         notification_pages,
         program_pages,
+        settings_pages,
         views,
     )
 
