@@ -34,7 +34,7 @@ bp = Blueprint(
 def init_app(app: Flask, container: Container) -> None:
     """Register the admin app and configure the cookie session it uses for WooCommerce
     and development sign-ins (Shopify requests carry a session token instead)."""
-    from plugin_server.api.admin_app import auth, logs, views  # noqa: F401  (routes)
+    from plugin_server.api.admin_app import analytics_pages, auth, logs, views  # noqa: F401  (routes)
 
     logs.install()
 
