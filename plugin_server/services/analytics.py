@@ -111,6 +111,11 @@ _MEMBER_EARN_KINDS = (
 )
 _ADJUSTING = (EntryKind.ADJUSTMENT.value, EntryKind.IMPORT.value)
 _REVERSING = (EntryKind.REVERSE_ORDER.value, EntryKind.REVERSE_CAMPAIGN_BONUS.value)
+# The entries `points_issued` counts (the daily build and `totals_now` alike).
+_ISSUING = or_(
+    LedgerEntry.kind.in_(_EARN_KINDS),
+    and_(LedgerEntry.kind.in_(_ADJUSTING), LedgerEntry.points > 0),
+)
 
 DEFINITIONS: dict[str, str] = {
     "range": "from and to are UTC calendar days, both included.",
@@ -346,7 +351,7 @@ def _build_days(session: Session, shop_id: int, window: Window | None) -> int:
     query = (
         select(
             day,
-            _sum_if(or_(kind.in_(_EARN_KINDS), and_(kind.in_(_ADJUSTING), points > 0)), points),
+            _sum_if(_ISSUING, points),
             -_sum_if(kind.in_(_REVERSING), points),
             -_sum_if(kind == EntryKind.REDEEM.value, points),
             _sum_if(kind == EntryKind.REDEEM_REFUND.value, points),
@@ -1259,3 +1264,83 @@ def to_csv(result: dict[str, Any]) -> str:
             ["" if v is None else escape_cell(v) if isinstance(v, str) else v for v in row]
         )
     return buffer.getvalue()
+
+
+# --- the admin app: a daily series, and all-time totals up to this moment ----------------
+
+
+def points_by_day(uow: UnitOfWork, shop_id: int, r: DateRange) -> list[dict[str, Any]]:
+    """Points issued, redeemed (less returned) and expired on each day of `r`, from the
+    daily aggregates (the same rows `points` sums; days without activity as zeros)."""
+    d = AnalyticsDay
+    with uow:
+        found = {
+            _as_date(day): (int(issued), int(redeemed) - int(returned), int(expired))
+            for day, issued, redeemed, returned, expired in uow.session.execute(
+                select(
+                    d.day, d.points_issued, d.points_redeemed, d.points_returned, d.points_expired
+                ).where(d.shop_id == shop_id, d.day.between(r.first, r.last))
+            )
+        }
+    series = []
+    for i in range(r.days):
+        day = r.first + timedelta(days=i)
+        issued, redeemed, expired = found.get(day, (0, 0, 0))
+        series.append(
+            {"day": day, "points_issued": issued, "points_redeemed": redeemed, "expired": expired}
+        )
+    return series
+
+
+def complete_before(session: Session, shop_id: int) -> date | None:
+    """The first UTC day whose ledger and member figures the aggregates may not hold in
+    full yet; every earlier day is complete. None: never built.
+
+    The last build at `built_at` saw every row committed when it started; a row is
+    written within `LOOKBACK` of its `created_at` (never in the past), so the rows of the
+    days before `built_at - LOOKBACK` were all there to be counted."""
+    built_at = _built_at(session, shop_id)
+    if built_at is None:
+        return None
+    return (built_at - LOOKBACK).astimezone(UTC).date()
+
+
+def totals_now(session: Session, shop_id: int) -> dict[str, int]:
+    """All-time members and points (issued, redeemed less returned, outstanding) as of
+    now, defined as in `DEFINITIONS`: the aggregates of the days `complete_before` vouches
+    for, plus the customers and ledger entries written since (today's activity the
+    scheduler has not aggregated yet). Reads only those recent source rows."""
+    d = AnalyticsDay
+    cutoff = complete_before(session, shop_id)
+    members = issued = redeemed = net = 0
+    new_customers: list[ColumnElement[bool]] = []
+    new_entries: list[ColumnElement[bool]] = []
+    if cutoff is not None:
+        row = session.execute(
+            select(
+                func.coalesce(func.sum(d.new_members), 0),
+                func.coalesce(func.sum(d.points_issued), 0),
+                func.coalesce(func.sum(d.points_redeemed - d.points_returned), 0),
+                func.coalesce(func.sum(d.points_net), 0),
+            ).where(d.shop_id == shop_id, d.day < cutoff)
+        ).one()
+        members, issued, redeemed, net = (int(v) for v in row)
+        new_customers = [Customer.created_at >= _start(cutoff)]
+        new_entries = [LedgerEntry.created_at >= _start(cutoff)]
+    members += int(
+        session.scalar(select(func.count()).where(Customer.shop_id == shop_id, *new_customers)) or 0
+    )
+    kind, points = LedgerEntry.kind, LedgerEntry.points
+    live = session.execute(
+        select(
+            _sum_if(_ISSUING, points),
+            -_sum_if(kind.in_((EntryKind.REDEEM.value, EntryKind.REDEEM_REFUND.value)), points),
+            func.coalesce(func.sum(points), 0),
+        ).where(LedgerEntry.shop_id == shop_id, *new_entries)
+    ).one()
+    return {
+        "members": members,
+        "points_issued": issued + int(live[0]),
+        "points_redeemed": redeemed + int(live[1]),
+        "points_outstanding": net + int(live[2]),
+    }

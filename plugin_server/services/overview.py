@@ -1,52 +1,30 @@
-"""The admin app's overview: a few totals and the latest ledger activity of one shop.
+"""The admin app's overview: a few all-time totals and the latest ledger activity of one
+shop.
 
-Plain aggregate queries; the analytics pages (charts, periods) come later and may replace
-these with their own.
+The totals come from the analytics aggregates (`analytics.totals_now`: the days the last
+build holds in full, plus the rows written since), so the page no longer reads the shop's
+whole ledger; they are exact up to this moment, today's activity included.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from plugin_server.db.models import Customer, LedgerEntry, Referral
 from plugin_server.db.unit_of_work import UnitOfWork
-from plugin_server.domain.ledger import EntryKind
+from plugin_server.services import analytics
 
 RECENT_LIMIT = 10
-# What a redemption takes and what a failed or cancelled one gives back.
-_REDEEM_KINDS = (EntryKind.REDEEM.value, EntryKind.REDEEM_REFUND.value)
 
 
 def overview(uow: UnitOfWork, shop_id: int) -> dict[str, Any]:
-    """Members, points issued / redeemed / outstanding, flagged referrals, recent entries."""
+    """Members, points issued / redeemed / outstanding (as analytics defines them, over
+    all time up to now), flagged referrals, recent entries."""
     with uow:
         s = uow.session
-        members = s.scalar(select(func.count()).where(Customer.shop_id == shop_id)) or 0
-        issued, redeemed, outstanding = s.execute(
-            select(
-                func.coalesce(
-                    func.sum(
-                        case(
-                            (
-                                (LedgerEntry.points > 0) & LedgerEntry.kind.not_in(_REDEEM_KINDS),
-                                LedgerEntry.points,
-                            ),
-                            else_=0,
-                        )
-                    ),
-                    0,
-                ),
-                func.coalesce(
-                    func.sum(
-                        case((LedgerEntry.kind.in_(_REDEEM_KINDS), LedgerEntry.points), else_=0)
-                    ),
-                    0,
-                ),
-                func.coalesce(func.sum(LedgerEntry.points), 0),
-            ).where(LedgerEntry.shop_id == shop_id)
-        ).one()
+        totals = analytics.totals_now(s, shop_id)
         flagged = (
             s.scalar(
                 select(func.count()).where(
@@ -71,10 +49,7 @@ def overview(uow: UnitOfWork, shop_id: int) -> dict[str, Any]:
             .limit(RECENT_LIMIT)
         ).all()
         return {
-            "members": int(members),
-            "points_issued": int(issued),
-            "points_redeemed": -int(redeemed),
-            "points_outstanding": int(outstanding),
+            **totals,
             "flagged_referrals": int(flagged),
             "recent": [
                 {

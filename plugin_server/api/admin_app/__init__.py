@@ -35,6 +35,7 @@ def init_app(app: Flask, container: Container) -> None:
     """Register the admin app and configure the cookie session it uses for WooCommerce
     and development sign-ins (Shopify requests carry a session token instead)."""
     from plugin_server.api.admin_app import (  # noqa: F401  (routes)
+        analytics_pages,
         auth,
         logs,
         notification_pages,
