@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         health,
         install,
         openapi,
+        suggestions_api,  # noqa: F401  (its routes are on the admin blueprint)
         unsubscribe,
         webhooks,
     )

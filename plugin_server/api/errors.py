@@ -66,6 +66,8 @@ STATUS_FOR: dict[type[errors.LoyaltyError], int] = {
     errors.InvalidTemplate: 400,
     errors.UnknownEmailType: 404,
     errors.EmailNotFound: 404,
+    errors.SuggestionNotFound: 404,
+    errors.SuggestionNotApplicable: 409,
 }
 
 

@@ -1912,3 +1912,57 @@ class SegmentMembersQuery(PageQuery):
     cursor: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="next_cursor of the previous page."
     )
+
+
+# --- suggestions ---------------------------------------------------------------------------
+
+SuggestionKind = Literal["tier_at_risk", "points_expiring", "unredeemed_reward", "earn_rate"]
+SuggestionActionName = Literal[
+    "create_campaign", "send_reminders", "lower_cost", "archive", "lower_earn_rate"
+]
+
+
+class SuggestionAction(ResponseModel):
+    name: SuggestionActionName = Field(
+        description="POST /suggestions/{kind}/{key}/actions/{name} does it."
+    )
+    description: str
+    service: str = Field(description="The service function (and API endpoint) it goes through.")
+    changes: dict[str, Any] = Field(description="What it sends to that service.")
+
+
+class SuggestionEvidence(ResponseModel):
+    method: str = Field(description="How the figures were computed.")
+    period_from: datetime | None = Field(description="Start of the period looked at.")
+    period_to: datetime | None = Field(description="End of the period looked at.")
+    figures: dict[str, int | str | bool | None] = Field(
+        description="The numbers behind the suggestion; money and decimals as strings."
+    )
+    members: list[dict[str, Any]] = Field(
+        description="Up to 50 members involved (customer_id is the platform's id), with "
+        "their own figures."
+    )
+    members_total: int = Field(description="How many members are involved in all.")
+    rewards: list[dict[str, Any]] = Field(description="The rewards involved.")
+
+
+class Suggestion(ResponseModel):
+    kind: SuggestionKind
+    key: str = Field(description="Stable while the suggestion holds: a reward id, 30d...")
+    title: str
+    evidence: SuggestionEvidence
+    actions: list[SuggestionAction]
+
+
+class SuggestionList(ResponseModel):
+    suggestions: list[Suggestion]
+
+
+class SuggestionApplied(ResponseModel):
+    kind: SuggestionKind
+    key: str
+    action: SuggestionActionName
+    result: dict[str, Any] = Field(
+        description="What the service returned: the campaign, reward or program after the "
+        "change, or the reminders written."
+    )

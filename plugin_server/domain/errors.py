@@ -340,3 +340,15 @@ class UnknownSegment(ValidationFailed):
     """A segment name that is not one of the customer segments."""
 
     code = "unknown_segment"
+
+
+class SuggestionNotFound(LoyaltyError):
+    """No such suggestion (kind, key or action) in this shop."""
+
+    code = "suggestion_not_found"
+
+
+class SuggestionNotApplicable(LoyaltyError):
+    """The suggestion's condition no longer holds (it was acted on, or things changed)."""
+
+    code = "suggestion_not_applicable"

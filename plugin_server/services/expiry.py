@@ -202,12 +202,15 @@ def member_totals(
     *,
     now: datetime,
     id_range: bool = False,
+    reminder_days: int | None = None,
 ) -> list[MemberTotals]:
     """Each member's expiry totals under the shop's policy, from one aggregate query: of
     the members in `customer_ids`, or with an id from `customer_ids[0]` to
-    `customer_ids[1]` when `id_range`."""
+    `customer_ids[1]` when `id_range`; `reminder_days` (the shop's by default) sets how
+    far ahead `due_soon` and `next_batch_at` look."""
+    days = shop.expiry_reminder_days if reminder_days is None else reminder_days
     cutoff = expiry.months_before(now, shop.expiry_months)
-    soon = expiry.months_before(now + timedelta(days=shop.expiry_reminder_days), shop.expiry_months)
+    soon = expiry.months_before(now + timedelta(days=days), shop.expiry_months)
     rows = session.execute(
         _totals_query(shop.id, customer_ids, now=now, cutoff=cutoff, soon=soon, id_range=id_range)
     )
@@ -630,14 +633,21 @@ def _expiry_entry(
 def _reminder(shop_id: int, customer_id: int, plan: MemberPlan, now: datetime) -> dict[str, Any]:
     assert plan.reminder is not None
     assert plan.reminder_key is not None
+    return reminder_row(shop_id, customer_id, plan.reminder, plan.reminder_key, now)
+
+
+def reminder_row(
+    shop_id: int, customer_id: int, upcoming: expiry.Upcoming, key: str, now: datetime
+) -> dict[str, Any]:
+    """The `points_expiring` event row announcing `upcoming` (unique by `key`)."""
     return {
         "shop_id": shop_id,
         "customer_id": customer_id,
         "kind": EXPIRING_EVENT,
         "payload": json.dumps(
-            {"points": plan.reminder.points, "expires_at": plan.reminder.expires_at.isoformat()}
+            {"points": upcoming.points, "expires_at": upcoming.expires_at.isoformat()}
         ),
-        "dedupe_key": plan.reminder_key,
+        "dedupe_key": key,
         "created_at": now,
     }
 

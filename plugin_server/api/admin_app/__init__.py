@@ -41,6 +41,7 @@ def init_app(app: Flask, container: Container) -> None:
         notification_pages,
         program_pages,
         settings_pages,
+        suggestion_pages,
         views,
     )
 

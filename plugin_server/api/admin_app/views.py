@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 NAV: tuple[tuple[str, str], ...] = (
     ("overview", "adminapp.home"),
     ("analytics", "adminapp.analytics"),
+    ("suggestions", "adminapp.suggestions"),
     ("customers", "adminapp.customer_search"),
     ("referrals", "adminapp.referral_queue"),
     ("rewards", "adminapp.reward_list"),
