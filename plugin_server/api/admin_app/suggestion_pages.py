@@ -27,7 +27,13 @@ NOTICES.update({"suggestion_applied", "suggestion_gone"})
 def suggestions_page() -> Response:
     c = current_container()
     found = suggestions.list_suggestions(c.uow(), current_merchant().shop_id, now=c.clock())
-    return page("suggestions.html", found=found, notice=notice_from_args(), nav="suggestions")
+    return page(
+        "suggestions.html",
+        found=found,
+        notice=notice_from_args(),
+        nav="suggestions",
+        labels={f"sg_f_{key}" for key in EVIDENCE_LABELS},
+    )
 
 
 @bp.post("/suggestions/<kind>/<key>/<action>")
@@ -146,5 +152,83 @@ add_texts(
             "suggestion_applied": "เรียบร้อยแล้ว",
             "suggestion_gone": "คำแนะนำนี้ใช้ไม่ได้แล้ว ไม่มีการเปลี่ยนแปลงใด",
         },
+    }
+)
+
+
+# The evidence's figure and member-detail names (the API's keys), as people read them.
+EVIDENCE_LABELS: dict[str, tuple[str, str, str]] = {
+    # key: (en, vi, th)
+    "members_at_risk": ("Members at risk", "Thành viên có nguy cơ", "สมาชิกที่เสี่ยง"),
+    "measure": ("Qualifying measure", "Tiêu chí xét hạng", "เกณฑ์การจัดระดับ"),
+    "period": ("Qualifying period", "Kỳ xét hạng", "ช่วงเวลาที่ใช้จัดระดับ"),
+    "downgrade": ("Downgrade policy", "Chính sách hạ hạng", "นโยบายการลดระดับ"),
+    "segments": ("Segments targeted", "Nhóm khách nhắm tới", "กลุ่มลูกค้าเป้าหมาย"),
+    "members_reached": ("Members reached", "Thành viên tiếp cận được", "สมาชิกที่เข้าถึงได้"),
+    "members_unreachable": (
+        "Members not reachable",
+        "Thành viên không tiếp cận được",
+        "สมาชิกที่เข้าถึงไม่ได้",
+    ),
+    "campaign_audience": ("Campaign audience", "Đối tượng chiến dịch", "กลุ่มเป้าหมายของแคมเปญ"),
+    "members": ("Members", "Thành viên", "สมาชิก"),
+    "points": ("Points", "Điểm", "คะแนน"),
+    "first_expiry": ("First expiry", "Lần hết hạn đầu tiên", "วันหมดอายุแรก"),
+    "policy": ("Expiry policy", "Chính sách hết hạn", "นโยบายการหมดอายุ"),
+    "email_enabled": ("Reminder email on", "Bật email nhắc", "เปิดอีเมลแจ้งเตือน"),
+    "redemptions": ("Redemptions", "Lượt đổi", "จำนวนการแลก"),
+    "points_cost": ("Points cost", "Số điểm cần", "คะแนนที่ใช้"),
+    "members_able": (
+        "Members who could afford it",
+        "Thành viên đủ điểm đổi",
+        "สมาชิกที่มีคะแนนพอแลก",
+    ),
+    "proposed_cost": ("Proposed cost", "Số điểm đề xuất", "คะแนนที่เสนอ"),
+    "points_added_before": (
+        "Points added, previous 90 days",
+        "Điểm cộng thêm, 90 ngày trước đó",
+        "คะแนนที่เพิ่ม 90 วันก่อนหน้า",
+    ),
+    "points_added_last": (
+        "Points added, last 90 days",
+        "Điểm cộng thêm, 90 ngày qua",
+        "คะแนนที่เพิ่ม 90 วันล่าสุด",
+    ),
+    "revenue_before": (
+        "Member revenue, previous 90 days",
+        "Doanh thu thành viên, 90 ngày trước đó",
+        "รายได้จากสมาชิก 90 วันก่อนหน้า",
+    ),
+    "revenue_last": (
+        "Member revenue, last 90 days",
+        "Doanh thu thành viên, 90 ngày qua",
+        "รายได้จากสมาชิก 90 วันล่าสุด",
+    ),
+    "currency": ("Currency", "Tiền tệ", "สกุลเงิน"),
+    "points_growth": ("Points growth", "Tăng trưởng điểm", "การเติบโตของคะแนน"),
+    "revenue_growth": ("Revenue growth", "Tăng trưởng doanh thu", "การเติบโตของรายได้"),
+    "points_per_unit": (
+        "Points per unit spent",
+        "Điểm trên mỗi đơn vị chi tiêu",
+        "คะแนนต่อหน่วยที่ใช้จ่าย",
+    ),
+    "proposed_points_per_unit": (
+        "Proposed points per unit",
+        "Điểm trên mỗi đơn vị đề xuất",
+        "คะแนนต่อหน่วยที่เสนอ",
+    ),
+    "tier": ("Tier", "Hạng", "ระดับ"),
+    "threshold": ("Threshold", "Ngưỡng", "เกณฑ์"),
+    "value_now": ("Now", "Hiện tại", "ตอนนี้"),
+    "value_at_window_end": ("In 30 days", "Sau 30 ngày", "ใน 30 วัน"),
+    "short_by": ("Short by", "Còn thiếu", "ขาดอีก"),
+    "tier_after": ("Tier after", "Hạng sau đó", "ระดับหลังจากนั้น"),
+    "segment": ("Segment", "Nhóm khách", "กลุ่มลูกค้า"),
+    "expires_at": ("Expires", "Hết hạn", "หมดอายุ"),
+}
+add_texts(
+    {
+        locale: {f"sg_f_{key}": names[i] for key, names in EVIDENCE_LABELS.items()}
+        for i, locale in enumerate(("en", "vi", "th"))
     }
 )
