@@ -86,6 +86,9 @@ def cors(response: Response) -> Response:
         response.headers.add("Vary", "Origin")
     if shopper is not None:
         response.headers["Cache-Control"] = "private, no-store"
+    # Merchant and shopper text travels in these JSON bodies, read cross-origin: never let
+    # a browser guess another type for them.
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -42,6 +42,7 @@ class WooStore:
     key: Ed25519PrivateKey
     accept_nonce: bool = True
     refreshes: list[str] = field(default_factory=list)
+    api: tuple[FlaskClient, dict[str, str]] | None = None  # the merchant API, as the shop
     summaries: list[str] = field(default_factory=list)
 
     def token(self, *, issued_ago: int = 0, lifetime: int = 600) -> str:
@@ -134,6 +135,7 @@ def woo(container: Container) -> Iterator[WooStore]:
         ),
     )
     assert paid.status_code == 200, paid.json
+    store.api = (client, shop.auth)
     try:
         yield store
     finally:
@@ -187,3 +189,37 @@ def test_a_refused_refresh_is_told_once_and_never_loops(page: Page, woo: WooStor
     assert woo.refreshes == [NONCE]
     assert len(woo.summaries) == 1
     assert page.locator(".loyalty-balance").count() == 0
+
+
+EVIL = '<script>alert(1)</script>"><img src=x onerror=alert(1)>{{7*7}}'
+
+
+def test_hostile_merchant_and_shopper_text_renders_as_text(page: Page, woo: WooStore) -> None:
+    """The browser check of tests/integration/test_xss_everywhere.py: a reward, the widget's
+    texts and the shopper's own name, all hostile, appear as the characters they are."""
+    assert woo.api is not None
+    client, auth = woo.api
+    r = client.post(
+        "/api/v1/rewards",
+        headers=auth,
+        json={"name": EVIL, "kind": "free_shipping", "points_cost": 10},
+    )
+    assert r.status_code == 201, r.json
+    r = client.patch("/api/v1/widget", headers=auth, json={"texts": {"en": {"title": EVIL}}})
+    assert r.status_code == 200, r.json
+    named = woo_order(order_id=2, total="1.00", customer_id=int(CUSTOMER))
+    named["billing"]["first_name"] = EVIL
+    paid = post(
+        client,
+        sign_woocommerce(named, topic="order.created", source=woo.url, secret=WOO_SECRET),
+    )
+    assert paid.status_code == 200, paid.json
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(woo.url)
+    page.click("#loyalty-launcher")
+    page.wait_for_selector(".loyalty-reward")
+    panel = page.locator("#loyalty-panel")
+    assert EVIL in panel.inner_text()
+    assert page.locator("#loyalty-panel img, #loyalty-panel script").count() == 0
+    assert dialogs == []
