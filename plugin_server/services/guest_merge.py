@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 GUEST_PREFIX = "guest:"
 
 
+class MergeConflict(Exception):
+    """Another transaction moved these points: roll back; the retry finds them moved."""
+
+
 def lock_guest_for_new_account(
     session: Session, shop: Shop, customer_ref: str | None, email: str | None
 ) -> Customer | None:
@@ -167,9 +171,6 @@ def _move(
             session, LedgerEntry, entry, ("shop_id", "idempotency_key")
         )
         if entry_id is None:
-            # Another transaction moved these points: roll back and let the retry see it.
-            from plugin_server.services.order_points import LedgerConflict
-
-            raise LedgerConflict(f"ledger entry {entry['idempotency_key']} already exists")
+            raise MergeConflict(f"ledger entry {entry['idempotency_key']} already exists")
         ids.append(entry_id)
     return ids

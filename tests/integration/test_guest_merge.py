@@ -226,3 +226,58 @@ def test_no_merge_where_guests_do_not_earn_nor_in_another_shop(
     assert member(client, other, "77")["balance"] == 70
     assert member(client, shopify_shop, GUEST)["balance"] == 40
     assert integrity_ok(container)
+
+
+def test_accounts_racing_for_one_guests_points_get_them_once(
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle
+) -> None:
+    """Eight workers applying the first orders of two new accounts with the guest's email at
+    once (on PostgreSQL they really race): one account gets the points, once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from plugin_server.services import webhook_receipts
+    from webhooks.envelopes import shopify_envelope
+
+    set_shop(container, shopify_shop, guests_earn=True)
+    order(client, container, shopify_shop, 1, "50", None)
+    receipt_ids = []
+    for n in range(8):
+        customer = 77 + n % 2
+        payload = shopify_order(
+            order_id=10 + n, email="ann@example.com", subtotal=D("1"), customer_id=customer
+        )
+        body = sign_shopify(
+            payload, topic="orders/paid", shop_domain=shopify_shop.domain, secret=SHOPIFY_SECRET
+        )
+        envelope = shopify_envelope(
+            {**body.headers, "X-Shopify-Webhook-Id": f"race-{n}"}, shopify_shop.domain
+        )
+        receipt_ids.append(
+            webhook_receipts.record_receipt(
+                container.engine,
+                shop_id=shopify_shop.id,
+                envelope=envelope,
+                body=body.body,
+                now=container.clock(),
+            )
+        )
+
+    def apply(rid: int) -> None:
+        # A worker whose merge lost to another's retries, as the job queue would.
+        for _ in range(5):
+            webhook_receipts.apply_receipt(container.uow(), rid, now=container.clock())
+            with container.session_factory() as s:
+                from plugin_server.db.models import WebhookReceipt
+
+                receipt = s.get(WebhookReceipt, rid)
+                assert receipt is not None
+                if receipt.status == "processed":
+                    return
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(apply, receipt_ids))
+    balances = sorted(member(client, shopify_shop, ref)["balance"] for ref in ("77", "78"))
+    assert balances == [4, 54]  # four 1-point orders each, and the guest's 50 for one
+    assert member(client, shopify_shop, GUEST)["balance"] == 0
+    assert [k for k, _ in merges(container, shopify_shop)].count("guest_merge_in") == 1
+    assert integrity_ok(container)
