@@ -20,10 +20,12 @@
   });
   if (!cfg.api) return;
   // A page open longer than its token lives: the panel calls this on "token_expired".
+  // Calls refused together share one refresh.
+  var renewing;
   if (cfg.refresh) cfg.renew = function () {
-    return fetch(cfg.refresh, { method: "POST", headers: { "X-WP-Nonce": cfg.nonce } }).then(function (r) {
+    return renewing || (renewing = fetch(cfg.refresh, { method: "POST", headers: { "X-WP-Nonce": cfg.nonce } }).then(function (r) {
       return r.ok ? r.json() : Promise.reject(r.status);
-    }).then(function (j) { cfg.token = j.token; });
+    }).then(function (j) { cfg.token = j.token; renewing = 0; }, function (e) { renewing = 0; throw e; }));
   };
   cfg.assets = (cfg.assets || cfg.api + "/assets").replace(/\/$/, "");
   var lang = (cfg.locale || d.documentElement.lang || "en").slice(0, 2).toLowerCase();
