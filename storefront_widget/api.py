@@ -77,12 +77,18 @@ def _preflight() -> Response:
 def cors(response: Response) -> Response:
     shopper: Shopper | None = g.get("shopper")
     origin = request.headers.get("Origin", "")
-    if shopper is not None and origin and request.method != "OPTIONS":
-        if origin in shopper.origins:
+    if origin and request.method != "OPTIONS" and request.endpoint != "storefront.asset":
+        # A refused token (expired, rate limited) is answered to the shop's own origins
+        # too, as the preflight was: the widget must read "token_expired" to renew it.
+        allowed = shopper.origins if shopper is not None else _origins_for(request.args.get("shop"))
+        if origin in allowed:
             response.headers["Access-Control-Allow-Origin"] = origin
         response.headers.add("Vary", "Origin")
     if shopper is not None:
         response.headers["Cache-Control"] = "private, no-store"
+    # Merchant and shopper text travels in these JSON bodies, read cross-origin: never let
+    # a browser guess another type for them.
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

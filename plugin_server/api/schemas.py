@@ -391,6 +391,8 @@ class Transaction(ResponseModel):
         "campaign_bonus",
         "import",
         "reverse_campaign_bonus",
+        "guest_merge_out",
+        "guest_merge_in",
     ]
     reason: str
     source: TransactionSource

@@ -93,6 +93,21 @@ def next_batch_expiry(
     return None
 
 
+def remaining_batches(batches: Iterable[Batch], used: int) -> list[Batch]:
+    """What is left of each batch once `used` points (spent and expired) are taken oldest
+    first, as the expiry rules take them; batches with nothing left are left out."""
+    left: list[Batch] = []
+    take = used
+    for batch in sorted(batches, key=lambda b: b.available_at):
+        rest = batch.points - take
+        if rest > 0:
+            left.append(Batch(rest, batch.available_at))
+            take = 0
+        else:
+            take = -rest
+    return left
+
+
 def validate_expiry_settings(changes: Mapping[str, Any]) -> dict[str, Any]:
     """The expiry settings among `changes`, as column values; ValidationFailed otherwise."""
     values: dict[str, Any] = {}

@@ -34,6 +34,11 @@ class EntryKind(StrEnum):
     # or the correction that resets a balance to the file's value. Treated like a manual
     # adjustment everywhere (earned, expiring, spendable at once).
     IMPORT = "import"
+    # A guest's points moving to the account later registered with the guest's email: the
+    # debit on the guest and the credit on the account, one pair per expiry batch, each
+    # dated (available_at) as its batch so pending stays pending and expiry stays on time.
+    GUEST_MERGE_OUT = "guest_merge_out"
+    GUEST_MERGE_IN = "guest_merge_in"
 
 
 # Kinds that count toward "lifetime earned": everything a shopper earned, net of orders that

@@ -65,6 +65,10 @@ _CREDIT_KINDS = frozenset(
         EntryKind.RULE_BONUS.value,
         EntryKind.TIER_BONUS.value,
         EntryKind.REDEEM_REFUND.value,
+        # Moved guest points keep their batch's time: the debit empties the guest's batch,
+        # the credit refills the same batch on the account.
+        EntryKind.GUEST_MERGE_OUT.value,
+        EntryKind.GUEST_MERGE_IN.value,
     }
 )
 _ACTIVITY_KINDS = frozenset(
@@ -702,6 +706,20 @@ def run_due(uow_factory: Callable[[], UnitOfWork], *, now: datetime) -> ExpiryRu
     if not claim_period(uow_factory(), f"points-expiry:{now:%Y-%m-%dT%H}", now=now):
         return None
     return expire_all(uow_factory, now=now)
+
+
+def batches_left(conn: Connection | Session, shop_id: int, customer_id: int) -> list[expiry.Batch]:
+    """The member's batches with what is left in each once spending and expiry took the
+    oldest first (the batch policy's view of the balance, whatever the shop's policy)."""
+    rows = conn.execute(_ENTRIES, {"shop_id": shop_id, "customer_id": customer_id}).all()
+    batches: dict[datetime, int] = {}
+    used = 0
+    for batch_time, points, kind, _ in rows:
+        if kind in _CREDIT_KINDS or (kind in _ADJUSTING_KINDS and points > 0):
+            batches[batch_time] = batches.get(batch_time, 0) + points
+        else:
+            used -= points
+    return expiry.remaining_batches([expiry.Batch(p, t) for t, p in batches.items()], used)
 
 
 def upcoming_for(

@@ -89,6 +89,7 @@ def check(
             _redemptions_balanced,
             _referrals_rewarded_once,
             _tiers_match_history,
+            _guest_merges_balanced,
         ]
         findings = [c(session, shop_id) for c in checks]
         findings += [
@@ -275,6 +276,35 @@ def _referrals_rewarded_once(session: Session, shop_id: int | None) -> Finding:
         rows,
         broken,
         rows.c.id,
+    )
+
+
+def _guest_merges_balanced(session: Session, shop_id: int | None) -> Finding:
+    # One row per guest merged: the key "guest-merge:<guest id>:<batch>:<side>" pairs
+    # each debit with its credit.
+    guest = func.substr(
+        LedgerEntry.idempotency_key, 1, func.length(LedgerEntry.idempotency_key) - 4
+    )
+    rows = (
+        select(
+            guest.label("ref"),
+            func.sum(LedgerEntry.points).label("net"),
+            func.count().label("n"),
+        )
+        .where(
+            _scoped(LedgerEntry.shop_id, shop_id),
+            LedgerEntry.kind.in_([EntryKind.GUEST_MERGE_OUT.value, EntryKind.GUEST_MERGE_IN.value]),
+        )
+        .group_by(LedgerEntry.shop_id, guest)
+        .subquery()
+    )
+    return _finding(
+        session,
+        "guest_merges_balanced",
+        "every batch of guest points moved to an account is one debit and one equal credit",
+        rows,
+        or_(rows.c.net != 0, rows.c.n != 2),
+        rows.c.ref,
     )
 
 

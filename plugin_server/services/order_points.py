@@ -32,7 +32,7 @@ from plugin_server.domain import orders as domain
 from plugin_server.domain import referrals as referral_rules
 from plugin_server.domain.ledger import EntryKind
 from plugin_server.services import earning_rules as rule_service
-from plugin_server.services import redemptions, referrals, scores, tiers
+from plugin_server.services import guest_merge, redemptions, referrals, scores, tiers
 from plugin_server.services.shops import earning_rules
 
 logger = logging.getLogger(__name__)
@@ -43,23 +43,28 @@ class LedgerConflict(Exception):
 
 
 def upsert_customer(
-    session: Session, shop_id: int, customer: domain.Customer, *, guests_earn: bool, now: datetime
-) -> Customer | None:
-    """The member for a platform customer (or, if the shop lets guests earn, a guest's email).
+    session: Session, shop: Shop, customer: domain.Customer, *, guests_earn: bool, now: datetime
+) -> tuple[Customer | None, list[int]]:
+    """The member for a platform customer (or, if `guests_earn`, a guest's email), and the
+    ids of the ledger entries that moved a guest's points to it if this is the account's
+    first appearance (`services.guest_merge`).
 
-    Returns None for a guest when guests do not earn, or a guest without an email.
+    The member is None for a guest when guests do not earn, or a guest without an email.
     """
     if customer.customer_ref:
         ref = customer.customer_ref
     elif guests_earn and customer.email:
         ref = "guest:" + customer.email
     else:
-        return None
+        return None, []
+    guest = guest_merge.lock_guest_for_new_account(
+        session, shop, customer.customer_ref, customer.email
+    )
     member: Customer = repositories.upsert_locked(
         session,
         Customer,
         {
-            "shop_id": shop_id,
+            "shop_id": shop.id,
             "customer_ref": ref,
             "email": customer.email,
             "first_name": customer.first_name,
@@ -70,7 +75,8 @@ def upsert_customer(
         ("shop_id", "customer_ref"),
         keep_existing=("email", "first_name", "last_name"),
     )
-    return member
+    moved = guest_merge.merge_guest(session, shop, guest, member, now=now) if guest else []
+    return member, moved
 
 
 def _snapshot(order: Order) -> ledger.EarningSnapshot | None:
@@ -119,10 +125,11 @@ def apply_order_event(
     """
     rules = earning_rules(shop)
     order = repositories.lock_order(session, shop.id, event.order_ref, now)
-    member = None
+    member: Customer | None = None
+    new_entries: list[int] = []
     if event.customer is not None:
-        member = upsert_customer(
-            session, shop.id, event.customer, guests_earn=rules.guests_earn, now=now
+        member, new_entries = upsert_customer(
+            session, shop, event.customer, guests_earn=rules.guests_earn, now=now
         )
     if order.customer_id is None and member is not None:
         order.customer_id = member.id
@@ -167,7 +174,6 @@ def apply_order_event(
         if new_refund is not None:
             order.refund_count += 1
 
-    new_entries: list[int] = []
     paid_now = (
         order.earned_points is None
         and event.totals is not None

@@ -245,12 +245,12 @@ def _apply(session: Session, receipt: WebhookReceipt, shop: Shop, *, now: dateti
         receipt.order_ref = event.order_ref
         receipt.customer_ref = _subject(event.customer)
     elif isinstance(event, domain.CustomerEvent):
-        member = order_points.upsert_customer(
-            session, shop.id, event.customer, guests_earn=False, now=now
+        member, entry_ids = order_points.upsert_customer(
+            session, shop, event.customer, guests_earn=False, now=now
         )
         if member is not None and receipt.topic in SIGNUP_TOPICS:
             bonus = earning_rules.award_signup(session, shop.id, member, now=now)
-            entry_ids = [bonus] if bonus is not None else []
+            entry_ids += [bonus] if bonus is not None else []
         receipt.customer_ref = _subject(event.customer)
     elif isinstance(event, domain.PrivacyEvent) and event.kind == "shop_redact":
         # Deletes this receipt too: nothing is left to mark.

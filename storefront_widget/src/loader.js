@@ -4,6 +4,8 @@
              "https://app.example/storefront/v1" with a store-signed token
      assets  where panel.js/panel.css are (default: api + "/assets")
      token   store-signed shopper token (WooCommerce, headless); shop: the store URL
+     refresh, nonce  where a new token comes from once this one expires (same origin, a
+             POST with the nonce in X-WP-Nonce answering {"token": ...}): signed-in only
      locale  "en" | "vi" | "th" (default: the page's <html lang>) */
 (function () {
   "use strict";
@@ -13,10 +15,18 @@
   var script = d.currentScript, data = (script && script.dataset) || {};
   var given = w.LoyaltyConfig || {};
   var cfg = {};
-  ["api", "assets", "token", "shop", "locale", "signIn", "join", "apply", "position"].forEach(function (k) {
+  ["api", "assets", "token", "shop", "locale", "signIn", "join", "apply", "position", "refresh", "nonce"].forEach(function (k) {
     cfg[k] = given[k] || data[k] || "";
   });
   if (!cfg.api) return;
+  // A page open longer than its token lives: the panel calls this on "token_expired".
+  // Calls refused together share one refresh.
+  var renewing;
+  if (cfg.refresh) cfg.renew = function () {
+    return renewing || (renewing = fetch(cfg.refresh, { method: "POST", headers: { "X-WP-Nonce": cfg.nonce } }).then(function (r) {
+      return r.ok ? r.json() : Promise.reject(r.status);
+    }).then(function (j) { cfg.token = j.token; renewing = 0; }, function (e) { renewing = 0; throw e; }));
+  };
   cfg.assets = (cfg.assets || cfg.api + "/assets").replace(/\/$/, "");
   var lang = (cfg.locale || d.documentElement.lang || "en").slice(0, 2).toLowerCase();
   cfg.locale = { en: 1, vi: 1, th: 1 }[lang] ? lang : "en";

@@ -180,7 +180,8 @@
     return new Intl.DateTimeFormat(state.locale, { dateStyle: "medium" }).format(new Date(iso));
   }
 
-  function request(method, path, body, extra) {
+  // An expired token is renewed (c.renew, from the loader) once, then the call retried.
+  function request(method, path, body, extra, again) {
     var c = state.cfg, u = c.api + path, headers = Object.assign({ Accept: "application/json" }, extra);
     if (c.token) headers.Authorization = "Bearer " + c.token;
     if (c.token && c.shop) u += "?shop=" + encodeURIComponent(c.shop);
@@ -190,6 +191,9 @@
         if (r.ok) return json;
         var e = Error((json.error && json.error.code) || "http_" + r.status);
         e.status = r.status;
+        if (e.message == "token_expired" && c.renew && !again) {
+          return c.renew().then(function () { return request(method, path, body, extra, 1); }, function () { throw e; });
+        }
         throw e;
       });
     });

@@ -256,3 +256,135 @@ def test_the_order_meta_the_plugin_writes_attributes_the_referral(
     [referral] = client.get("/api/v1/referrals", headers=shop.auth).json["referrals"]
     assert referral["attributed_by"] == "order_attribute"
     assert referral["order_id"] == "2"
+
+
+# Just enough of WordPress to load the plugin's main file and call what it registers: hooks
+# are collected, options live in an array, the signed-in user and the valid nonce are set
+# by the test.
+WORDPRESS_STUBS = """
+define( 'ABSPATH', '/' );
+$GLOBALS['hooks'] = array(); $GLOBALS['routes'] = array(); $GLOBALS['options'] = array();
+$GLOBALS['user'] = 0; $GLOBALS['inline'] = array();
+function add_action( $hook, $cb ) { $GLOBALS['hooks'][ $hook ][] = $cb; }
+function add_filter( $hook, $cb ) { $GLOBALS['hooks'][ $hook ][] = $cb; }
+function do_action( $hook ) { foreach ( $GLOBALS['hooks'][ $hook ] as $cb ) { $cb(); } }
+function register_activation_hook( $file, $cb ) {}
+function register_rest_route( $ns, $route, $args ) { $GLOBALS['routes'][ $ns . $route ] = $args; }
+function get_option( $k, $d = false ) {
+    return isset( $GLOBALS['options'][ $k ] ) ? $GLOBALS['options'][ $k ] : $d;
+}
+function update_option( $k, $v, $autoload = null ) { $GLOBALS['options'][ $k ] = $v; }
+function untrailingslashit( $s ) { return rtrim( $s, '/' ); }
+function home_url() { return 'https://php-store.example.com/'; }
+function is_user_logged_in() { return $GLOBALS['user'] > 0; }
+function get_current_user_id() { return $GLOBALS['user']; }
+function wp_verify_nonce( $nonce, $action ) {
+    return 'wp_rest' === $action && 'n0nce' === $nonce ? 1 : false;
+}
+function wp_create_nonce( $action ) { return 'wp_rest' === $action ? 'n0nce' : 'other'; }
+function __( $s, $domain = null ) { return $s; }
+function is_admin() { return false; }
+function rest_url( $path ) { return 'https://php-store.example.com/wp-json/' . $path; }
+function wp_enqueue_script() {}
+function wp_add_inline_script( $handle, $js ) { $GLOBALS['inline'][] = $js; }
+function wp_json_encode( $v ) { return json_encode( $v, JSON_UNESCAPED_SLASHES ); }
+function determine_locale() { return 'en_US'; }
+function wc_get_page_permalink( $page ) { return 'https://php-store.example.com/my-account/'; }
+function wc_get_cart_url() { return 'https://php-store.example.com/cart/'; }
+function add_query_arg( $k, $v, $url ) { return $url . '?' . $k . '=' . $v; }
+class WP_Error {
+    public $code; public $data;
+    public function __construct( $code, $message, $data ) {
+        $this->code = $code; $this->data = $data;
+    }
+}
+class WP_REST_Response {
+    public $data; public $status; public $headers = array();
+    public function __construct( $data, $status ) { $this->data = $data; $this->status = $status; }
+    public function header( $k, $v ) { $this->headers[ $k ] = $v; }
+}
+class Fake_Request {
+    private $h;
+    public function __construct( $h ) { $this->h = $h; }
+    public function get_header( $k ) { return isset( $this->h[ $k ] ) ? $this->h[ $k ] : null; }
+}
+update_option( 'loyalty_app_url', 'https://app.example.com' );
+"""
+
+
+def plugin_calls(body: str) -> dict:  # type: ignore[type-arg]
+    main = json.dumps(str(PLUGIN / "loyalty-rewards.php"))
+    return dict(json.loads(php(WORDPRESS_STUBS + f"require {main};\n" + body)))
+
+
+def test_the_token_route_gives_a_signed_in_customer_a_fresh_token_behind_the_nonce(
+    container: Container, client: FlaskClient
+) -> None:
+    out = plugin_calls(
+        """
+        do_action( 'rest_api_init' );
+        $route = $GLOBALS['routes']['loyalty/v1/shopper-token'];
+        $allowed = function ( $headers ) use ( $route ) {
+            $r = call_user_func( $route['permission_callback'], new Fake_Request( $headers ) );
+            return true === $r ? 'yes' : array( $r->code, $r->data['status'] );
+        };
+        $GLOBALS['user'] = 25;
+        $ok = $allowed( array( 'X-WP-Nonce' => 'n0nce' ) );
+        $response = call_user_func( $route['callback'] );
+        $no_nonce = $allowed( array() );
+        $bad_nonce = $allowed( array( 'X-WP-Nonce' => 'forged' ) );
+        $GLOBALS['user'] = 0;
+        $signed_out = $allowed( array( 'X-WP-Nonce' => 'n0nce' ) );
+        echo json_encode( array(
+            'methods' => $route['methods'], 'ok' => $ok, 'no_nonce' => $no_nonce,
+            'bad_nonce' => $bad_nonce, 'signed_out' => $signed_out,
+            'status' => $response->status, 'token' => $response->data['token'],
+            'cache' => $response->headers['Cache-Control'],
+            'public' => get_option( 'loyalty_token_public_key' ),
+        ) );
+        """
+    )
+    assert out["methods"] == "POST"
+    assert out["ok"] == "yes"
+    assert out["no_nonce"] == ["loyalty_bad_nonce", 403]
+    assert out["bad_nonce"] == ["loyalty_bad_nonce", 403]
+    assert out["signed_out"] == ["loyalty_signed_out", 401]
+    assert (out["status"], out["cache"]) == (200, "no-store, private")
+    # The fresh token opens the storefront API as that customer.
+    shop = make_shop(container, "woocommerce", STORE, webhook_secret=WOO_SECRET)
+    post(
+        client,
+        sign_woocommerce(
+            woo_order(order_id=1, total="40.00", customer_id=25),
+            topic="order.created",
+            source=STORE,
+            secret=WOO_SECRET,
+        ),
+    )
+    r = client.patch("/api/v1/widget", headers=shop.auth, json={"token_public_key": out["public"]})
+    assert r.status_code == 200, r.json
+    r = client.get("/storefront/v1/summary", headers={"Authorization": f"Bearer {out['token']}"})
+    assert r.status_code == 200, r.json
+    assert (r.json["member"]["customer_id"], r.json["member"]["balance"]) == ("25", 40)
+
+
+def test_the_page_config_names_the_refresh_route_only_for_a_signed_in_customer() -> None:
+    out = plugin_calls(
+        """
+        $configs = array();
+        foreach ( array( 25, 0 ) as $user ) {
+            $GLOBALS['user'] = $user; $GLOBALS['inline'] = array();
+            do_action( 'wp_enqueue_scripts' );
+            $js = $GLOBALS['inline'][0];
+            $prefix = strlen( 'window.LoyaltyConfig = ' );
+            $configs[] = json_decode( substr( $js, $prefix, -1 ), true );
+        }
+        echo json_encode( array( 'member' => $configs[0], 'guest' => $configs[1] ) );
+        """
+    )
+    member, guest = out["member"], out["guest"]
+    assert member["refresh"] == "https://php-store.example.com/wp-json/loyalty/v1/shopper-token"
+    assert member["nonce"] == "n0nce"
+    assert "refresh" not in guest
+    assert "nonce" not in guest
+    assert member["token"].count(".") == 2

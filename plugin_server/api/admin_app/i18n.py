@@ -140,6 +140,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind_campaign_bonus": "Campaign bonus",
         "kind_reverse_campaign_bonus": "Campaign bonus reversed",
         "kind_import": "Import",
+        "kind_guest_merge_out": "Moved to account",
+        "kind_guest_merge_in": "Earned as a guest",
     },
     "vi": {
         "app_name": "Loyalty",
@@ -270,6 +272,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind_campaign_bonus": "Thưởng chiến dịch",
         "kind_reverse_campaign_bonus": "Thu hồi thưởng chiến dịch",
         "kind_import": "Nhập dữ liệu",
+        "kind_guest_merge_out": "Chuyển sang tài khoản",
+        "kind_guest_merge_in": "Tích lũy khi là khách",
     },
     "th": {
         "app_name": "Loyalty",
@@ -397,6 +401,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind_campaign_bonus": "โบนัสแคมเปญ",
         "kind_reverse_campaign_bonus": "ยกเลิกโบนัสแคมเปญ",
         "kind_import": "นำเข้า",
+        "kind_guest_merge_out": "ย้ายไปยังบัญชี",
+        "kind_guest_merge_in": "สะสมขณะเป็นผู้เยี่ยมชม",
     },
 }
 

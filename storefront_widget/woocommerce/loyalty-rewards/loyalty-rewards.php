@@ -40,9 +40,21 @@ function loyalty_store_url() {
 	return untrailingslashit( home_url() );
 }
 
+/** A shopper token for whoever is signed in now (a guest's when no one is). */
+function loyalty_shopper_token() {
+	loyalty_ensure_keys();
+	$customer = is_user_logged_in() ? (string) get_current_user_id() : null;
+	return Loyalty_Token::sign( loyalty_store_url(), $customer, get_option( LOYALTY_OPTION_SECRET_KEY ) );
+}
+
 /*
- * The public key, for the app to fetch when the store connects: it checks the shopper
- * tokens this store signs.
+ * The REST routes: the public key, for the app to fetch when the store connects (it checks
+ * the shopper tokens this store signs); and a fresh shopper token for a signed-in customer
+ * whose page outlived the one it was drawn with (the widget asks once on an expired-token
+ * answer, then retries). The token route takes the "wp_rest" nonce the page carries, in
+ * X-WP-Nonce: without it WordPress treats a cookie-authenticated call as logged out, and
+ * the check below refuses it too, so another site cannot have a visitor's browser fetch a
+ * token for it.
  */
 add_action(
 	'rest_api_init',
@@ -56,6 +68,27 @@ add_action(
 				'callback'            => function () {
 					loyalty_ensure_keys();
 					return array( 'public_key' => get_option( LOYALTY_OPTION_PUBLIC_KEY ) );
+				},
+			)
+		);
+		register_rest_route(
+			'loyalty/v1',
+			'/shopper-token',
+			array(
+				'methods'             => 'POST',
+				'permission_callback' => function ( $request ) {
+					if ( ! wp_verify_nonce( (string) $request->get_header( 'X-WP-Nonce' ), 'wp_rest' ) ) {
+						return new WP_Error( 'loyalty_bad_nonce', __( 'Reload the page to continue.', 'loyalty-rewards' ), array( 'status' => 403 ) );
+					}
+					if ( ! is_user_logged_in() ) {
+						return new WP_Error( 'loyalty_signed_out', __( 'Sign in to see your rewards.', 'loyalty-rewards' ), array( 'status' => 401 ) );
+					}
+					return true;
+				},
+				'callback'            => function () {
+					$response = new WP_REST_Response( array( 'token' => loyalty_shopper_token() ), 200 );
+					$response->header( 'Cache-Control', 'no-store, private' );
+					return $response;
 				},
 			)
 		);
@@ -153,16 +186,20 @@ add_action(
 				'in_footer' => true,
 			)
 		);
-		$customer = is_user_logged_in() ? (string) get_current_user_id() : null;
-		$config   = array(
+		$config = array(
 			'api'    => $app . '/storefront/v1',
 			'shop'   => loyalty_store_url(),
-			'token'  => Loyalty_Token::sign( loyalty_store_url(), $customer, get_option( LOYALTY_OPTION_SECRET_KEY ) ),
+			'token'  => loyalty_shopper_token(),
 			'locale' => substr( determine_locale(), 0, 2 ),
 			'signIn' => wc_get_page_permalink( 'myaccount' ),
 			'join'   => wc_get_page_permalink( 'myaccount' ),
 			'apply'  => add_query_arg( 'loyalty_coupon', '{code}', wc_get_cart_url() ),
 		);
+		if ( is_user_logged_in() ) {
+			// Where the widget gets a new token when this one expires, same origin.
+			$config['refresh'] = rest_url( 'loyalty/v1/shopper-token' );
+			$config['nonce']   = wp_create_nonce( 'wp_rest' );
+		}
 		wp_add_inline_script( 'loyalty-loader', 'window.LoyaltyConfig = ' . wp_json_encode( $config ) . ';', 'before' );
 	}
 );
