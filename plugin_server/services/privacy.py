@@ -41,6 +41,7 @@ from plugin_server.db.models import (
     Order,
     OrderBonus,
     OrderHistory,
+    OrderLine,
     OrderRefund,
     OrderSync,
     Redemption,
@@ -79,6 +80,7 @@ _SHOP_TABLES = (
     CustomerScore,
     Referral,
     ReferralCampaign,
+    OrderLine,
     OrderRefund,
     OrderBonus,
     Order,
@@ -302,6 +304,14 @@ def redact_customer(
         session.execute(
             delete(OrderHistory).where(OrderHistory.shop_id == shop.id, or_(*history_match))
         )
+    # What they bought (read by the offers recommender) goes entirely too.
+    line_match: list[ColumnElement[bool]] = (
+        [OrderLine.order_ref.in_(order_refs)] if order_refs else []
+    )
+    if ids:
+        line_match.append(OrderLine.customer_id.in_(ids))
+    if line_match:
+        session.execute(delete(OrderLine).where(OrderLine.shop_id == shop.id, or_(*line_match)))
     if ids:
         session.execute(
             update(Referral)

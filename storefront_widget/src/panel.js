@@ -21,6 +21,7 @@
     earn_rule: ["{n} points for every 1.00 you spend", "{n} điểm cho mỗi 1.00 bạn chi tiêu", "{n} คะแนนทุกการใช้จ่าย 1.00"],
     earn_rule_one: ["{n} point for every 1.00 you spend"],
     rewards: ["Rewards", "Phần thưởng", "ของรางวัล"],
+    picked: ["Picked for you", "Dành riêng cho bạn", "คัดมาเพื่อคุณ"],
     cost: ["{n} points", "{n} điểm", "{n} คะแนน"],
     cost_one: ["{n} point"],
     redeem: ["Redeem", "Đổi", "แลก"],
@@ -462,6 +463,11 @@
     }
     add(section("rewards", [list(program.rewards, function (r) { return rewardItem(r, member, program.tiers); })]));
     if (!member) return;
+    // Offers: rewards, then products; their reasons come in every language, as text.
+    var o = data.offers, picks = o ? o.rewards.concat(o.products) : [];
+    if (picks.length) add(section("picked", [list(picks, function (p) {
+      return el("li", {}, [el("span", { class: "loyalty-reward-name", text: p.name || p.title }), muted(p.reason[state.locale] || p.reason.en, "span")]);
+    })]));
     if (member.codes.length) add(section("your_codes", [list(member.codes, codeItem)]));
     var acts = rules(member.activities, "activity");
     if (acts.length || bonus.length || never) add(section("ways_to_earn", [(acts.length || bonus.length) && el("ul", { class: "loyalty-earn" }, bonus.concat(acts.map(activityItem))), never]));
@@ -489,7 +495,9 @@
 
   function refresh() {
     var ref = state.cfg.ref;
-    return Promise.all([request("GET", "/summary"), ref && (state.landing || request("GET", "/referrals/" + encodeURIComponent(ref.code)).catch(function (e) {
+    return Promise.all([request("GET", "/summary").then(function (s) {
+      return s.member ? request("GET", "/offers").then(function (o) { s.offers = o; return s; }, function () { return s; }) : s;
+    }), ref && (state.landing || request("GET", "/referrals/" + encodeURIComponent(ref.code)).catch(function (e) {
       if (e.status === 404) keep(0, announce(failure(e)));
     }))]).then(function (x) {
       var theme = x[0].settings.theme, m = x[0].member;
