@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from plugin_server.db import repositories
@@ -77,7 +77,8 @@ _LINE_COLUMNS = (
 
 
 def _lines(session: Session, stmt: Any) -> list[_Line]:
-    return [_Line(*row) for row in session.execute(stmt)]
+    # Core rows: thousands of them, where the ORM's per-row work would dominate.
+    return [_Line(*row) for row in session.connection().execute(stmt)]
 
 
 # --- rewards -------------------------------------------------------------------------------
@@ -209,7 +210,7 @@ def product_facts(
     session: Session, shop_id: int, customer_id: int | None
 ) -> rules.ProductFactsBundle:
     """The member's purchases, their neighbours' baskets and the products' names and
-    popularity, from at most OWN_LINES + NEIGHBOUR_LINES + SHOP_SAMPLE lines."""
+    popularity: OWN_LINES + NEIGHBOUR_LINES lines read, SHOP_SAMPLE lines summed in SQL."""
     own_lines: list[_Line] = []
     if customer_id is not None:
         own_lines = _lines(
@@ -262,34 +263,45 @@ def product_facts(
         assert line.customer_id is not None
         baskets[line.customer_id].add(line.product_ref)
 
-    sample = _lines(
-        session,
-        select(*_LINE_COLUMNS)
+    # The shop's latest lines, summed up in SQL (a row per product, not per line): how many
+    # customers bought each product (guests count once per order), and a name for it.
+    latest = (
+        select(OrderLine.product_ref, OrderLine.customer_id, OrderLine.order_ref, OrderLine.title)
         .where(OrderLine.shop_id == shop_id)
         .order_by(OrderLine.ordered_at.desc(), OrderLine.id.desc())
-        .limit(SHOP_SAMPLE),
+        .limit(SHOP_SAMPLE)
+        .subquery()
     )
-    # Names, buyers and prices over every line read (each line once).
-    everything = list({line.id: line for line in (*own_lines, *neighbour_lines, *sample)}.values())
+    buyer_key = func.coalesce(cast(latest.c.customer_id, String), "order:" + latest.c.order_ref)
+    sample = {
+        ref: (int(count), title)
+        for ref, count, title in session.execute(
+            select(
+                latest.c.product_ref, func.count(buyer_key.distinct()), func.max(latest.c.title)
+            ).group_by(latest.c.product_ref)
+        )
+    }
+    # Names (the latest), buyers and prices (Decimal) from the lines read one by one.
+    read = list({line.id: line for line in (*own_lines, *neighbour_lines)}.values())
     buyers: dict[str, set[object]] = defaultdict(set)
     titles: dict[str, tuple[datetime, str]] = {}
-    for line in everything:
+    for line in read:
         buyers[line.product_ref].add(
             line.customer_id if line.customer_id is not None else line.order_ref
         )
-        latest = titles.get(line.product_ref)
-        if latest is None or (line.ordered_at, line.title) > latest:
+        seen = titles.get(line.product_ref)
+        if seen is None or (line.ordered_at, line.title) > seen:
             titles[line.product_ref] = (line.ordered_at, line.title)
-    prices = _unit_prices(everything, currency or (sample[0].currency if sample else None))
+    prices = _unit_prices(read, currency)
     catalog = {
-        ref: rules.ProductFacts(titles[ref][1], len(buyers[ref]), prices.get(ref)) for ref in titles
-    }
-    sample_buyers: dict[str, set[object]] = defaultdict(set)
-    for line in sample:
-        sample_buyers[line.product_ref].add(
-            line.customer_id if line.customer_id is not None else line.order_ref
+        ref: rules.ProductFacts(
+            titles[ref][1] if ref in titles else sample[ref][1],
+            max(len(buyers.get(ref, ())), sample[ref][0] if ref in sample else 0),
+            prices.get(ref),
         )
-    popular = sorted(sample_buyers, key=lambda r: (-len(sample_buyers[r]), r))[:POPULAR]
+        for ref in set(titles) | set(sample)
+    }
+    popular = sorted(sample, key=lambda r: (-sample[r][0], r))[:POPULAR]
 
     collections_of, collection_titles = _collections(session, shop_id, set(own))
     return rules.ProductFactsBundle(
