@@ -151,6 +151,19 @@ def export_customer_data(
             .order_by(Redemption.id)
         )
     )
+    bought = list(
+        session.scalars(
+            select(OrderLine)
+            .where(
+                OrderLine.shop_id == shop.id,
+                or_(
+                    OrderLine.customer_id.in_(member_ids),
+                    OrderLine.order_ref.in_(event.order_refs),
+                ),
+            )
+            .order_by(OrderLine.ordered_at, OrderLine.id)
+        )
+    )
     sent_emails = list(
         session.scalars(
             select(EmailMessage)
@@ -196,6 +209,19 @@ def export_customer_data(
                 "discount_codes": (o.discount_codes or "").split("\n") if o.discount_codes else [],
             }
             for o in orders
+        ],
+        "order_lines": [
+            {
+                "order_id": line.order_ref,
+                "product_id": line.product_ref,
+                "variant_id": line.variant_ref,
+                "title": line.title,
+                "quantity": line.quantity,
+                "amount": str(line.amount),
+                "currency": line.currency,
+                "ordered_at": line.ordered_at.isoformat(),
+            }
+            for line in bought
         ],
         "ledger": [
             {

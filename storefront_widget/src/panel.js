@@ -463,11 +463,8 @@
     }
     add(section("rewards", [list(program.rewards, function (r) { return rewardItem(r, member, program.tiers); })]));
     if (!member) return;
-    // Offers: rewards, then products; their reasons come in every language, as text.
-    var o = data.offers, picks = o ? o.rewards.concat(o.products) : [];
-    if (picks.length) add(section("picked", [list(picks, function (p) {
-      return el("li", {}, [el("span", { class: "loyalty-reward-name", text: p.name || p.title }), muted(p.reason[state.locale] || p.reason.en, "span")]);
-    })]));
+    add(state.slot = el("div"));
+    picked();
     if (member.codes.length) add(section("your_codes", [list(member.codes, codeItem)]));
     var acts = rules(member.activities, "activity");
     if (acts.length || bonus.length || never) add(section("ways_to_earn", [(acts.length || bonus.length) && el("ul", { class: "loyalty-earn" }, bonus.concat(acts.map(activityItem))), never]));
@@ -479,6 +476,16 @@
         el("span", { class: h.points < 0 ? "loyalty-minus" : "loyalty-plus", text: (h.points > 0 ? "+" : "") + number(h.points) })
       ]);
     })] : [muted(t("none_yet"))]));
+  }
+
+  // Offers: rewards, then products, their reasons in every language, as text. They come
+  // after the summary and fill their own slot, so nothing else is redrawn (focus stays).
+  function picked() {
+    var o = state.offers, picks = o ? o.rewards.concat(o.products) : [];
+    state.slot.textContent = "";
+    if (picks.length) state.slot.append(section("picked", [list(picks, function (p) {
+      return el("li", {}, [el("span", { class: "loyalty-reward-name", text: p.name || p.title }), muted(p.reason[state.locale] || p.reason.en, "span")]);
+    })]));
   }
 
   function relabel() {
@@ -495,9 +502,7 @@
 
   function refresh() {
     var ref = state.cfg.ref;
-    return Promise.all([request("GET", "/summary").then(function (s) {
-      return s.member ? request("GET", "/offers").then(function (o) { s.offers = o; return s; }, function () { return s; }) : s;
-    }), ref && (state.landing || request("GET", "/referrals/" + encodeURIComponent(ref.code)).catch(function (e) {
+    return Promise.all([request("GET", "/summary"), ref && (state.landing || request("GET", "/referrals/" + encodeURIComponent(ref.code)).catch(function (e) {
       if (e.status === 404) keep(0, announce(failure(e)));
     }))]).then(function (x) {
       var theme = x[0].settings.theme, m = x[0].member;
@@ -507,6 +512,7 @@
       Object.keys(theme).forEach(function (k) { state.root.style.setProperty("--loyalty-" + k, theme[k]); });
       relabel();
       render();
+      if (m) request("GET", "/offers").then(function (o) { state.offers = o; picked(); }, function () {});
     }, function (e) { announce(failure(e)); });
   }
 

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from plugin_server.bootstrap import Container
 from plugin_server.db.models import CustomerScore, OrderLine, Shop
+from plugin_server.domain.orders import Customer, Platform, PrivacyEvent
 from plugin_server.platforms.base import PlatformOrder
-from plugin_server.services import order_sync
+from plugin_server.services import order_sync, privacy
 from plugin_server.simulate import shopify_order, sign_shopify
 from tests.conftest import SHOPIFY_SECRET, ShopHandle, make_shop, post
 from tests.integration.test_catalog_api import conforms
@@ -322,3 +323,36 @@ def test_offers_are_in_the_served_contract(client: FlaskClient) -> None:
     paths = client.get("/openapi.json").json["paths"]
     assert "get" in paths["/storefront/v1/offers"]
     assert "get" in paths["/api/v1/customers/{customer_id}/offers"]
+
+
+# --- privacy ----------------------------------------------------------------------------------
+
+
+def test_a_customers_lines_are_exported_and_erased_with_them(
+    container: Container, client: FlaskClient, tea_shop: ShopHandle
+) -> None:
+    now = container.clock()
+    with container.uow() as uow:
+        shop = uow.session.get(Shop, tea_shop.id)
+        assert shop is not None
+        ann = PrivacyEvent(
+            Platform.SHOPIFY, "data_request", Customer("1", "c1@example.com"), request_ref="r1"
+        )
+        export_id = privacy.export_customer_data(uow.session, shop, ann, now=now)
+        uow.commit()
+    export = client.get(f"/api/v1/data-exports/{export_id}", headers=tea_shop.auth).json
+    assert [
+        (x["order_id"], x["product_id"], x["title"]) for x in export["data"]["order_lines"]
+    ] == [("1", "101", "Green tea")]
+    with container.uow() as uow:
+        shop = uow.session.get(Shop, tea_shop.id)
+        assert shop is not None
+        gone = PrivacyEvent(Platform.SHOPIFY, "customer_redact", Customer("3", None))
+        privacy.redact_customer(uow.session, shop, gone, now=now)
+        uow.commit()
+    # Cat's lines are gone; the others stay, and her purchases no longer steer Ann's offers.
+    assert sorted({ref for ref, *_ in lines(container, tea_shop.id)}) == ["1", "2", "5", "6", "7"]
+    ann_now = client.get("/api/v1/customers/1/offers", headers=tea_shop.auth).json
+    assert "103" not in {
+        p["product_ref"] for p in ann_now["products"] if p["reason_code"] == "also_bought"
+    }
