@@ -20,7 +20,7 @@ from plugin_server.api import schemas
 from plugin_server.api.context import current_container
 from plugin_server.api.contract import STOREFRONT_AUTH, STOREFRONT_ERRORS, endpoint
 from plugin_server.api.errors import ApiError
-from plugin_server.services import earning_rules, redemptions, referrals, storefront
+from plugin_server.services import earning_rules, offers, redemptions, referrals, storefront
 from storefront_widget.auth import RateLimits, Shopper, authenticate
 
 bp = Blueprint("storefront", __name__, url_prefix="/storefront/v1")
@@ -122,6 +122,21 @@ def summary() -> Response:
             c.engine, c.storefront_shops, shopper.shop_id, shopper.customer_ref, now=c.clock()
         )
     )
+
+
+@bp.get("/offers")
+@endpoint(
+    tags=["storefront"],
+    security=STOREFRONT_AUTH,
+    validate=False,
+    query=schemas.StorefrontQuery,
+    responses={"HTTP_200": (schemas.Offers, "Picked for this shopper."), **STOREFRONT_ERRORS},
+)
+def shopper_offers() -> Response:
+    """Rewards within the shopper's reach and products picked for them (signed in only)"""
+    shopper: Shopper = g.shopper
+    c = current_container()
+    return jsonify(offers.shopper_offers(c.uow(), shopper.shop_id, _member(shopper), now=c.clock()))
 
 
 @bp.get("/program")

@@ -122,6 +122,7 @@ def _line(line: Mapping[str, Any]) -> OrderLine:
         quantity=quantity,
         subtotal=price * quantity - max(discount, allocated),
         product_ref=optional_ref(line.get("product_id")),
+        variant_ref=optional_ref(line.get("variant_id")),
         tax=sum(
             (
                 shop_money(t, "price", field="line_items.tax_lines.price", default=ZERO)

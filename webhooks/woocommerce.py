@@ -100,6 +100,7 @@ def _order(payload: Mapping[str, Any]) -> NormalizedEvent:
             subtotal=money(line.get("total"), field="line_items.total"),
             product_ref=optional_ref(line.get("product_id")),
             tax=money(line.get("total_tax"), field="line_items.total_tax", default=ZERO),
+            variant_ref=optional_ref(line.get("variation_id")),
         )
         for line in items(payload, "line_items", where="order")
     )

@@ -24,6 +24,7 @@ from plugin_server.services import (
     earning_rules,
     exports,
     imports,
+    offers,
     order_sync,
     outbound_webhooks,
     privacy,
@@ -75,6 +76,23 @@ def get_customer(customer_id: str) -> Response:
     """A customer's points"""
     c = current_container()
     return jsonify(customers.customer_summary(c.uow(), g.shop_id, customer_id, now=c.clock()))
+
+
+@bp.get("/customers/<customer_id>/offers")
+@endpoint(
+    tags=["customers"],
+    security=API_KEY,
+    path_parameters=CUSTOMER,
+    responses={
+        "HTTP_200": (s.Offers, "Rewards within reach and products picked for them."),
+        **NO_CUSTOMER,
+        **AUTH_ERRORS,
+    },
+)
+def get_customer_offers(customer_id: str) -> Response:
+    """Personalised offers for a customer, with the reason for each"""
+    c = current_container()
+    return jsonify(offers.member_offers(c.uow(), g.shop_id, customer_id, now=c.clock()))
 
 
 @bp.get("/segments")

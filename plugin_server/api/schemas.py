@@ -1043,6 +1043,44 @@ class StorefrontSummary(ResponseModel):
     settings: StorefrontSettings
 
 
+# --- offers ------------------------------------------------------------------------------
+
+OfferLocale = Literal["en", "vi", "th"]
+
+
+class OfferReason(ResponseModel):
+    """Why it is offered, in plain words, in each of the widget's languages. Product and
+    collection names inside are the merchant's own text: show them as text."""
+
+    en: str
+    vi: str
+    th: str
+
+
+class RewardOffer(ResponseModel):
+    reward_id: int
+    name: str
+    cost: int = Field(description="Points it takes.")
+    reason_code: Literal["afford_now", "birthday", "next_order", "expected_orders"]
+    reason: OfferReason
+
+
+class ProductOffer(ResponseModel):
+    product_ref: str = Field(description="The platform's product id.")
+    title: str = Field(description="The product's name as it was last ordered.")
+    reason_code: Literal["also_bought", "buy_again", "collection", "popular"]
+    reason: OfferReason
+
+
+class Offers(ResponseModel):
+    """At most 3 rewards and 3 products, best first (the same data gives the same order)."""
+
+    customer_id: str
+    balance: int
+    rewards: list[RewardOffer] = Field(max_length=3)
+    products: list[ProductOffer] = Field(max_length=3)
+
+
 # --- referrals ---------------------------------------------------------------------------
 
 DiscountKind = Literal["percentage", "fixed_amount"]

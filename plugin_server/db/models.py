@@ -172,6 +172,38 @@ class OrderBonus(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class OrderLine(Base):
+    """One product line of a paid order, as the order's webhook (or, for an order placed
+    before the install, the store's order history) described it: what the offers
+    recommender reads. Written once per line, never changed: refunds stay in
+    `order_refunds`."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "order_ref", "line_ref", name="uq_order_lines_line"),
+        # A member's own purchases, newest first; who else bought a product; recent lines.
+        Index("ix_order_lines_customer", "shop_id", "customer_id", "ordered_at"),
+        Index("ix_order_lines_product", "shop_id", "product_ref", "customer_id"),
+        Index("ix_order_lines_ordered", "shop_id", "ordered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    order_ref: Mapped[str] = mapped_column(String(64))
+    # NULL: an order known only from the store's history (placed before the install).
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    line_ref: Mapped[str] = mapped_column(String(64))
+    product_ref: Mapped[str] = mapped_column(String(64))
+    variant_ref: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(255))
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)  # the line's subtotal
+    currency: Mapped[str] = mapped_column(String(3))
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class OrderRefund(Base):
     """A refund's facts, kept even when it arrives before the order it belongs to."""
 
@@ -449,6 +481,8 @@ class CollectionProduct(Base):
     __tablename__ = "collection_products"
     __table_args__ = (
         UniqueConstraint("collection_id", "product_ref", name="uq_collection_products"),
+        # The collections a product is in (offers: collections a member buys from).
+        Index("ix_collection_products_product", "shop_id", "product_ref"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -53,6 +53,9 @@ VARIABLES: Mapping[str, str] = {
     "direction": "tier_changed: up or down.",
     "expires_on": "points_expiring: the date (YYYY-MM-DD) the points expire.",
     "unsubscribe_url": "The shopper's unsubscribe link (also added in the footer).",
+    "offers": "Up to 3 rewards then 3 products picked for the shopper, best first; each has "
+    "`name` and `reason` (in the email's language), e.g. "
+    "{% for o in offers %}{{ o.name }}: {{ o.reason }}{% endfor %}. Empty when none.",
 }
 
 
@@ -210,6 +213,10 @@ SAMPLE: Mapping[str, object] = {
     "previous_tier": "Silver",
     "direction": "up",
     "expires_on": "2027-01-31",
+    "offers": [
+        {"name": "10% off", "reason": "You can afford this now"},
+        {"name": "Green tea", "reason": "Customers who bought Jasmine tea also bought this"},
+    ],
 }
 
 

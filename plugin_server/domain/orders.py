@@ -29,6 +29,7 @@ class OrderLine:
     product_ref: str | None = None
     # The line's tax (shop currency); inside `subtotal` when the shop's prices include tax.
     tax: Decimal = ZERO
+    variant_ref: str | None = None  # the product variant (WooCommerce: variation), if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from plugin_server.domain.errors import (
     UnknownEmailType,
     ValidationFailed,
 )
+from plugin_server.services import offers
 
 logger = logging.getLogger(__name__)
 
@@ -723,10 +724,17 @@ def _prepare(session: Any, message_id: int, policy: SendPolicy, *, now: datetime
         "customer_name": customer.first_name or "",
         "balance": repositories.balance(session, m.shop_id, m.customer_id, now).spendable,
     }
+    template = effective_template(session, m.shop_id, m.type, locale)
+    if any(
+        "offers" in (source or "")
+        for source in (template.subject, template.body_text, template.body_html)
+    ):
+        # Only templates that show offers pay for computing them.
+        variables["offers"] = email_offers(session, shop, customer, locale, now=now)
     link = unsubscribe_url(policy.public_url, policy.secret, m.shop_id, m.customer_id, now=now)
     shop_name = _shop_name(row, shop)
     out = render(
-        effective_template(session, m.shop_id, m.type, locale),
+        template,
         variables,
         locale=locale,
         shop_name=shop_name,
@@ -746,6 +754,20 @@ def _prepare(session: Any, message_id: int, policy: SendPolicy, *, now: datetime
         mime.add_alternative(out.body_html, subtype="html")
     m.locale, m.to_address, m.subject = locale, customer.email, out.subject
     return _Prepared(m.id, m.attempts, mime, None)
+
+
+def email_offers(
+    session: Any, shop: Shop, customer: Customer, locale: str, *, now: datetime
+) -> list[dict[str, str]]:
+    """The `offers` variable: the shopper's offers as names and reasons in `locale`."""
+    found = offers.offers_for(session, shop, customer, now=now)
+    return [
+        {
+            "name": o.get("name") or o.get("title") or "",
+            "reason": o["reason"].get(locale) or o["reason"]["en"],
+        }
+        for o in (*found["rewards"], *found["products"])
+    ]
 
 
 def _finish(uow: UnitOfWork, message_id: int, values: Mapping[str, Any]) -> None:

@@ -32,7 +32,7 @@ from plugin_server.domain import orders as domain
 from plugin_server.domain import referrals as referral_rules
 from plugin_server.domain.ledger import EntryKind
 from plugin_server.services import earning_rules as rule_service
-from plugin_server.services import guest_merge, redemptions, referrals, scores, tiers
+from plugin_server.services import guest_merge, order_lines, redemptions, referrals, scores, tiers
 from plugin_server.services.shops import earning_rules
 
 logger = logging.getLogger(__name__)
@@ -181,6 +181,20 @@ def apply_order_event(
     )
     if paid_now:
         new_entries += _earn(session, shop, order, event, rules, now=now)
+        assert event.totals is not None
+        # What it bought, once: `paid_now` holds for one event per order, and the lines'
+        # unique key makes a replayed or concurrent delivery write nothing more.
+        order_lines.record_lines(
+            session,
+            shop.id,
+            order_ref=order.order_ref,
+            order_id=order.id,
+            customer_id=order.customer_id,
+            lines=event.lines,
+            currency=event.totals.currency,
+            ordered_at=order.paid_at or now,
+            now=now,
+        )
     new_entries += _reverse(session, shop, order, now=now)
     if paid_now or order.cancelled or order.fully_refunded or order.refund_count:
         referrals.on_order(

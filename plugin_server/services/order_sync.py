@@ -28,12 +28,13 @@ from sqlalchemy.orm import Session
 
 import webhooks
 from plugin_server.db import repositories
-from plugin_server.db.models import OrderHistory, OrderSync, Shop, WebhookReceipt
+from plugin_server.db.models import Customer, OrderHistory, OrderSync, Shop, WebhookReceipt
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain import orders as domain
 from plugin_server.domain import referrals as referral_rules
 from plugin_server.domain.errors import MalformedPayload, ShopNotFound
 from plugin_server.platforms.base import OrderReader, PlatformError, PlatformOrder, ShopCredentials
+from plugin_server.services import order_lines
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,34 @@ def _upsert_history(
     )
 
 
+def _record_history_lines(
+    session: Session, shop_id: int, order: PlatformOrder, event: domain.OrderEvent, *,
+    now: datetime,
+) -> None:  # fmt: skip
+    """What an order placed before the install bought (it never reaches the webhook path,
+    which records the lines of later orders when they are paid), for the recommender."""
+    assert event.totals is not None
+    buyer = event.customer.customer_ref if event.customer else None
+    member_id = (
+        session.scalar(
+            select(Customer.id).where(Customer.shop_id == shop_id, Customer.customer_ref == buyer)
+        )
+        if buyer
+        else None
+    )
+    order_lines.record_lines(
+        session,
+        shop_id,
+        order_ref=order.order_ref,
+        order_id=None,
+        customer_id=member_id,
+        lines=event.lines,
+        currency=event.totals.currency,
+        ordered_at=order.created_at,
+        now=now,
+    )
+
+
 def store_orders(
     session: Session, shop: Shop, orders: Sequence[PlatformOrder], *, now: datetime
 ) -> ReadResult:
@@ -136,6 +165,8 @@ def store_orders(
             event = None
         if isinstance(event, domain.OrderEvent) and event.totals is not None:
             _upsert_history(session, shop.id, order, event, before_install=before, now=now)
+            if before and not event.cancelled:
+                _record_history_lines(session, shop.id, order, event, now=now)
         if before:
             continue
         receipt_id = repositories.insert_ignoring_conflict(

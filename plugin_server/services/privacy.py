@@ -41,6 +41,7 @@ from plugin_server.db.models import (
     Order,
     OrderBonus,
     OrderHistory,
+    OrderLine,
     OrderRefund,
     OrderSync,
     Redemption,
@@ -79,6 +80,7 @@ _SHOP_TABLES = (
     CustomerScore,
     Referral,
     ReferralCampaign,
+    OrderLine,
     OrderRefund,
     OrderBonus,
     Order,
@@ -149,6 +151,19 @@ def export_customer_data(
             .order_by(Redemption.id)
         )
     )
+    bought = list(
+        session.scalars(
+            select(OrderLine)
+            .where(
+                OrderLine.shop_id == shop.id,
+                or_(
+                    OrderLine.customer_id.in_(member_ids),
+                    OrderLine.order_ref.in_(event.order_refs),
+                ),
+            )
+            .order_by(OrderLine.ordered_at, OrderLine.id)
+        )
+    )
     sent_emails = list(
         session.scalars(
             select(EmailMessage)
@@ -194,6 +209,19 @@ def export_customer_data(
                 "discount_codes": (o.discount_codes or "").split("\n") if o.discount_codes else [],
             }
             for o in orders
+        ],
+        "order_lines": [
+            {
+                "order_id": line.order_ref,
+                "product_id": line.product_ref,
+                "variant_id": line.variant_ref,
+                "title": line.title,
+                "quantity": line.quantity,
+                "amount": str(line.amount),
+                "currency": line.currency,
+                "ordered_at": line.ordered_at.isoformat(),
+            }
+            for line in bought
         ],
         "ledger": [
             {
@@ -302,6 +330,14 @@ def redact_customer(
         session.execute(
             delete(OrderHistory).where(OrderHistory.shop_id == shop.id, or_(*history_match))
         )
+    # What they bought (read by the offers recommender) goes entirely too.
+    line_match: list[ColumnElement[bool]] = (
+        [OrderLine.order_ref.in_(order_refs)] if order_refs else []
+    )
+    if ids:
+        line_match.append(OrderLine.customer_id.in_(ids))
+    if line_match:
+        session.execute(delete(OrderLine).where(OrderLine.shop_id == shop.id, or_(*line_match)))
     if ids:
         session.execute(
             update(Referral)

@@ -21,6 +21,7 @@
     earn_rule: ["{n} points for every 1.00 you spend", "{n} điểm cho mỗi 1.00 bạn chi tiêu", "{n} คะแนนทุกการใช้จ่าย 1.00"],
     earn_rule_one: ["{n} point for every 1.00 you spend"],
     rewards: ["Rewards", "Phần thưởng", "ของรางวัล"],
+    picked: ["Picked for you", "Dành riêng cho bạn", "คัดมาเพื่อคุณ"],
     cost: ["{n} points", "{n} điểm", "{n} คะแนน"],
     cost_one: ["{n} point"],
     redeem: ["Redeem", "Đổi", "แลก"],
@@ -466,6 +467,8 @@
     }
     add(section("rewards", [list(program.rewards, function (r) { return rewardItem(r, member, program.tiers); })]));
     if (!member) return;
+    add(state.slot = el("div"));
+    picked();
     if (member.codes.length) add(section("your_codes", [list(member.codes, codeItem)]));
     var acts = rules(member.activities, "activity");
     if (acts.length || bonus.length || never) add(section("ways_to_earn", [(acts.length || bonus.length) && el("ul", { class: "loyalty-earn" }, bonus.concat(acts.map(activityItem))), never]));
@@ -477,6 +480,16 @@
         el("span", { class: h.points < 0 ? "loyalty-minus" : "loyalty-plus", text: (h.points > 0 ? "+" : "") + number(h.points) })
       ]);
     })] : [muted(t("none_yet"))]));
+  }
+
+  // Offers: rewards, then products, their reasons in every language, as text. They come
+  // after the summary and fill their own slot, so nothing else is redrawn (focus stays).
+  function picked() {
+    var o = state.offers, picks = o ? o.rewards.concat(o.products) : [];
+    state.slot.textContent = "";
+    if (picks.length) state.slot.append(section("picked", [list(picks, function (p) {
+      return el("li", {}, [el("span", { class: "loyalty-reward-name", text: p.name || p.title }), muted(p.reason[state.locale] || p.reason.en, "span")]);
+    })]));
   }
 
   function relabel() {
@@ -503,6 +516,7 @@
       Object.keys(theme).forEach(function (k) { state.root.style.setProperty("--loyalty-" + k, theme[k]); });
       relabel();
       render();
+      if (m) request("GET", "/offers").then(function (o) { state.offers = o; picked(); }, function () {});
     }, function (e) { announce(failure(e)); });
   }
 

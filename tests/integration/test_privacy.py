@@ -20,6 +20,7 @@ from plugin_server.db.models import (
     LoyaltyEvent,
     MemberTier,
     Order,
+    OrderLine,
     OrderRefund,
     Shop,
     Tier,
@@ -85,6 +86,7 @@ def shop_rows(container: Container, shop_id: int) -> dict[str, int]:
             for m in (
                 LedgerEntry,
                 OrderRefund,
+                OrderLine,
                 Order,
                 Customer,
                 WebhookReceipt,
