@@ -1956,9 +1956,11 @@ class SegmentMembersQuery(PageQuery):
 
 # --- suggestions ---------------------------------------------------------------------------
 
-SuggestionKind = Literal["tier_at_risk", "points_expiring", "unredeemed_reward", "earn_rate"]
+SuggestionKind = Literal[
+    "tier_at_risk", "points_expiring", "unredeemed_reward", "earn_rate", "product_bonus"
+]
 SuggestionActionName = Literal[
-    "create_campaign", "send_reminders", "lower_cost", "archive", "lower_earn_rate"
+    "create_campaign", "send_reminders", "lower_cost", "archive", "lower_earn_rate", "boost_product"
 ]
 
 
@@ -1988,7 +1990,9 @@ class SuggestionEvidence(ResponseModel):
 
 class Suggestion(ResponseModel):
     kind: SuggestionKind
-    key: str = Field(description="Stable while the suggestion holds: a reward id, 30d...")
+    key: str = Field(
+        description="Stable while the suggestion holds: a reward id, 30d, a product id..."
+    )
     title: str
     evidence: SuggestionEvidence
     actions: list[SuggestionAction]

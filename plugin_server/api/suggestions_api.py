@@ -13,7 +13,7 @@ from plugin_server.services import suggestions
 
 ACTION_PATH = {
     "kind": "The suggestion's kind: " + ", ".join(suggestions.KINDS),
-    "key": "The suggestion's key, as listed (a reward id, 30d, points_per_unit).",
+    "key": "The suggestion's key, as listed (a reward id, 30d, points_per_unit, a product).",
     "action": "One of the suggestion's actions, by name.",
 }
 

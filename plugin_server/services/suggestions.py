@@ -34,13 +34,19 @@ The kinds:
   /program). Hidden while orders in the measured days earned at another base rate (the
   rate changed inside the period: wait for a full period at the new rate).
 
-Not built here: product-level suggestions (bonus points on products that sell too little
-but that loyal members buy) need order lines, which are being added separately; they fit
-as one more kind with the same shape.
+- `product_bonus`: a product that sells too little but that loyal members buy: over the
+  last `PRODUCT_DAYS` days (order lines), its units are in the bottom third of the shop's
+  products sold, while at least `MIN_LOYAL_BUYERS` of its buyers, and at least half of
+  them, are in the champions or loyal segments. The action is a double-points campaign on
+  that product for `PRODUCT_CAMPAIGN_DAYS` days (earning-rules service, as POST
+  /earning-rules); hidden while such a campaign runs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -61,6 +67,7 @@ from plugin_server.db.models import (
     LoyaltyEvent,
     MemberTier,
     Order,
+    OrderLine,
     Redemption,
     Reward,
     Shop,
@@ -89,11 +96,19 @@ MEMBERS_SHOWN = 50
 CHUNK = 1000
 RATE_STEP = Decimal("0.0001")
 
+PRODUCT_DAYS = 90
+PRODUCT_CAMPAIGN_DAYS = 14
+MIN_PRODUCTS = 6  # fewer products sold than this: no "bottom third" worth the name
+MIN_LOYAL_BUYERS = 3
+LOYAL_SEGMENTS = ("champions", "loyal")
+PRODUCT_KEY_PREFIX = "boost-"
+
 TIER_AT_RISK = "tier_at_risk"
 POINTS_EXPIRING = "points_expiring"
 UNREDEEMED_REWARD = "unredeemed_reward"
 EARN_RATE = "earn_rate"
-KINDS = (TIER_AT_RISK, POINTS_EXPIRING, UNREDEEMED_REWARD, EARN_RATE)
+PRODUCT_BONUS = "product_bonus"
+KINDS = (TIER_AT_RISK, POINTS_EXPIRING, UNREDEEMED_REWARD, EARN_RATE, PRODUCT_BONUS)
 WINDOW_KEY = f"{WINDOW_DAYS}d"
 RATE_KEY = "points_per_unit"
 
@@ -674,6 +689,129 @@ def _earn_rate(session: Session, shop: Shop, now: datetime) -> Suggestion | None
     )
 
 
+# --- e. products that sell too little but loyal members buy ------------------------------
+
+
+def _safe_key(product_ref: str) -> str:
+    """A suggestion key fit for a URL path segment (a Shopify gid has slashes)."""
+    if re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", product_ref):
+        return product_ref
+    return "p" + hashlib.sha256(product_ref.encode()).hexdigest()[:16]
+
+
+def _boosted_products(session: Session, shop_id: int, now: datetime) -> set[str]:
+    """Products named by a bonus campaign running now (ours or the merchant's own)."""
+    found: set[str] = set()
+    for text in session.scalars(
+        select(EarningRule.product_ids).where(
+            EarningRule.shop_id == shop_id,
+            EarningRule.kind == "bonus",
+            EarningRule.archived_at.is_(None),
+            EarningRule.ends_at > now,
+            EarningRule.product_ids.is_not(None),
+        )
+    ):
+        found.update(str(p) for p in json.loads(text or "[]"))
+    return found
+
+
+def _product_bonus(
+    session: Session, shop: Shop, now: datetime, *, only: str | None = None
+) -> list[Suggestion]:
+    since = now - timedelta(days=PRODUCT_DAYS)
+    in_period = (
+        OrderLine.shop_id == shop.id,
+        OrderLine.ordered_at >= since,
+        OrderLine.ordered_at < now,
+    )
+    sold = session.execute(
+        select(
+            OrderLine.product_ref,
+            func.max(OrderLine.title),
+            func.sum(OrderLine.quantity),
+            func.count(func.distinct(OrderLine.customer_id)),
+        )
+        .where(*in_period)
+        .group_by(OrderLine.product_ref)
+    ).all()
+    if len(sold) < MIN_PRODUCTS:
+        return []
+    units = sorted(int(row[2] or 0) for row in sold)
+    # The bottom third: at most the units of the product a third of the way up.
+    ceiling = units[len(units) // 3 - 1] if len(units) >= 3 else units[0]
+    loyal = dict(
+        session.execute(
+            select(OrderLine.product_ref, func.count(func.distinct(OrderLine.customer_id)))
+            .join(
+                CustomerScore,
+                (CustomerScore.shop_id == OrderLine.shop_id)
+                & (CustomerScore.customer_id == OrderLine.customer_id),
+            )
+            .where(*in_period, CustomerScore.segment.in_(LOYAL_SEGMENTS))
+            .group_by(OrderLine.product_ref)
+        ).all()
+    )
+    boosted = _boosted_products(session, shop.id, now)
+    found: list[Suggestion] = []
+    for product_ref, title, sold_units, buyers in sorted(sold, key=lambda r: str(r[0])):
+        key = _safe_key(str(product_ref))
+        if only is not None and key != only:
+            continue
+        loyal_buyers = int(loyal.get(product_ref, 0))
+        buyers = int(buyers or 0)
+        if (
+            int(sold_units or 0) > ceiling
+            or loyal_buyers < MIN_LOYAL_BUYERS
+            or loyal_buyers * 2 < buyers
+            or str(product_ref) in boosted
+        ):
+            continue
+        rank = 1 + sum(1 for u in units if u < int(sold_units or 0))
+        name = f"Double points on {title}"[:100]
+        changes = {
+            "kind": "bonus",
+            "key": f"{PRODUCT_KEY_PREFIX}{key}-{now:%Y%m%d%H%M%S}"[:64],
+            "name": name,
+            "multiplier": _plain(CAMPAIGN_MULTIPLIER),
+            "product_ids": [str(product_ref)],
+            "starts_at": now.isoformat(),
+            "ends_at": (now + timedelta(days=PRODUCT_CAMPAIGN_DAYS)).isoformat(),
+        }
+        found.append(
+            Suggestion(
+                kind=PRODUCT_BONUS,
+                key=key,
+                title=f"{title}: few sales, but loyal members buy it",
+                method=(
+                    f"Units sold per product over the last {PRODUCT_DAYS} days (paid orders' "
+                    f"lines); this one is in the bottom third ({rank} of {len(units)} from the "
+                    f"bottom), and {loyal_buyers} of its {buyers} buyers are in the champions "
+                    "or loyal segments."
+                ),
+                period_from=since,
+                period_to=now,
+                figures={
+                    "product": str(product_ref),
+                    "product_title": str(title),
+                    "units_sold": int(sold_units or 0),
+                    "rank_from_bottom": rank,
+                    "products_sold": len(units),
+                    "buyers": buyers,
+                    "loyal_buyers": loyal_buyers,
+                },
+                actions=(
+                    Action(
+                        "boost_product",
+                        f"Double points on {title} for the next {PRODUCT_CAMPAIGN_DAYS} days.",
+                        "earning_rules.create_rule (POST /api/v1/earning-rules)",
+                        changes,
+                    ),
+                ),
+            )
+        )
+    return found
+
+
 # --- listing and acting ---------------------------------------------------------------------
 
 
@@ -688,6 +826,7 @@ def compute(session: Session, shop: Shop, *, now: datetime) -> list[Suggestion]:
     rate = _earn_rate(session, shop, now)
     if rate is not None:
         found.append(rate)
+    found.extend(_product_bonus(session, shop, now))
     return found
 
 
@@ -748,6 +887,17 @@ def _current(session: Session, shop: Shop, kind: str, key: str, now: datetime) -
         if key != RATE_KEY:
             raise SuggestionNotFound(f"no suggestion {kind}/{key}")
         found = _earn_rate(session, shop, now)
+    elif kind == PRODUCT_BONUS:
+        listed = _product_bonus(session, shop, now, only=key)
+        if not listed:
+            sold = session.scalar(
+                select(func.count()).where(
+                    OrderLine.shop_id == shop.id, OrderLine.product_ref == key
+                )
+            )
+            if not sold and not key.startswith("p"):
+                raise SuggestionNotFound(f"no suggestion {kind}/{key}")
+        found = listed[0] if listed else None
     else:
         raise SuggestionNotFound(f"no suggestion kind {kind!r}")
     if found is None:
@@ -779,6 +929,13 @@ def apply(
                 **chosen.changes,
                 "starts_at": now,
                 "ends_at": now + timedelta(days=WINDOW_DAYS),
+            }
+            result, _ = earning_rules.create_rule(joined, shop_id, body, now=now)
+        elif chosen.name == "boost_product":
+            body = {
+                **chosen.changes,
+                "starts_at": now,
+                "ends_at": now + timedelta(days=PRODUCT_CAMPAIGN_DAYS),
             }
             result, _ = earning_rules.create_rule(joined, shop_id, body, now=now)
         elif chosen.name == "send_reminders":

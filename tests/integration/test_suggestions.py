@@ -5,6 +5,7 @@ the JSON API shows, once (a second time answers 409); another shop's suggestion 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -21,6 +22,7 @@ from plugin_server.db.models import (
 )
 from plugin_server.domain.expiry import months_after
 from plugin_server.services import expiry, suggestions
+from plugin_server.simulate import shopify_order
 from tests.conftest import FakeClock, ShopHandle
 from tests.integration.test_tiers import order, program, tier
 
@@ -328,3 +330,78 @@ def test_suggestions_are_computable_without_a_server(
         assert shop is not None
         [found] = suggestions.compute(s, shop, now=clock())
     assert (found.kind, found.figures["proposed_points_per_unit"]) == ("earn_rate", "0.25")
+
+
+# --- e. products that sell little but loyal members buy -------------------------------------
+
+
+def test_a_product_loyal_members_buy_but_few_others_gets_a_bonus_campaign_once(
+    client: FlaskClient, container: Container, shopify_shop: ShopHandle, woo_shop: ShopHandle
+) -> None:
+    from sqlalchemy import update
+
+    from plugin_server.db.models import Customer, CustomerScore
+    from plugin_server.services import scores
+    from tests.integration.test_offers import deliver
+
+    def order_of(order_id: int, buyer: int, products: list[int], *, days_ago: int) -> Any:
+        payload = shopify_order(
+            order_id=order_id, email=f"c{buyer}@example.com", subtotal=D(20), customer_id=buyer
+        )
+        template = payload["line_items"][0]
+        payload["line_items"] = [
+            {**template, "id": order_id * 10 + p, "title": f"Product {p}", "product_id": p}
+            for p in products
+        ]
+        placed = datetime.now(UTC) - timedelta(days=days_ago)
+        payload["processed_at"] = payload["created_at"] = placed.isoformat(timespec="seconds")
+        return payload
+
+    shop = shopify_shop
+    # Products 1-5 sell to many shoppers (5+ units each); product 6 sells 3 units, all to
+    # members who will be in the loyal segment.
+    n = 0
+    for product in (1, 2, 3, 4, 5):
+        for buyer in range(4 + product):
+            n += 1
+            deliver(client, shop.domain, order_of(n, 500 + buyer, [product], days_ago=10))
+    for buyer in (900, 901, 902):
+        n += 1
+        deliver(client, shop.domain, order_of(n, buyer, [6], days_ago=5))
+    scores.recompute_shop(container.uow, shop.id, now=container.clock())
+    with container.session_factory.begin() as s:
+        loyal_ids = select(Customer.id).where(
+            Customer.shop_id == shop.id, Customer.customer_ref.in_(["900", "901", "902"])
+        )
+        s.execute(
+            update(CustomerScore)
+            .where(CustomerScore.shop_id == shop.id, CustomerScore.customer_id.in_(loyal_ids))
+            .values(segment="loyal")
+        )
+
+    found = listed(client, shop)
+    suggestion = found[("product_bonus", "6")]
+    assert suggestion["evidence"]["figures"] == {
+        "product": "6",
+        "product_title": "Product 6",
+        "units_sold": 3,
+        "rank_from_bottom": 1,
+        "products_sold": 6,
+        "buyers": 3,
+        "loyal_buyers": 3,
+    }
+    # The best sellers, bought by shoppers in no loyal segment, are not suggested.
+    assert [k for k in found if k[0] == "product_bonus"] == [("product_bonus", "6")]
+
+    assert act(client, woo_shop, "product_bonus", "6", "boost_product").status_code == 404
+    r = act(client, shop, "product_bonus", "6", "boost_product")
+    assert r.status_code == 200, r.json
+    campaign = r.json["result"]
+    assert campaign["kind"] == "bonus"
+    assert campaign["product_ids"] == ["6"]
+    assert campaign["multiplier"] == "2"
+    rules = client.get("/api/v1/earning-rules", headers=shop.auth).json["earning_rules"]
+    assert [x["id"] for x in rules if x["product_ids"] == ["6"]] == [campaign["id"]]
+    # Running now: no longer suggested, and acting again is refused.
+    assert ("product_bonus", "6") not in listed(client, shop)
+    assert act(client, shop, "product_bonus", "6", "boost_product").status_code == 409

@@ -32,7 +32,7 @@ def suggestions_page() -> Response:
         found=found,
         notice=notice_from_args(),
         nav="suggestions",
-        labels={f"sg_f_{key}" for key in EVIDENCE_LABELS},
+        labels={f"sg_f_{key}" for key in EVIDENCE_LABELS} | PRODUCT_LABELS,
     )
 
 
@@ -232,3 +232,64 @@ add_texts(
         for i, locale in enumerate(("en", "vi", "th"))
     }
 )
+
+add_texts(
+    {
+        "en": {
+            "sg_kind_product_bonus": "A product that sells little but loyal members buy",
+            "sg_how_product_bonus": "Units sold per product over the last 90 days: this one "
+            "is in the bottom third, and at least half of its buyers (3 or more) are "
+            "champions or loyal members.",
+            "sg_action_boost_product": "Double points on it for 14 days",
+            "sg_f_product": "Product",
+            "sg_f_product_title": "Product name",
+            "sg_f_units_sold": "Units sold",
+            "sg_f_rank_from_bottom": "Rank from the bottom",
+            "sg_f_products_sold": "Products sold",
+            "sg_f_buyers": "Buyers",
+            "sg_f_loyal_buyers": "Champions and loyal buyers",
+        },
+        "vi": {
+            "sg_kind_product_bonus": "Sản phẩm bán chậm nhưng khách trung thành hay mua",
+            "sg_how_product_bonus": "Số lượng bán của từng sản phẩm trong 90 ngày qua: sản "
+            "phẩm này nằm trong một phần ba thấp nhất, và ít nhất một nửa người mua (từ 3 "
+            "người) là khách hàng trung thành hoặc nhà vô địch.",
+            "sg_action_boost_product": "Nhân đôi điểm cho sản phẩm này trong 14 ngày",
+            "sg_f_product": "Sản phẩm",
+            "sg_f_product_title": "Tên sản phẩm",
+            "sg_f_units_sold": "Số lượng đã bán",
+            "sg_f_rank_from_bottom": "Thứ hạng từ dưới lên",
+            "sg_f_products_sold": "Số sản phẩm đã bán",
+            "sg_f_buyers": "Người mua",
+            "sg_f_loyal_buyers": "Người mua trung thành",
+        },
+        "th": {
+            "sg_kind_product_bonus": "สินค้าที่ขายได้น้อยแต่สมาชิกประจำชอบซื้อ",
+            "sg_how_product_bonus": "จำนวนชิ้นที่ขายได้ของแต่ละสินค้าใน 90 วันที่ผ่านมา: "
+            "สินค้านี้อยู่ในกลุ่มหนึ่งในสามที่ขายได้น้อยที่สุด และผู้ซื้ออย่างน้อยครึ่งหนึ่ง "
+            "(3 คนขึ้นไป) เป็นสมาชิกกลุ่มแชมเปี้ยนหรือสมาชิกประจำ",
+            "sg_action_boost_product": "คะแนนสองเท่าสำหรับสินค้านี้ 14 วัน",
+            "sg_f_product": "สินค้า",
+            "sg_f_product_title": "ชื่อสินค้า",
+            "sg_f_units_sold": "จำนวนชิ้นที่ขาย",
+            "sg_f_rank_from_bottom": "อันดับจากล่างสุด",
+            "sg_f_products_sold": "จำนวนสินค้าที่ขายได้",
+            "sg_f_buyers": "ผู้ซื้อ",
+            "sg_f_loyal_buyers": "ผู้ซื้อที่เป็นสมาชิกประจำ",
+        },
+    }
+)
+
+
+PRODUCT_LABELS = {
+    f"sg_f_{k}"
+    for k in (
+        "product",
+        "product_title",
+        "units_sold",
+        "rank_from_bottom",
+        "products_sold",
+        "buyers",
+        "loyal_buyers",
+    )
+}
