@@ -159,8 +159,22 @@ def drain(container: JobContainer, *, slot: int | None = None) -> int:
     """Claim and apply due receipts in batches until there are none.
 
     A drain that owns a slot flag releases it *before* its last look for work, so a receipt
-    stored while it was finishing is either seen by that look or wakes a new drain.
+    stored while it was finishing is either seen by that look or wakes a new drain. A
+    drain that fails (database down) releases its slot too: otherwise the flag would
+    swallow every wake-up, the scheduler's included, until it expires.
     """
+    try:
+        return _drain(container, slot=slot)
+    except Exception:
+        if slot is not None:
+            try:
+                container.dispatcher.release_slot(slot)
+            except Exception:
+                logger.warning("could not release drain slot %s", slot, exc_info=True)
+        raise
+
+
+def _drain(container: JobContainer, *, slot: int | None) -> int:
     handled = 0
     dispatcher = container.dispatcher
     while True:
