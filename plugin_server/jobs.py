@@ -159,8 +159,22 @@ def drain(container: JobContainer, *, slot: int | None = None) -> int:
     """Claim and apply due receipts in batches until there are none.
 
     A drain that owns a slot flag releases it *before* its last look for work, so a receipt
-    stored while it was finishing is either seen by that look or wakes a new drain.
+    stored while it was finishing is either seen by that look or wakes a new drain. A
+    drain that fails (database down) releases its slot too: otherwise the flag would
+    swallow every wake-up, the scheduler's included, until it expires.
     """
+    try:
+        return _drain(container, slot=slot)
+    except Exception:
+        if slot is not None:
+            try:
+                container.dispatcher.release_slot(slot)
+            except Exception:
+                logger.warning("could not release drain slot %s", slot, exc_info=True)
+        raise
+
+
+def _drain(container: JobContainer, *, slot: int | None) -> int:
     handled = 0
     dispatcher = container.dispatcher
     while True:
@@ -832,10 +846,24 @@ class RQDispatcher:
             logger.warning("could not wake %s work", name, exc_info=True)
 
     def release_slot(self, slot: int) -> None:
-        self._redis.delete(self._flag(slot))
+        from redis.exceptions import RedisError
+
+        # The flag only spares Redis duplicate drains; a drain must go on without it. With
+        # Redis down, the flag expires by itself.
+        try:
+            self._redis.delete(self._flag(slot))
+        except RedisError:
+            logger.warning("could not release drain slot %s", slot, exc_info=True)
 
     def hold_slot(self, slot: int) -> None:
-        self._redis.set(self._flag(slot), 1, ex=DRAIN_FLAG_TTL_S)
+        from redis.exceptions import RedisError
+
+        # Called just after a batch was claimed: raising here would strand the batch as
+        # claimed until the scheduler returns it (STALE_CLAIM), so Redis down is no error.
+        try:
+            self._redis.set(self._flag(slot), 1, ex=DRAIN_FLAG_TTL_S)
+        except RedisError:
+            logger.warning("could not hold drain slot %s", slot, exc_info=True)
 
     def reconcile(self, shop_id: int) -> None:
         from redis.exceptions import RedisError

@@ -97,6 +97,13 @@ def create_sandbox_app(sandbox: Sandbox) -> Flask:
             )
         return jsonify(queued=len(shop.faults)), 200
 
+    @app.post("/_sandbox/shopify/<domain>/outage")
+    def shopify_outage(domain: str) -> tuple[Response, int]:
+        """Test hook: the shop's API answers 503 to everything for `seconds` (0 ends it)."""
+        seconds = float((request.get_json(silent=True) or {}).get("seconds", 0))
+        sandbox.shopify_shop(domain).set_outage(seconds)
+        return jsonify(down_for_s=max(seconds, 0.0)), 200
+
     @app.post("/_sandbox/shopify/<domain>/collections")
     def seed_collection(domain: str) -> tuple[Response, int]:
         """Demo/test hook: create or replace a collection and its products."""

@@ -110,6 +110,9 @@ class ShopifyAdmin:
     # Orders by numeric id, as GraphQL `Order` objects (see `sample_order`).
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: deque[Fault] = field(default_factory=deque)
+    # An outage: every request until this time (epoch seconds) gets 503, as when the
+    # platform is down for a spell (`set_outage`).
+    down_until: float = 0.0
     requests: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -133,6 +136,11 @@ class ShopifyAdmin:
             for key in [k for k, w in self.webhooks.items() if w["topic"] == topic]:
                 del self.webhooks[key]
 
+    def set_outage(self, seconds: float) -> None:
+        """Sandbox hook: answer every request with 503 for `seconds` from now (0 ends it)."""
+        with self._lock:
+            self.down_until = time.time() + seconds if seconds > 0 else 0.0
+
     # --- HTTP-level behaviour ---------------------------------------------------------
 
     def handle(self, token: str | None, body: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -140,6 +148,9 @@ class ShopifyAdmin:
         with self._lock:
             self.requests += 1
             fault = self.faults.popleft() if self.faults else None
+            down = time.time() < self.down_until
+        if down:
+            return 503, {"errors": "Service Unavailable"}, {}
         expired = token in self.token_expiry and self.token_expiry[token] < time.time()
         if (self.access_tokens and token not in self.access_tokens) or expired:
             return (

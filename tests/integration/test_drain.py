@@ -74,3 +74,49 @@ def test_batches_apply_exactly_once_per_order(
     with container.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(LedgerEntry)) == 130
         assert s.scalar(select(func.sum(LedgerEntry.points))) == 1300
+
+
+def test_a_drain_that_fails_releases_its_slot_so_the_next_wake_starts_one(
+    container: Container, shopify_shop: ShopHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by benchmarks/faults.py: with PostgreSQL down the drain raised while holding
+    # its slot flag, and every wake-up was swallowed until the flag expired a minute later.
+    store(container, shopify_shop, range(1, 4))
+    released: list[int] = []
+    monkeypatch.setattr(container.dispatcher, "release_slot", released.append, raising=False)
+
+    def database_down(*args: object, **kwargs: object) -> list[int]:
+        raise ConnectionError("the database is down")
+
+    monkeypatch.setattr(webhook_receipts, "claim_receipts", database_down)
+    with pytest.raises(ConnectionError):
+        jobs.drain(container, slot=2)
+    assert released == [2]
+    monkeypatch.undo()
+    assert jobs.drain(container) == 3  # nothing was claimed by the failed drain
+
+
+def test_a_drain_goes_on_with_redis_down_instead_of_stranding_its_claimed_batch(
+    container: Container, shopify_shop: ShopHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by benchmarks/faults.py: with Redis down, refreshing the slot flag right after
+    # a batch was claimed raised, and the batch stayed claimed for STALE_CLAIM (5 minutes).
+    import socket
+
+    from redis import Redis
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    redis_down = Redis(port=port, socket_connect_timeout=0.2, socket_timeout=0.2)
+    monkeypatch.setattr(container, "dispatcher", jobs.RQDispatcher(redis_down, debounce_s=0.25))
+    store(container, shopify_shop, range(1, 4))
+    assert jobs.drain(container, slot=0) == 3
+    with container.session_factory() as session:
+        left = session.scalar(
+            select(func.count())
+            .select_from(WebhookReceipt)
+            .where(WebhookReceipt.status != "processed")
+        )
+        earns = session.scalar(select(func.count()).select_from(LedgerEntry))
+    assert (left, earns) == (0, 3)

@@ -156,6 +156,17 @@ def test_scripted_failures_then_recovery(sandbox: RunningSandbox) -> None:
     assert call(sandbox, LOOKUP, {"code": "X"}).json()["data"] == {"codeDiscountNodeByCode": None}
 
 
+def test_outage_window_answers_503_until_ended(sandbox: RunningSandbox) -> None:
+    outage = f"{sandbox.url}/_sandbox/shopify/{SHOP}/outage"
+    assert requests.post(outage, timeout=5, json={"seconds": 3600}).status_code == 200
+    for _ in range(3):  # not one request, every request: the platform is down
+        assert call(sandbox, CREATE, {"input": code_input("DOWN1")}).status_code == 503
+    assert call(sandbox, LOOKUP, {"code": "DOWN1"}).status_code == 503
+    requests.post(outage, timeout=5, json={"seconds": 0})
+    created = call(sandbox, CREATE, {"input": code_input("DOWN1")}).json()
+    assert created["data"]["discountCodeBasicCreate"]["userErrors"] == []
+
+
 def test_free_shipping_and_deactivation(sandbox: RunningSandbox) -> None:
     mutation = """
     mutation Free($input: DiscountCodeFreeShippingInput!) {
