@@ -1091,7 +1091,9 @@ Demo shop: {demo_shop.DEMO_DOMAIN}   admin API key: {shop.api_key}
 
 Admin: {admin}
   The merchant's admin app, signed in as the demo shop (this link works in development
-  only): customers and point adjustments, referrals to review, rewards.
+  only): analytics and suggestions, customers (search "ann", adjust her points), rewards,
+  earning rules, tiers, referrals, the widget's look with a live preview, emails, webhooks
+  and CSV import/export.
 
 Open the demo storefront: {sandbox_url}/
   You are signed in as Ann, who has 179 points and is Silver (121 points from Gold).
