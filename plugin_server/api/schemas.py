@@ -26,6 +26,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    model_validator,
 )
 
 MAX_POINTS = 1_000_000_000
@@ -55,6 +56,16 @@ def _drop_null_defaults(schema: dict[str, Any]) -> None:
             del prop["default"]
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class RequestModel(BaseModel):
     """A JSON body: unknown fields are refused, not silently dropped."""
 
@@ -62,6 +73,15 @@ class RequestModel(BaseModel):
     # Callers that cannot set Content-Type (the store's own key callback) opt out of the
     # application/json requirement.
     any_content_type: ClassVar[bool] = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # JSON allows \u0000 in strings; PostgreSQL text cannot hold it. Refused here, as
+        # bad input, rather than failing at the database as a 500.
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+        return data
 
 
 class ResponseModel(BaseModel):
@@ -105,7 +125,10 @@ class EmailQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     email: str = Field(
-        min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", description="Exact address."
+        min_length=3,
+        max_length=320,
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$",
+        description="Exact address.",
     )
 
 

@@ -275,3 +275,22 @@ def test_hot_routes_are_served_by_their_plain_views(app: Flask) -> None:
     validated = app.view_functions["admin.update_program"]
     assert validated.__wrapped__.__name__ == "update_program"
     assert getattr(validated.__wrapped__, "__wrapped__", None) is not validated
+
+
+def test_nul_characters_are_bad_input_not_a_server_error(
+    client: FlaskClient, shopify_shop: ShopHandle
+) -> None:
+    """PostgreSQL text cannot hold NUL: refused at the door (found by the fuzzer)."""
+    r = client.get("/api/v1/customers?email=a%00b@example.com", headers=shopify_shop.auth)
+    assert r.status_code == 400
+    assert r.json["error"]["code"] == "validation_failed"
+    r = client.post(
+        "/api/v1/rewards",
+        json={"name": "Free\u0000tote", "kind": "free_shipping", "points_cost": 10},
+        headers=shopify_shop.auth,
+    )
+    assert r.status_code == 400
+    assert r.json["error"]["code"] == "validation_failed"
+    assert "NUL" in r.json["error"]["message"] + str(r.json["error"].get("fields"))
+    rewards = client.get("/api/v1/rewards", headers=shopify_shop.auth).json["rewards"]
+    assert rewards == []
