@@ -22,6 +22,7 @@ prometheus_client's multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 from collections.abc import Iterator
@@ -156,6 +157,21 @@ class WorkWaiting(Collector):
             failed.add_metric([name], queue.failed_job_registry.count)
         yield depth
         yield failed
+
+
+def access(settings: Any, authorization: str) -> str:
+    """Whether a scrape may read the metrics: "ok", "off" (no token set outside
+    development: the page does not exist) or "unauthorized" (a token is set and the
+    `Authorization: Bearer` header does not carry it; compared in constant time)."""
+    expected = settings.metrics_token
+    if expected is None:
+        return "ok" if settings.development else "off"
+    scheme, _, given = authorization.partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    ):
+        return "ok"
+    return "unauthorized"
 
 
 def exposition_counters() -> bytes:

@@ -14,7 +14,6 @@ no dependency.
 
 from __future__ import annotations
 
-import hmac
 import json
 import threading
 import time
@@ -76,15 +75,11 @@ def app(container: Any, heartbeat: Heartbeat, *, stale_after_s: float, role: str
             body = {"status": "ready" if ready else "unavailable", "checks": checks}
             return respond(start, status, as_json(body))
         if path == "/metrics":
-            expected = container.settings.metrics_token
-            if expected is None and not container.settings.development:
+            allowed = metrics.access(container.settings, environ.get("HTTP_AUTHORIZATION", ""))
+            if allowed == "off":
                 return respond(start, "404 Not Found", as_json({"error": "metrics are off"}))
-            if expected is not None:
-                scheme, _, given = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-                if scheme.lower() != "bearer" or not hmac.compare_digest(
-                    given.strip().encode(), expected.encode()
-                ):
-                    return respond(start, "401 Unauthorized", as_json({"error": "unauthorized"}))
+            if allowed == "unauthorized":
+                return respond(start, "401 Unauthorized", as_json({"error": "unauthorized"}))
             return respond(start, "200 OK", metrics.exposition(container), metrics.CONTENT_TYPE)
         return respond(start, "404 Not Found", as_json({"error": "not_found"}))
 

@@ -315,3 +315,23 @@ def test_probes_report_a_database_that_is_down(settings: Settings, clock, tmp_pa
     finally:
         server.shutdown()
         c.close()
+
+
+def test_the_probe_server_asks_for_the_metrics_token_too(settings: Settings, clock) -> None:  # type: ignore[no-untyped-def]
+    c = bootstrap(replace(settings, metrics_token="probe-token-1"), clock=clock)
+    server = serve_in_background(
+        c, Heartbeat(), port=0, host="127.0.0.1", stale_after_s=60, role="worker"
+    )
+    url = f"http://127.0.0.1:{server.server_port}/metrics"
+    try:
+        assert get(url)[0] == 401
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers={"Authorization": "Bearer probe-token-1"}),
+            timeout=5,
+        ) as r:
+            assert r.status == 200
+            assert b"loyalty_webhook_backlog" in r.read()
+        assert get(f"http://127.0.0.1:{server.server_port}/healthz")[0] == 200  # probes: open
+    finally:
+        server.shutdown()
+        c.close()
