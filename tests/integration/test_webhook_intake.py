@@ -456,3 +456,45 @@ def test_redis_down_still_stores_and_acknowledges(settings: Settings, clock) -> 
     assert count(down, WebhookReceipt) == 1
     assert client.get("/readyz").status_code == 503
     down.close()
+
+
+@pytest.mark.postgres_only
+def test_concurrent_deliveries_are_stored_once_each(
+    container: Container, shopify_shop: ShopHandle
+) -> None:
+    """24 deliveries sent twice each by 48 threads at once: every delivery is stored once,
+    and exactly one of its two requests gets the id (the other hears 'duplicate')."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from plugin_server.domain.orders import Platform
+    from webhooks.base import Envelope
+
+    start = threading.Barrier(48)
+
+    def send(n: int) -> tuple[str, int | None]:
+        delivery = f"group-{n % 24}"
+        envelope = Envelope(
+            platform=Platform.SHOPIFY,
+            shop_domain=shopify_shop.domain,
+            topic="orders/paid",
+            delivery_id=delivery,
+        )
+        start.wait()
+        return delivery, webhook_receipts.record_receipt(
+            container.engine,
+            shop_id=shopify_shop.id,
+            envelope=envelope,
+            body=b'{"id": %d}' % (n % 24),
+            now=container.clock(),
+        )
+
+    with ThreadPoolExecutor(48) as pool:
+        results = list(pool.map(send, range(48)))
+    ids: dict[str, list[int]] = {}
+    for delivery, receipt_id in results:
+        ids.setdefault(delivery, []).extend([receipt_id] if receipt_id is not None else [])
+    assert sorted(ids) == sorted(f"group-{n}" for n in range(24))
+    assert all(len(found) == 1 for found in ids.values())
+    assert len({i for found in ids.values() for i in found}) == 24
+    assert count(container, WebhookReceipt) == 24
