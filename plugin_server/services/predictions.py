@@ -38,10 +38,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import bindparam, null, select, update
+from sqlalchemy import Table, bindparam, null, select, update
 from sqlalchemy.orm import Session
 
 from plugin_server.db.models import CustomerScore, PredictionModel
@@ -59,6 +59,8 @@ CLV_MONTHS = 12
 MONTHLY_DISCOUNT_RATE = Decimal("0.01")
 HORIZONS_DAYS = (30, 90)
 PLACES = Decimal("0.000001")  # the columns keep 6 decimal places
+
+_scores = cast(Table, CustomerScore.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,16 +220,16 @@ def _write_predictions(session: Session, shop_id: int, inputs: Inputs, model: Mo
         }
         for i in range(len(inputs))
     ]
-    s = CustomerScore
+    c = _scores.c
     session.execute(
-        update(s.__table__)
-        .where(s.shop_id == bindparam("sid"), s.customer_id == bindparam("cid"))
+        update(_scores)
+        .where(c.shop_id == bindparam("sid"), c.customer_id == bindparam("cid"))
         .values(
             prediction_status=OK,
-            p_alive=bindparam("p_alive", type_=s.p_alive.type),
-            expected_purchases_30=bindparam("e30", type_=s.expected_purchases_30.type),
-            expected_purchases_90=bindparam("e90", type_=s.expected_purchases_90.type),
-            predicted_clv_minor=bindparam("clv", type_=s.predicted_clv_minor.type),
+            p_alive=bindparam("p_alive", type_=c.p_alive.type),
+            expected_purchases_30=bindparam("e30", type_=c.expected_purchases_30.type),
+            expected_purchases_90=bindparam("e90", type_=c.expected_purchases_90.type),
+            predicted_clv_minor=bindparam("clv", type_=c.predicted_clv_minor.type),
         ),
         rows,
     )

@@ -10,8 +10,9 @@ What is counted (see also plugin_server.domain.segments for scores and segments)
   customer id; for a "guest:<email>" member, the digest of that email on a guest order),
   counted when in a state the shop awards points for (or "partially_refunded"), not
   cancelled, not fully refunded, and not also paid in `orders` (never counted twice). They
-  move R/F/M, tenure and the BTYD inputs like any order and never earn points. A partly refunded order counts, its value less the refunds recorded in the
-  order's own currency (never below zero). Orders without a member (guest checkouts in a
+  move R/F/M, tenure and the BTYD inputs like any order and never earn points. A partly
+  refunded order counts, its value less the refunds recorded in the order's own currency
+  (never below zero). Orders without a member (guest checkouts in a
   shop where guests do not earn) belong to nobody and are not scored. A guest who earns
   by email is a member of their own ("guest:<email>"); if they later register, the account
   is another member and the two are scored apart (members are never merged).
