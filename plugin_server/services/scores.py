@@ -748,6 +748,29 @@ def segment_of(session: Session, shop_id: int, customer_id: int) -> str | None:
     )
 
 
+def segments_by_ref(uow: UnitOfWork, shop_id: int, refs: list[str]) -> dict[str, str | None]:
+    """The stored segment of each of the shop's members named by platform id (None: not
+    computed yet, or no counted order)."""
+    if not refs:
+        return {}
+    with uow:
+        found: dict[str, str | None] = {
+            ref: segment
+            for ref, segment in uow.session.execute(
+                select(Customer.customer_ref, CustomerScore.segment)
+                .join(
+                    CustomerScore,
+                    and_(
+                        CustomerScore.customer_id == Customer.id,
+                        CustomerScore.shop_id == shop_id,
+                    ),
+                )
+                .where(Customer.shop_id == shop_id, Customer.customer_ref.in_(refs))
+            )
+        }
+    return {ref: found.get(ref) for ref in refs}
+
+
 def show(uow: UnitOfWork, shop_id: int, customer_ref: str) -> dict[str, Any]:
     """A member's scores by their platform id; CustomerNotFound otherwise."""
     with uow:
