@@ -121,11 +121,14 @@ def read_inputs(session: Session, shop_id: int, *, chunk: int = READ_CHUNK) -> I
         if len(rows) < chunk:
             break
     table = np.concatenate(parts) if parts else np.zeros((0, 5), dtype=np.int64)
+    # An order stamped after the computation's day (a platform clock ahead of ours, an
+    # order paid while the pass ran) is taken as bought on that day: T >= t_x >= 0.
+    t_x = np.maximum(table[:, 2], 0)
     return Inputs(
         ids=table[:, 0].copy(),
         x=table[:, 1].astype(np.int32),
-        t_x=table[:, 2].astype(np.int32),
-        age=table[:, 3].astype(np.int32),
+        t_x=t_x.astype(np.int32),
+        age=np.maximum(table[:, 3], t_x).astype(np.int32),
         spend=table[:, 4].copy(),
     )
 

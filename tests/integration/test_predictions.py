@@ -25,7 +25,9 @@ from tests.integration.test_scores import NOW, add_order, member, recompute, row
 CDNOW = clv.BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
 
 
-def synthetic_shop(c: Container, shop_id: int, *, n: int = 400, seed: int = 7) -> None:
+def synthetic_shop(
+    c: Container, shop_id: int, *, n: int = 400, seed: int = 7, prefix: str = "s"
+) -> None:
     """`n` members whose purchase days are drawn from BG/NBD with CDNOW's parameters (ages
     of 20 to 39 weeks), each purchase worth a member's own mean, give or take."""
     rng = np.random.default_rng(seed)
@@ -36,7 +38,7 @@ def synthetic_shop(c: Container, shop_id: int, *, n: int = 400, seed: int = 7) -
         for i in range(n):
             first = NOW - timedelta(days=round(age[i] * 7))
             person = Customer(
-                shop_id=shop_id, customer_ref=f"s{i}", email=None, created_at=first,
+                shop_id=shop_id, customer_ref=f"{prefix}{i}", email=None, created_at=first,
                 updated_at=first,
             )  # fmt: skip
             uow.session.add(person)
@@ -52,7 +54,7 @@ def synthetic_shop(c: Container, shop_id: int, *, n: int = 400, seed: int = 7) -
                 paid = first + timedelta(days=d, hours=1)
                 uow.session.add(
                     Order(
-                        shop_id=shop_id, order_ref=f"s{i}-{k}", customer_id=person.id,
+                        shop_id=shop_id, order_ref=f"{prefix}{i}-{k}", customer_id=person.id,
                         cancelled=False, fully_refunded=False, refund_count=0, earned_points=0,
                         currency="USD", order_total=D(f"{mean * rng.uniform(0.7, 1.3):.2f}"),
                         paid_at=paid, created_at=paid, updated_at=paid,
