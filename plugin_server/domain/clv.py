@@ -314,7 +314,17 @@ def _growth(a: float, r_x: FloatArray, c: FloatArray, z: FloatArray) -> FloatArr
     -t/(alpha+T) <= 0, where scipy's hyp2f1 stays accurate for heavy buyers."""
     if abs(a - 1) < 1e-7:  # removable singularity at a = 1
         a = 1 + 1e-7
-    return np.asarray(c / (a - 1) * (1 - special.hyp2f1(r_x, a - 1, c, z)), dtype=np.float64)
+    f = np.asarray(special.hyp2f1(r_x, a - 1, c, z), dtype=np.float64)
+    bad = ~np.isfinite(f)
+    if np.any(bad):
+        # With a large a (dropout rarely, and by nearly everyone alike) scipy's series
+        # gives up on the transformed form far from 0; the papers' own form, argument
+        # w = z / (z - 1) in [0, 1), is finite there: 2F1(r_x, a-1; c; z) =
+        # (1 - w)^r_x 2F1(r_x, c-a+1; c; w).
+        rb, cb, zb = (np.broadcast_to(v, f.shape)[bad] for v in (r_x, c, z))
+        w = zb / (zb - 1)
+        f[bad] = (1 - w) ** rb * special.hyp2f1(rb, cb - a + 1, cb, w)
+    return np.asarray(c / (a - 1) * (1 - f), dtype=np.float64)
 
 
 def expected_purchases(

@@ -204,31 +204,42 @@ def predict(model: Model, x: Any, t_x_days: Any, age_days: Any, spend_minor: Any
     return Predictions(clv.probability_alive(params, xs, t_x, age), expected, value)
 
 
-def _decimal(value: float) -> Decimal:
-    return clv.to_money(value, PLACES)
-
-
-def _write_predictions(session: Session, shop_id: int, inputs: Inputs, model: Model) -> None:
+def _write_predictions(session: Session, shop_id: int, inputs: Inputs, model: Model) -> int:
+    """One chunk's predictions in one executemany UPDATE; how many were ok (a value the
+    special functions can't give, never seen so far, is left NULL and logged, not
+    written as a made-up number)."""
     out = predict(model, inputs.x, inputs.t_x, inputs.age, inputs.spend)
+    columns = [out.p_alive, out.expected[30], out.expected[90]]
+    finite = np.isfinite(columns[0]) & np.isfinite(columns[1]) & np.isfinite(columns[2])
+    if out.clv_minor is not None:
+        finite &= np.isfinite(out.clv_minor)
+    texts = [col.tolist() for col in columns]
+    values = None if out.clv_minor is None else out.clv_minor.tolist()
     rows = [
         {
             "sid": shop_id,
             "cid": int(inputs.ids[i]),
-            "p_alive": _decimal(float(out.p_alive[i])),
-            "e30": _decimal(float(out.expected[30][i])),
-            "e90": _decimal(float(out.expected[90][i])),
+            "status": OK if finite[i] else NOT_ENOUGH_HISTORY,
+            "p_alive": clv.to_money(texts[0][i], PLACES) if finite[i] else None,
+            "e30": clv.to_money(texts[1][i], PLACES) if finite[i] else None,
+            "e90": clv.to_money(texts[2][i], PLACES) if finite[i] else None,
             "clv": None
-            if out.clv_minor is None
-            else int(clv.to_money(float(out.clv_minor[i]), Decimal(1))),
+            if values is None or not finite[i]
+            else int(clv.to_money(values[i], Decimal(1))),
         }
         for i in range(len(inputs))
     ]
+    if not bool(np.all(finite)):
+        logger.warning(
+            "predictions not finite for some members",
+            extra={"shop_id": shop_id, "members": int(np.count_nonzero(~finite))},
+        )
     c = _scores.c
     session.execute(
         update(_scores)
         .where(c.shop_id == bindparam("sid"), c.customer_id == bindparam("cid"))
         .values(
-            prediction_status=OK,
+            prediction_status=bindparam("status"),
             p_alive=bindparam("p_alive", type_=c.p_alive.type),
             expected_purchases_30=bindparam("e30", type_=c.expected_purchases_30.type),
             expected_purchases_90=bindparam("e90", type_=c.expected_purchases_90.type),
@@ -236,6 +247,7 @@ def _write_predictions(session: Session, shop_id: int, inputs: Inputs, model: Mo
         ),
         rows,
     )
+    return int(np.count_nonzero(finite))
 
 
 def _clear(session: Session, shop_id: int, lo: int, hi: int, *, status: str, all_: bool) -> None:
@@ -338,13 +350,13 @@ def predict_shop(
             uow_factory, shop_id, chunk, connections,
             lambda session, lo, hi: _clear(session, shop_id, lo, hi, status=NO_ORDERS, all_=False),
         )  # fmt: skip
+        predicted = 0
         for start in range(0, len(inputs), chunk):
             with uow_factory() as uow:
-                _write_predictions(
+                predicted += _write_predictions(
                     uow.session, shop_id, _slice(inputs, start, start + chunk), model
                 )
                 uow.commit()
-        predicted = len(inputs)
     with uow_factory() as uow:
         _store_model(uow.session, shop_id, model, now=now, currency=currency)
         uow.commit()
