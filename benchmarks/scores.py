@@ -64,7 +64,7 @@ INSERT INTO orders (id, shop_id, order_ref, name, customer_id, status, cancelled
                     paid_at, earn_available_at, created_at, updated_at)
 SELECT id, %(shop)s, (5000000000 + id)::text, '#' || id, i, 'paid', u3 < 0.05,
        u3 >= 0.05 AND u3 < 0.09, 0, 10, CASE WHEN u4 < 0.05 THEN 'EUR' ELSE 'USD' END,
-       round((5 + 295 * u2)::numeric, 2), paid, paid, paid, paid
+       round(((5 + 295 * um) * (0.7 + 0.6 * u2))::numeric, 2), paid, paid, paid, paid
 FROM (
     SELECT i, i * 8 + j AS id,
            -- Member i starts up to 730 days ago and buys only during the first part
@@ -74,6 +74,8 @@ FROM (
                * interval '730 days'
                * (1 - ((hashint4(i * 64 + 48) & 2147483647) / 2147483648.0::float8)
                     * ((hashint4(i * 64 + j) & 2147483647) / 2147483648.0::float8)) AS paid,
+           -- Each member spends around a mean of its own (Gamma-Gamma's assumption).
+           (hashint4(i * 64 + 56) & 2147483647) / 2147483648.0::float8 AS um,
            (hashint4(i * 64 + j + 8) & 2147483647) / 2147483648.0::float8 AS u2,
            (hashint4(i * 64 + j + 16) & 2147483647) / 2147483648.0::float8 AS u3,
            (hashint4(i * 64 + j + 24) & 2147483647) / 2147483648.0::float8 AS u4
@@ -245,7 +247,7 @@ def main() -> None:
                 connections=args.connections,
                 predict=False,
             )
-            scored_at = time.monotonic()
+            scored_at, peak_scores = time.monotonic(), peak_rss_mib()
             currency = counts_currency(c, shop_id)
             counts |= predictions.predict_shop(
                 c.uow,
@@ -263,6 +265,7 @@ def main() -> None:
                 "predictions_seconds": round(done - scored_at, 1),
                 "cpu_seconds_here": round(cpu_seconds() - cpu, 1),
                 "counts": counts,
+                "peak_rss_after_scores_mib": round(peak_scores, 1),
                 "rss_after_mib": round(rss_mib(), 1),
                 "peak_rss_mib": round(peak_rss_mib(), 1),
                 "load_average": round(os.getloadavg()[0], 2),

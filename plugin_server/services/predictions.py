@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 OK, NOT_ENOUGH_HISTORY, NO_ORDERS = "ok", "not_enough_history", "no_orders"
 FIT_SAMPLE = 200_000
-READ_CHUNK = 50_000
+READ_CHUNK = 20_000
 WRITE_CHUNK = 5000
 CLV_MONTHS = 12
 MONTHLY_DISCOUNT_RATE = Decimal("0.01")
@@ -99,9 +99,11 @@ class Model:
 
 
 def read_inputs(session: Session, shop_id: int, *, chunk: int = READ_CHUNK) -> Inputs:
-    """Every member's stored inputs, `chunk` rows per query by id (keyset)."""
+    """Every member's stored inputs, `chunk` rows per query by id (keyset), kept column by
+    column in the narrowest type (the rows of one query at most live as Python objects)."""
     s = CustomerScore
-    parts: list[np.ndarray[Any, Any]] = []
+    columns: list[list[np.ndarray[Any, Any]]] = [[], [], [], [], []]
+    types = (np.int64, np.int32, np.int32, np.int32, np.int64)
     after = 0
     while True:
         rows = session.execute(
@@ -112,25 +114,22 @@ def read_inputs(session: Session, shop_id: int, *, chunk: int = READ_CHUNK) -> I
         ).all()
         if not rows:
             break
-        part = np.array(
-            [(r[0], r[1], r[2], r[3], -1 if r[4] is None else r[4]) for r in rows],
-            dtype=np.int64,
-        ).reshape(-1, 5)
-        parts.append(part)
-        after = int(part[-1, 0])
+        for k, kind in enumerate(types):
+            columns[k].append(
+                np.fromiter((-1 if r[k] is None else r[k] for r in rows), kind, len(rows))
+            )
+        after = int(rows[-1][0])
         if len(rows) < chunk:
             break
-    table = np.concatenate(parts) if parts else np.zeros((0, 5), dtype=np.int64)
+    ids, x, t_x, age, spend = (
+        np.concatenate(parts) if parts else np.zeros(0, dtype=kind)
+        for parts, kind in zip(columns, types, strict=True)
+    )
     # An order stamped after the computation's day (a platform clock ahead of ours, an
     # order paid while the pass ran) is taken as bought on that day: T >= t_x >= 0.
-    t_x = np.maximum(table[:, 2], 0)
-    return Inputs(
-        ids=table[:, 0].copy(),
-        x=table[:, 1].astype(np.int32),
-        t_x=t_x.astype(np.int32),
-        age=np.maximum(table[:, 3], t_x).astype(np.int32),
-        spend=table[:, 4].copy(),
-    )
+    np.maximum(t_x, 0, out=t_x)
+    np.maximum(age, t_x, out=age)
+    return Inputs(ids=ids, x=x, t_x=t_x, age=age, spend=spend)
 
 
 def _weeks(days: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
