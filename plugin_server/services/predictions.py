@@ -59,6 +59,8 @@ CLV_MONTHS = 12
 MONTHLY_DISCOUNT_RATE = Decimal("0.01")
 HORIZONS_DAYS = (30, 90)
 PLACES = Decimal("0.000001")  # the columns keep 6 decimal places
+MAX_EXPECTED = 1e13  # below NUMERIC(20, 6)'s limit
+MAX_MINOR = 2.0**62  # below BIGINT's
 
 _scores = cast(Table, CustomerScore.__table__)
 
@@ -205,13 +207,18 @@ def predict(model: Model, x: Any, t_x_days: Any, age_days: Any, spend_minor: Any
 
 def _write_predictions(session: Session, shop_id: int, inputs: Inputs, model: Model) -> int:
     """One chunk's predictions in one executemany UPDATE; how many were ok (a value the
-    special functions can't give, never seen so far, is left NULL and logged, not
-    written as a made-up number)."""
+    special functions fail to give is left NULL with not_enough_history and logged,
+    not written as a made-up number)."""
     out = predict(model, inputs.x, inputs.t_x, inputs.age, inputs.spend)
     columns = [out.p_alive, out.expected[30], out.expected[90]]
-    finite = np.isfinite(columns[0]) & np.isfinite(columns[1]) & np.isfinite(columns[2])
-    if out.clv_minor is not None:
-        finite &= np.isfinite(out.clv_minor)
+    # What a probability and expectations can be (and the columns can hold); anything else
+    # is a numerical failure, never written as if it were a prediction.
+    with np.errstate(invalid="ignore"):
+        finite = (columns[0] >= 0) & (columns[0] <= 1)
+        for col in columns[1:]:
+            finite &= (col >= 0) & (col < MAX_EXPECTED)
+        if out.clv_minor is not None:
+            finite &= (out.clv_minor >= 0) & (out.clv_minor < MAX_MINOR)
     texts = [col.tolist() for col in columns]
     values = None if out.clv_minor is None else out.clv_minor.tolist()
     rows = [

@@ -418,3 +418,22 @@ def test_expected_purchases_stay_finite_when_dropout_is_nearly_certain_alike() -
         moderate.r + x, c - moderate.a + 1, c, w2
     )
     assert transformed == pytest.approx(original, rel=1e-9)
+
+
+def test_a_wrong_finite_2f1_is_not_taken_for_a_brand_new_customer() -> None:
+    """scipy's series returned -1.4e14 purchases here (a = 38, z = -5.9): a finite value
+    outside what the function can take is recomputed in the papers' form."""
+    params = clv.BgNbdParams(r=0.1638, alpha=2.1934, a=38.387, b=58.131)
+    with np.errstate(all="ignore"):
+        raw = special.hyp2f1(
+            params.r, params.a - 1, params.a + params.b - 1, -(90 / 7) / params.alpha
+        )
+    assert not 0 < raw <= 1  # the case this guards against
+    horizons = np.array([30 / 7, 90 / 7, 365 / 7])
+    zero = np.zeros(1)
+    conditional = [float(clv.expected_purchases(params, t, 0, 0, 0)) for t in horizons]
+    papers = [
+        float(papers_conditional_expectation(params, t, zero, zero, zero)[0]) for t in horizons
+    ]
+    assert conditional == pytest.approx(papers, rel=1e-9)
+    assert 0 < conditional[0] < conditional[1] < conditional[2]
