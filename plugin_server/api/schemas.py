@@ -338,11 +338,72 @@ class ScoreBtyd(ResponseModel):
 
 
 class ScorePrediction(ResponseModel):
-    status: str = Field(description="not_computed until the prediction step has run.")
-    p_alive: DecimalText | None
-    expected_purchases_30: DecimalText | None
-    expected_purchases_90: DecimalText | None
-    predicted_clv_minor: int | None
+    """Buy-Till-You-Die predictions (BG/NBD + Gamma-Gamma fitted per shop; see the segments
+    list's `model`), recomputed with the scores."""
+
+    status: Literal["ok", "not_enough_history", "no_orders", "not_computed"] = Field(
+        description="ok: predicted. not_enough_history: the shop's history can't support a "
+        "model yet (the reason is the model's); every value null. no_orders: the member has "
+        "no counted order, where the model starts; values null. not_computed: before the "
+        "first prediction pass."
+    )
+    p_alive: DecimalText | None = Field(
+        description="Probability (0-1, 6 places) that the member is still a customer now."
+    )
+    expected_purchases_30: DecimalText | None = Field(
+        description="Expected purchase days in the next 30 days (6 places)."
+    )
+    expected_purchases_90: DecimalText | None = Field(
+        description="Expected purchase days in the next 90 days (6 places)."
+    )
+    predicted_clv_minor: int | None = Field(
+        description="Predicted value of the next 12 months, discounted at 1 % a month, in "
+        "minor units of currency; null when not ok or the spend model could not be fitted."
+    )
+
+
+class BgNbdModel(ResponseModel):
+    r: float
+    alpha: float = Field(description="Per week.")
+    a: float
+    b: float
+    log_likelihood: float = Field(description="Over the members used.")
+
+
+class GammaGammaModel(ResponseModel):
+    p: float
+    q: float
+    gamma: float = Field(description="In minor units of currency.")
+    log_likelihood: float
+    frequency_spend_correlation: float | None = Field(
+        description="Far from 0 (beyond +-0.3): the model's independence assumption fails."
+    )
+
+
+class SpendModel(ResponseModel):
+    status: Literal["ok", "not_enough_history"]
+    reason: str | None
+    members_used: int = Field(description="Repeat members with spend in the fit.")
+    gamma_gamma: GammaGammaModel | None
+
+
+class PredictionModelView(ResponseModel):
+    """The shop's fitted Buy-Till-You-Die model, as the last prediction pass left it."""
+
+    status: Literal["ok", "not_enough_history"]
+    reason: str | None = Field(description="Why there is no model (not_enough_history).")
+    fitted_at: datetime
+    time_unit: Literal["weeks"]
+    currency: str | None
+    members: int = Field(description="Members with a counted order.")
+    members_used: int = Field(
+        description="Members in the fit (a seeded sample of 200,000 at most)."
+    )
+    repeat_members_used: int
+    bgnbd: BgNbdModel | None
+    spend: SpendModel
+    clv_months: int
+    monthly_discount_rate: DecimalText
 
 
 class CustomerScores(ResponseModel):
@@ -1956,6 +2017,9 @@ class SegmentList(ResponseModel):
     computed_at: datetime | None = Field(description="The last computation; null: never.")
     scored_members: int = Field(description="Members with a segment (a counted order).")
     unscored_members: int = Field(description="Members computed without a counted order.")
+    model: PredictionModelView | None = Field(
+        description="The fitted prediction model; null before the first computation."
+    )
     segments: list[SegmentSummary]
 
 

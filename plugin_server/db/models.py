@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -1020,3 +1021,35 @@ class CustomerScore(Base):
     predicted_clv_minor: Mapped[int | None] = mapped_column(BigInteger)
     prediction_status: Mapped[str] = mapped_column(String(20))
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PredictionModel(Base):
+    """The shop's Buy-Till-You-Die model as the last prediction pass fitted it
+    (plugin_server.services.predictions): status ok or not_enough_history with the reason.
+    Time in weeks (alpha is per week); Gamma-Gamma's gamma in minor units of `currency`."""
+
+    __tablename__ = "prediction_models"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    fitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    members: Mapped[int] = mapped_column(Integer)  # with a counted order
+    members_used: Mapped[int] = mapped_column(Integer)  # in the BG/NBD fit (a sample)
+    repeat_members_used: Mapped[int] = mapped_column(Integer)
+    bgnbd_r: Mapped[float | None] = mapped_column(Float)
+    bgnbd_alpha: Mapped[float | None] = mapped_column(Float)
+    bgnbd_a: Mapped[float | None] = mapped_column(Float)
+    bgnbd_b: Mapped[float | None] = mapped_column(Float)
+    bgnbd_log_likelihood: Mapped[float | None] = mapped_column(Float)
+    spend_status: Mapped[str] = mapped_column(String(20))
+    spend_reason: Mapped[str | None] = mapped_column(Text)
+    spend_members_used: Mapped[int] = mapped_column(Integer)
+    gg_p: Mapped[float | None] = mapped_column(Float)
+    gg_q: Mapped[float | None] = mapped_column(Float)
+    gg_gamma: Mapped[float | None] = mapped_column(Float)
+    gg_log_likelihood: Mapped[float | None] = mapped_column(Float)
+    frequency_spend_correlation: Mapped[float | None] = mapped_column(Float)
+    clv_months: Mapped[int] = mapped_column(Integer)
+    monthly_discount_rate: Mapped[str] = mapped_column(String(12))  # decimal text

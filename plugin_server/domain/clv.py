@@ -307,6 +307,15 @@ def _p_alive(params: BgNbdParams, x: FloatArray, t_x: FloatArray, age: FloatArra
     return np.asarray(np.where(repeat, special.expit(-log_odds), 1.0), dtype=np.float64)
 
 
+def _plausible(f: FloatArray, a: float) -> NDArray[np.bool_]:
+    """Where a value of 2F1(r_x, a-1; c; z), z <= 0, c > a-1, can be right: by its Euler
+    integral in (0, 1] for a > 1, and at least 1 for a < 1."""
+    with np.errstate(invalid="ignore"):
+        if a > 1:
+            return np.asarray(np.isfinite(f) & (f > 0) & (f <= 1 + 1e-12))
+        return np.asarray(np.isfinite(f) & (f >= 1 - 1e-12))
+
+
 def _growth(a: float, r_x: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
     """(c / (a-1)) * (1 - 2F1(r_x, a-1; c; z)), the common core of E[X(t)] and
     E[X(t) | history] after a Pfaff transformation of the papers' 2F1(r+x, b+x; ...;
@@ -314,7 +323,18 @@ def _growth(a: float, r_x: FloatArray, c: FloatArray, z: FloatArray) -> FloatArr
     -t/(alpha+T) <= 0, where scipy's hyp2f1 stays accurate for heavy buyers."""
     if abs(a - 1) < 1e-7:  # removable singularity at a = 1
         a = 1 + 1e-7
-    return np.asarray(c / (a - 1) * (1 - special.hyp2f1(r_x, a - 1, c, z)), dtype=np.float64)
+    f = np.asarray(special.hyp2f1(r_x, a - 1, c, z), dtype=np.float64)
+    bad = ~_plausible(f, a)
+    if np.any(bad):
+        # scipy's series for the transformed form fails far from 0 when a is large (NaN,
+        # or worse a finite value far out of range); the papers' own form, argument
+        # w = z / (z - 1) in [0, 1), holds there: 2F1(r_x, a-1; c; z) =
+        # (1 - w)^r_x 2F1(r_x, c-a+1; c; w). What neither form gives is NaN.
+        rb, cb, zb = (np.broadcast_to(v, f.shape)[bad] for v in (r_x, c, z))
+        w = zb / (zb - 1)
+        other = (1 - w) ** rb * special.hyp2f1(rb, cb - a + 1, cb, w)
+        f[bad] = np.where(_plausible(other, a), other, np.nan)
+    return np.asarray(c / (a - 1) * (1 - f), dtype=np.float64)
 
 
 def expected_purchases(

@@ -5,8 +5,14 @@ order history by the scheduler (once a day per shop) or `loyalty scores rebuild`
 What is counted (see also plugin_server.domain.segments for scores and segments):
 
 - Orders: those of the member that were paid (`paid_at` set), not cancelled and not fully
-  refunded. A partly refunded order counts, its value less the refunds recorded in the
-  order's own currency (never below zero). Orders without a member (guest checkouts in a
+  refunded, and the member's orders from before the app was installed, which live only in
+  `order_history` (before_install): matched as webhooks match orders (the platform's
+  customer id; for a "guest:<email>" member, the digest of that email on a guest order),
+  counted when in a state the shop awards points for (or "partially_refunded"), not
+  cancelled, not fully refunded, and not also paid in `orders` (never counted twice). They
+  move R/F/M, tenure and the BTYD inputs like any order and never earn points. A partly
+  refunded order counts, its value less the refunds recorded in the order's own currency
+  (never below zero). Orders without a member (guest checkouts in a
   shop where guests do not earn) belong to nobody and are not scored. A guest who earns
   by email is a member of their own ("guest:<email>"); if they later register, the account
   is another member and the two are scored apart (members are never merged).
@@ -22,8 +28,10 @@ What is counted (see also plugin_server.domain.segments for scores and segments)
 - Buy-Till-You-Die inputs, at most one purchase a day (orders of one UTC day are one
   purchase): x repeat purchase days, t_x days from the first to the last purchase day,
   T days from the first purchase day to the computation's day, and the mean value of the
-  repeat purchase days that had money in the shop's currency. The prediction columns are
-  left as the prediction step wrote them (NULL and "not_computed" for a new row).
+  repeat purchase days that had money in the shop's currency.
+
+Predictions (P(alive), expected purchases, 12-month value) are written right after, by
+plugin_server.services.predictions, from the inputs this pass stored.
 
 How (the same SQL on PostgreSQL and SQLite):
 1. Chunks of members (consecutive id ranges, `CHUNK` per transaction; on PostgreSQL two
@@ -63,6 +71,7 @@ from sqlalchemy import (
     or_,
     select,
     type_coerce,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session, aliased
@@ -74,6 +83,7 @@ from plugin_server.db.models import (
     EarningRule,
     LedgerEntry,
     Order,
+    OrderHistory,
     OrderRefund,
     Redemption,
     Referral,
@@ -81,12 +91,13 @@ from plugin_server.db.models import (
 )
 from plugin_server.db.types import UTCDateTime
 from plugin_server.db.unit_of_work import UnitOfWork
+from plugin_server.domain import referrals as referral_rules
 from plugin_server.domain import segments as rules
 from plugin_server.domain.earning_rules import RuleKind
 from plugin_server.domain.errors import CustomerNotFound, ShopNotFound
 from plugin_server.domain.ledger import EntryKind
 from plugin_server.domain.referrals import Status as ReferralStatus
-from plugin_server.services import analytics, member_chunks
+from plugin_server.services import analytics, member_chunks, predictions
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +105,10 @@ CHUNK = 5000
 MICROS = 1_000_000
 NOT_COMPUTED = "not_computed"
 FAILED_REDEMPTION = "failed"
+GUEST_PREFIX = "guest:"
+# A paid order later refunded in part (Shopify's financial_status; WooCommerce keeps the
+# order's state), besides the states the shop awards points for.
+PARTLY_REFUNDED = frozenset({"partially_refunded"})
 _KEY = ("shop_id", "customer_id")
 
 
@@ -147,18 +162,31 @@ def _counted(shop_id: int) -> list[ColumnElement[bool]]:
 
 def shop_currency(session: Session, shop_id: int) -> str | None:
     """The currency money is scored in: that of the reward that sets a point's value, else
-    the one most counted member orders are in (alphabetically first on a tie)."""
+    the one most counted member orders (pre-install ones included) are in (alphabetically
+    first on a tie)."""
     value = analytics.point_value(session, shop_id)
     if value is not None:
         return value[1].upper()
-    top = session.execute(
-        select(Order.currency, func.count().label("n"))
+    counts: dict[str, int] = {}
+    for currency, n in session.execute(
+        select(func.upper(Order.currency), func.count())
         .where(*_counted(shop_id), Order.currency.is_not(None))
-        .group_by(Order.currency)
-        .order_by(func.count().desc(), Order.currency)
-        .limit(1)
-    ).first()
-    return None if top is None else str(top[0]).upper()
+        .group_by(func.upper(Order.currency))
+    ):
+        counts[str(currency)] = counts.get(str(currency), 0) + int(n)
+    for currency, n in session.execute(
+        select(func.upper(OrderHistory.currency), func.count())
+        .where(
+            OrderHistory.shop_id == shop_id,
+            OrderHistory.before_install.is_(True),
+            OrderHistory.cancelled.is_(False),
+        )
+        .group_by(func.upper(OrderHistory.currency))
+    ):
+        counts[str(currency)] = counts.get(str(currency), 0) + int(n)
+    if not counts:
+        return None
+    return min(counts, key=lambda c: (-counts[c], c))
 
 
 # --- step 1: aggregates per chunk ----------------------------------------------------------
@@ -169,6 +197,8 @@ class Run:
     shop_id: int
     now: datetime
     currency: str | None
+    # States in which a pre-install order was paid (order_history.status).
+    paid_statuses: frozenset[str] = frozenset()
 
     @property
     def today(self) -> date:
@@ -181,9 +211,72 @@ class Run:
         return 10 ** (6 - rules.minor_exponent(self.currency))
 
 
-def aggregate_query(session: Session, run: Run, lo: int, hi: int) -> Any:
+def _guest_key(customer_ref: str) -> str | None:
+    """The email digest a guest member's pre-install orders carry: webhooks make a guest's
+    member "guest:<email>" from the order's email, and order_history keeps its digest."""
+    return referral_rules.email_key(customer_ref.removeprefix(GUEST_PREFIX))
+
+
+def guest_keys(session: Session, shop_id: int, lo: int, hi: int) -> dict[str, int]:
+    """Email digest -> member id of the guest members from `lo` to `hi` (the lowest id
+    where two guest members share a mailbox, so an order counts once)."""
+    out: dict[str, int] = {}
+    for cid, ref in session.execute(
+        select(Customer.id, Customer.customer_ref)
+        .where(
+            Customer.shop_id == shop_id,
+            Customer.id.between(lo, hi),
+            Customer.customer_ref.startswith(GUEST_PREFIX),
+        )
+        .order_by(Customer.id)
+    ):
+        key = _guest_key(ref)
+        if key is not None:
+            out.setdefault(key, int(cid))
+    return out
+
+
+def _history_counted(session: Session, run: Run) -> list[ColumnElement[bool]]:
+    """A pre-install order counts as an order of the webhook path would: in a state the
+    shop awards points for (or paid and since partly refunded), not cancelled, not fully
+    refunded, and not also an order the app saw paid (that one is counted from `orders`)."""
+    h = OrderHistory
+    total, refunded = analytics._micros(session, h.total), analytics._micros(session, h.refunded)
+    seen = aliased(Order)
+    return [
+        h.shop_id == run.shop_id,
+        h.before_install.is_(True),
+        h.cancelled.is_(False),
+        h.status.in_(sorted(run.paid_statuses)),
+        ~and_(total > 0, refunded >= total),
+        ~select(seen.id)
+        .where(
+            seen.shop_id == run.shop_id,
+            seen.order_ref == h.order_ref,
+            seen.paid_at.is_not(None),
+        )
+        .exists(),
+    ]
+
+
+def _history_net(session: Session, run: Run) -> ColumnElement[Any]:
+    h = OrderHistory
+    gross = analytics._micros(session, h.total)
+    refunded = analytics._least(session, analytics._micros(session, h.refunded), gross)
+    if run.currency is None:
+        return null()
+    return case(
+        (func.upper(h.currency) == run.currency, _not_negative(session, gross - refunded)),
+        else_=null(),
+    )
+
+
+def aggregate_query(
+    session: Session, run: Run, lo: int, hi: int, guests: dict[str, int] | None = None
+) -> Any:
     """One row per member with an id from `lo` to `hi`: every column of customer_scores
-    except the scores, the segment and the predictions."""
+    except the scores, the segment and the predictions. `guests`: the chunk's guest
+    members by email digest (guest_keys), whose pre-install orders carry no customer id."""
     shop_id = run.shop_id
     in_chunk = Order.customer_id.between(lo, hi)
     refund_order = aliased(Order)
@@ -213,20 +306,52 @@ def aggregate_query(session: Session, run: Run, lo: int, hi: int) -> Any:
     )
     refunded = analytics._least(session, func.coalesce(refunds.c.micros, 0), gross)
     net = case((in_currency, _not_negative(session, gross - refunded)), else_=null())
-    day = _day(session, Order.paid_at)
-    per_day = (
+    # Orders the app saw, and the member's orders from before the install (order_history
+    # only), matched as webhooks match orders: by customer id, else a guest's email.
+    h = OrderHistory
+    parts: list[Any] = [
         select(
             Order.customer_id.label("customer_id"),
-            day.label("day"),
-            func.count().label("orders"),
-            func.sum(net).label("micros"),
-            func.min(Order.paid_at).label("first_at"),
-            func.max(Order.paid_at).label("last_at"),
-            func.min(day).over(partition_by=Order.customer_id).label("first_day"),
+            Order.paid_at.label("at"),
+            net.label("micros"),
         )
         .outerjoin(refunds, refunds.c.order_id == Order.id)
-        .where(*_counted(shop_id), in_chunk)
-        .group_by(Order.customer_id, day)
+        .where(*_counted(shop_id), in_chunk),
+        select(
+            Customer.id.label("customer_id"),
+            h.placed_at.label("at"),
+            _history_net(session, run).label("micros"),
+        )
+        .select_from(Customer)
+        .join(h, and_(h.shop_id == shop_id, h.customer_ref == Customer.customer_ref))
+        .where(Customer.shop_id == shop_id, Customer.id.between(lo, hi))
+        .where(*_history_counted(session, run)),
+    ]
+    if guests:
+        parts.append(
+            select(
+                cast(case(guests, value=h.email_key), BigInteger).label("customer_id"),
+                h.placed_at.label("at"),
+                _history_net(session, run).label("micros"),
+            ).where(
+                h.customer_ref.is_(None),
+                h.email_key.in_(sorted(guests)),
+                *_history_counted(session, run),
+            )
+        )
+    counted = union_all(*parts).subquery()
+    day = _day(session, counted.c.at)
+    per_day = (
+        select(
+            counted.c.customer_id.label("customer_id"),
+            day.label("day"),
+            func.count().label("orders"),
+            func.sum(counted.c.micros).label("micros"),
+            func.min(counted.c.at).label("first_at"),
+            func.max(counted.c.at).label("last_at"),
+            func.min(day).over(partition_by=counted.c.customer_id).label("first_day"),
+        )
+        .group_by(counted.c.customer_id, day)
         .subquery()
     )
     repeat = per_day.c.day > per_day.c.first_day
@@ -359,7 +484,7 @@ _AGGREGATES = (
 
 
 def _write_aggregates(session: Session, run: Run, lo: int, hi: int) -> None:
-    query = aggregate_query(session, run, lo, hi)
+    query = aggregate_query(session, run, lo, hi, guest_keys(session, run.shop_id, lo, hi))
     columns = [column.key for column in query.selected_columns]
     insert = repositories._insert_for(session)(CustomerScore.__table__).from_select(columns, query)
     session.execute(
@@ -486,13 +611,18 @@ def recompute_shop(
     now: datetime,
     chunk: int = CHUNK,
     connections: int = member_chunks.CONNECTIONS,
+    predict: bool = True,
 ) -> dict[str, int]:
-    """Every member's scores, `chunk` members per transaction (see the module docstring);
-    how many members there are and how many have scores (a counted order)."""
+    """Every member's scores, `chunk` members per transaction (see the module docstring),
+    then their predictions (unless `predict` is false: only for a caller that runs
+    predictions.predict_shop itself, as the benchmark does to time it apart); how many
+    members there are, how many have scores (a counted order) and predictions."""
     with uow_factory() as uow:
-        if uow.session.get(Shop, shop_id) is None:
+        shop = uow.session.get(Shop, shop_id)
+        if shop is None:
             raise ShopNotFound()
-        run = Run(shop_id, now, shop_currency(uow.session, shop_id))
+        paid = frozenset(x for x in shop.award_statuses.split(",") if x) | PARTLY_REFUNDED
+        run = Run(shop_id, now, shop_currency(uow.session, shop_id), paid)
     members = _chunks(
         uow_factory,
         shop_id,
@@ -513,7 +643,13 @@ def recompute_shop(
         "customer scores computed",
         extra={"shop_id": shop_id, "members": members, "scored": cuts.scored},
     )
-    return {"members": members, "scored": cuts.scored}
+    if not predict:
+        return {"members": members, "scored": cuts.scored}
+    # Predictions are recomputed with the scores, from the inputs just written.
+    predicted = predictions.predict_shop(
+        uow_factory, shop_id, now=now, currency=run.currency, chunk=chunk, connections=connections
+    )["predicted"]
+    return {"members": members, "scored": cuts.scored, "predicted": predicted}
 
 
 def recompute_all(
@@ -617,6 +753,29 @@ def segment_of(session: Session, shop_id: int, customer_id: int) -> str | None:
     )
 
 
+def segments_by_ref(uow: UnitOfWork, shop_id: int, refs: list[str]) -> dict[str, str | None]:
+    """The stored segment of each of the shop's members named by platform id (None: not
+    computed yet, or no counted order)."""
+    if not refs:
+        return {}
+    with uow:
+        found: dict[str, str | None] = {
+            ref: segment
+            for ref, segment in uow.session.execute(
+                select(Customer.customer_ref, CustomerScore.segment)
+                .join(
+                    CustomerScore,
+                    and_(
+                        CustomerScore.customer_id == Customer.id,
+                        CustomerScore.shop_id == shop_id,
+                    ),
+                )
+                .where(Customer.shop_id == shop_id, Customer.customer_ref.in_(refs))
+            )
+        }
+    return {ref: found.get(ref) for ref in refs}
+
+
 def show(uow: UnitOfWork, shop_id: int, customer_ref: str) -> dict[str, Any]:
     """A member's scores by their platform id; CustomerNotFound otherwise."""
     with uow:
@@ -650,12 +809,14 @@ def segments_overview(uow: UnitOfWork, shop_id: int) -> dict[str, Any]:
         computed_at = uow.session.scalar(
             select(func.max(CustomerScore.computed_at)).where(CustomerScore.shop_id == shop_id)
         )
+        model = predictions.model_of(uow.session, shop_id)
     unscored = int(counts.pop(None, 0))
     scored = sum(int(n) for n in counts.values())
     return {
         "computed_at": (_as_utc(computed_at).isoformat() if computed_at is not None else None),
         "scored_members": scored,
         "unscored_members": unscored,
+        "model": model,
         "segments": [
             {
                 "segment": seg.value,

@@ -130,7 +130,7 @@ def days_ago(days: float) -> datetime:
 def test_one_order(container: Container, shopify_shop: ShopHandle) -> None:
     cid = member(container, shopify_shop.id, "1", joined=days_ago(40))
     add_order(container, shopify_shop.id, cid, days_ago(10.2), "25.50")
-    assert recompute(container, shopify_shop.id) == {"members": 1, "scored": 1}
+    assert recompute(container, shopify_shop.id) == {"members": 1, "scored": 1, "predicted": 0}
     r = rows(container, shopify_shop.id)[cid]
     # Paid 5 June 07:12 UTC, computed 15 June 12:00: ten calendar days.
     assert (r.frequency, r.recency_days, r.monetary_minor, r.currency) == (1, 10, 2550, "USD")
@@ -142,7 +142,11 @@ def test_one_order(container: Container, shopify_shop: ShopHandle) -> None:
     )
     # Alone in the shop: every score is the lowest, which maps to "lost".
     assert (r.r_score, r.f_score, r.m_score, r.segment) == (1, 1, 1, "lost")
-    assert (r.prediction_status, r.p_alive, r.predicted_clv_minor) == ("not_computed", None, None)
+    assert (r.prediction_status, r.p_alive, r.predicted_clv_minor) == (
+        "not_enough_history",
+        None,
+        None,
+    )
     assert r.computed_at == NOW
 
 
@@ -306,7 +310,7 @@ def test_ten_customers_hand_checked(container: Container, shopify_shop: ShopHand
         ids.append(cid)
         for j in range(k + 1):
             add_order(container, shop, cid, days_ago(10 - k + 20 * j), "10.00")
-    assert recompute(container, shop) == {"members": 10, "scored": 10}
+    assert recompute(container, shop) == {"members": 10, "scored": 10, "predicted": 0}
     got = rows(container, shop)
     expected = [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     assert [got[c].recency_days for c in ids] == [10 - k for k in range(10)]
@@ -508,7 +512,7 @@ def test_customer_and_segment_endpoints(
         "100.00",
     )
     assert got["btyd"] == {"x": 9, "t_x": 180, "T": 181, "mean_repeat_value_minor": 1000}
-    assert got["prediction"]["status"] == "not_computed"
+    assert got["prediction"]["status"] == "not_enough_history"
     listed = client.get("/api/v1/segments", headers=auth).json
     by_name = {s["segment"]: s for s in listed["segments"]}
     assert [s["segment"] for s in listed["segments"]] == rules.names()
@@ -547,7 +551,9 @@ def test_cli_rebuild_and_show(
     assert json.loads(shown.output) == {"customer_id": "77", "scores": None}
     done = runner.invoke(cli.main, ["scores", "rebuild", "--shop", str(shopify_shop.id)])
     assert done.exit_code == 0, done.output
-    assert json.loads(done.output) == {"shops": {str(shopify_shop.id): {"members": 1, "scored": 1}}}
+    assert json.loads(done.output) == {
+        "shops": {str(shopify_shop.id): {"members": 1, "scored": 1, "predicted": 0}}
+    }
     shown = runner.invoke(cli.main, ["scores", "show", "--shop", str(shopify_shop.id), "77"])
     assert json.loads(shown.output)["scores"]["frequency"] == 1
     missing = runner.invoke(cli.main, ["scores", "rebuild", "--shop", "999999"])

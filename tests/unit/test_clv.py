@@ -382,3 +382,58 @@ def test_simulation_is_reproducible_from_its_seed() -> None:
     ]
     for a, b in zip(*runs, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_expected_purchases_stay_finite_when_dropout_is_nearly_certain_alike() -> None:
+    """A large a and b (a fit on a shop where everyone drops out at about the same rate):
+    scipy's series for the transformed 2F1 gives NaN far from 0, so the papers' own form is
+    used there; both forms agree where both are finite."""
+    big = clv.BgNbdParams(r=0.518, alpha=1.99, a=1299.3, b=2069.9)
+    x, t_x, age = np.array([0, 2, 0, 1]), np.array([0, 9, 0, 1]) / 7, np.array([0, 10, 27, 4]) / 7
+    with np.errstate(all="ignore"):
+        naive = special.hyp2f1(
+            big.r + x, big.a - 1, big.a + big.b + x - 1, -(90 / 7) / (big.alpha + age)
+        )
+    assert bool(np.any(~np.isfinite(naive)))  # the case this guards against
+    e90 = clv.expected_purchases(big, 90 / 7, x, t_x, age)
+    assert bool(np.all(np.isfinite(e90)))
+    w = (90 / 7) / (big.alpha + age + 90 / 7)
+    papers = (
+        (big.a + big.b + x - 1)
+        / (big.a - 1)
+        * (
+            1
+            - (1 - w) ** (big.r + x)
+            * special.hyp2f1(big.r + x, big.b + x, big.a + big.b + x - 1, w)
+        )
+        * clv.probability_alive(big, x, t_x, age)
+    )
+    assert e90 == pytest.approx(papers, rel=1e-9)
+    moderate = clv.BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    z = -(39.0) / (moderate.alpha + age)
+    c = moderate.a + moderate.b + x - 1
+    transformed = special.hyp2f1(moderate.r + x, moderate.a - 1, c, z)
+    w2 = z / (z - 1)
+    original = (1 - w2) ** (moderate.r + x) * special.hyp2f1(
+        moderate.r + x, c - moderate.a + 1, c, w2
+    )
+    assert transformed == pytest.approx(original, rel=1e-9)
+
+
+def test_a_wrong_finite_2f1_is_not_taken_for_a_brand_new_customer() -> None:
+    """scipy's series returned -1.4e14 purchases here (a = 38, z = -5.9): a finite value
+    outside what the function can take is recomputed in the papers' form."""
+    params = clv.BgNbdParams(r=0.1638, alpha=2.1934, a=38.387, b=58.131)
+    with np.errstate(all="ignore"):
+        raw = special.hyp2f1(
+            params.r, params.a - 1, params.a + params.b - 1, -(90 / 7) / params.alpha
+        )
+    assert not 0 < raw <= 1  # the case this guards against
+    horizons = np.array([30 / 7, 90 / 7, 365 / 7])
+    zero = np.zeros(1)
+    conditional = [float(clv.expected_purchases(params, t, 0, 0, 0)) for t in horizons]
+    papers = [
+        float(papers_conditional_expectation(params, t, zero, zero, zero)[0]) for t in horizons
+    ]
+    assert conditional == pytest.approx(papers, rel=1e-9)
+    assert 0 < conditional[0] < conditional[1] < conditional[2]

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from plugin_server import observability, redemption_flow
 from plugin_server.api import rate_limits
-from plugin_server.api.admin_app import bp
+from plugin_server.api.admin_app import bp, scores_texts
 from plugin_server.api.admin_app.auth import (
     CSRF_FIELD,
     AuthFailed,
@@ -29,7 +29,13 @@ from plugin_server.api.admin_app.auth import (
     uses_shopify_token,
     wants_shopify_bounce,
 )
-from plugin_server.api.admin_app.i18n import LOCALE_NAMES, LOCALES, pick_locale, translate
+from plugin_server.api.admin_app.i18n import (
+    LOCALE_NAMES,
+    LOCALES,
+    add_texts,
+    pick_locale,
+    translate,
+)
 from plugin_server.api.context import current_container
 from plugin_server.api.errors import STATUS_FOR, ApiError
 from plugin_server.db import repositories
@@ -39,12 +45,16 @@ from plugin_server.services import (
     admin_links,
     customers,
     overview,
+    predictions,
     redemptions,
     referrals,
     rewards,
+    scores,
 )
 
 logger = logging.getLogger(__name__)
+
+add_texts(scores_texts.TEXTS)
 
 # The sections in the navigation, in order: (key, endpoint). Each page module renders with
 # `nav="<key>"`; its `nav_<key>` text is in i18n. A section whose endpoint is not
@@ -346,7 +356,10 @@ def customer_search() -> Response:
         if q
         else []
     )
-    return page("customers.html", q=q, found=found, nav="customers")
+    segments = scores.segments_by_ref(
+        c.uow(), current_merchant().shop_id, [str(f["customer_id"]) for f in found]
+    )
+    return page("customers.html", q=q, found=found, segments=segments, nav="customers")
 
 
 def _profile(customer_ref: str, status: int = 200, **form: Any) -> Response:
@@ -360,10 +373,13 @@ def _profile(customer_ref: str, status: int = 200, **form: Any) -> Response:
     referred = referrals.list_referrals(
         c.uow(), shop_id, status=None, advocate_ref=customer_ref, before=None, limit=20
     )
+    with c.uow() as uow:
+        model = predictions.model_of(uow.session, shop_id)
     return page(
         "customer.html",
         status,
         customer=summary,
+        scores=scores_texts.profile_view(summary.get("scores"), model),  # type: ignore[arg-type]
         history=history["transactions"],
         redemptions=redeemed,
         referrals=referred,
