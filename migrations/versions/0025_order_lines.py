@@ -1,7 +1,7 @@
 """Order lines (what each paid order bought) and products' collections, for offers.
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from plugin_server.db.types import ExactDecimal, UTCDateTime
 
 revision = "0025"
-down_revision = "0023"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
