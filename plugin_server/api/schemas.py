@@ -320,9 +320,12 @@ SEGMENTS_DOC = (
 
 
 class ScoreEngagement(ResponseModel):
-    total: int = Field(description="activities + redemptions. Widget use is not recorded.")
+    total: int = Field(description="activities + redemptions + widget_days.")
     activities: int = Field(description="Awards of activity rules (reviews, follows...).")
     redemptions: int = Field(description="Redemptions, failed ones excepted.")
+    widget_days: int = Field(
+        description="Days in the last 90 on which the member opened the storefront widget."
+    )
 
 
 class ScoreBtyd(ResponseModel):

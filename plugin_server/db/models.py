@@ -1005,6 +1005,8 @@ class CustomerScore(Base):
     activities: Mapped[int] = mapped_column(Integer)
     redemptions: Mapped[int] = mapped_column(Integer)
     engagement: Mapped[int] = mapped_column(Integer)
+    # Days the member opened the widget in the last 90 (part of engagement).
+    widget_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     advocacy: Mapped[int] = mapped_column(Integer)
     first_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -1053,3 +1055,15 @@ class PredictionModel(Base):
     frequency_spend_correlation: Mapped[float | None] = mapped_column(Float)
     clv_months: Mapped[int] = mapped_column(Integer)
     monthly_discount_rate: Mapped[str] = mapped_column(String(12))  # decimal text
+
+
+class WidgetUseDay(Base):
+    """A day on which a member looked at their points in the storefront widget: at most
+    one row per member and UTC day, written by the widget's summary request (deduplicated
+    in each web process, so the busiest read pays one INSERT per member per day)."""
+
+    __tablename__ = "widget_use_days"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -44,6 +44,7 @@ from plugin_server.db.models import (
     OrderLine,
     OrderRefund,
     OrderSync,
+    PredictionModel,
     Redemption,
     Referral,
     ReferralCampaign,
@@ -55,6 +56,7 @@ from plugin_server.db.models import (
     WebhookDelivery,
     WebhookEndpoint,
     WebhookReceipt,
+    WidgetUseDay,
 )
 from plugin_server.domain import referrals as referral_rules
 from plugin_server.domain.orders import PrivacyEvent
@@ -78,6 +80,8 @@ _SHOP_TABLES = (
     TierChange,
     MemberTier,
     CustomerScore,
+    WidgetUseDay,
+    PredictionModel,
     Referral,
     ReferralCampaign,
     OrderLine,
@@ -338,6 +342,12 @@ def redact_customer(
         line_match.append(OrderLine.customer_id.in_(ids))
     if line_match:
         session.execute(delete(OrderLine).where(OrderLine.shop_id == shop.id, or_(*line_match)))
+    if ids:  # when they looked at the widget
+        session.execute(
+            delete(WidgetUseDay).where(
+                WidgetUseDay.shop_id == shop.id, WidgetUseDay.customer_id.in_(ids)
+            )
+        )
     if ids:
         session.execute(
             update(Referral)

@@ -22,8 +22,9 @@ What is counted (see also plugin_server.domain.segments for scores and segments)
   for recency and frequency but add nothing to monetary (no exchange rates are kept).
 - Days are whole UTC calendar days between the dates of two moments.
 - Engagement: activities rewarded through activity rules (reviews, follows...) plus
-  redemptions (any but failed ones). Widget use (views, clicks) is not recorded anywhere,
-  so it is not part of it. Advocacy: referrals that rewarded the member as advocate.
+  redemptions (any but failed ones) plus the days in the last `WIDGET_DAYS` on which the
+  member opened the storefront widget (`widget_use_days`; opening it any number of times
+  in a day counts once). Advocacy: referrals that rewarded the member as advocate.
 - Tenure: days since the earlier of the member's sign-up and first counted order.
 - Buy-Till-You-Die inputs, at most one purchase a day (orders of one UTC day are one
   purchase): x repeat purchase days, t_x days from the first to the last purchase day,
@@ -50,7 +51,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -88,6 +89,7 @@ from plugin_server.db.models import (
     Redemption,
     Referral,
     Shop,
+    WidgetUseDay,
 )
 from plugin_server.db.types import UTCDateTime
 from plugin_server.db.unit_of_work import UnitOfWork
@@ -102,6 +104,7 @@ from plugin_server.services import analytics, member_chunks, predictions
 logger = logging.getLogger(__name__)
 
 CHUNK = 5000
+WIDGET_DAYS = 90  # widget use counts over this many days, today included
 MICROS = 1_000_000
 NOT_COMPUTED = "not_computed"
 FAILED_REDEMPTION = "failed"
@@ -400,6 +403,16 @@ def aggregate_query(
         .group_by(Redemption.customer_id)
         .subquery()
     )
+    widget = (
+        select(WidgetUseDay.customer_id.label("customer_id"), func.count().label("n"))
+        .where(
+            WidgetUseDay.shop_id == shop_id,
+            WidgetUseDay.customer_id.between(lo, hi),
+            WidgetUseDay.day > run.today - timedelta(days=WIDGET_DAYS),
+        )
+        .group_by(WidgetUseDay.customer_id)
+        .subquery()
+    )
     referred = (
         select(Referral.advocate_id.label("customer_id"), func.count().label("n"))
         .where(
@@ -415,6 +428,7 @@ def aggregate_query(
     factor = run.micros_per_minor
     n_activities = func.coalesce(activities.c.n, 0)
     n_redeemed = func.coalesce(redeemed.c.n, 0)
+    n_widget = func.coalesce(widget.c.n, 0)
     joined = analytics._least(
         session, Customer.created_at, func.coalesce(m.first_at, Customer.created_at)
     )
@@ -435,7 +449,8 @@ def aggregate_query(
             ),
             cast(n_activities, Integer).label("activities"),
             cast(n_redeemed, Integer).label("redemptions"),
-            cast(n_activities + n_redeemed, Integer).label("engagement"),
+            cast(n_widget, Integer).label("widget_days"),
+            cast(n_activities + n_redeemed + n_widget, Integer).label("engagement"),
             cast(func.coalesce(referred.c.n, 0), Integer).label("advocacy"),
             type_coerce(m.first_at, UTCDateTime()).label("first_order_at"),
             type_coerce(m.last_at, UTCDateTime()).label("last_order_at"),
@@ -456,6 +471,7 @@ def aggregate_query(
         .outerjoin(per_member, m.customer_id == Customer.id)
         .outerjoin(activities, activities.c.customer_id == Customer.id)
         .outerjoin(redeemed, redeemed.c.customer_id == Customer.id)
+        .outerjoin(widget, widget.c.customer_id == Customer.id)
         .outerjoin(referred, referred.c.customer_id == Customer.id)
         # A WHERE clause last: SQLite needs one before ON CONFLICT in INSERT ... SELECT.
         .where(Customer.shop_id == shop_id, Customer.id.between(lo, hi))
@@ -471,6 +487,7 @@ _AGGREGATES = (
     "tenure_days",
     "activities",
     "redemptions",
+    "widget_days",
     "engagement",
     "advocacy",
     "first_order_at",
@@ -718,6 +735,7 @@ def view(row: CustomerScore) -> dict[str, Any]:
             "total": row.engagement,
             "activities": row.activities,
             "redemptions": row.redemptions,
+            "widget_days": row.widget_days,
         },
         "advocacy": row.advocacy,
         "first_order_at": row.first_order_at.isoformat() if row.first_order_at else None,

@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, and_, bindparam, select
+from sqlalchemy import Connection, Engine, and_, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin_server.db import repositories
-from plugin_server.db.models import Customer, LedgerEntry, Redemption, Reward, Shop
+from plugin_server.db.models import (
+    Customer,
+    LedgerEntry,
+    Redemption,
+    Reward,
+    Shop,
+    WidgetUseDay,
+)
 from plugin_server.db.types import UTCDateTime
 from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.errors import ShopNotFound, ValidationFailed
@@ -263,6 +272,32 @@ _HISTORY = (
 )
 
 
+# Per engine, the members whose widget use is already written today (by this process):
+# the summary is the widget's busiest read, so it writes at most once per member and day.
+_WIDGET_SEEN: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int], date]] = (
+    weakref.WeakKeyDictionary()
+)
+_WIDGET_SEEN_MAX = 100_000
+
+
+def note_widget_use(conn: Connection, shop_id: int, customer_id: int, day: date) -> None:
+    """Record that the member opened the widget on `day` (engagement in their scores)."""
+    seen = _WIDGET_SEEN.setdefault(conn.engine, {})
+    key = (shop_id, customer_id)
+    if seen.get(key) == day:
+        return
+    if len(seen) >= _WIDGET_SEEN_MAX:
+        seen.clear()  # yesterday's members mostly; a repeat costs one INSERT that does nothing
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(
+        insert(WidgetUseDay)
+        .values(shop_id=shop_id, customer_id=customer_id, day=day)
+        .on_conflict_do_nothing()
+    )
+    conn.commit()
+    seen[key] = day
+
+
 def summary(
     engine: Engine,
     shops: StorefrontShops,
@@ -300,6 +335,7 @@ def summary(
         ).one_or_none()
         if row is not None:
             customer_id, member["first_name"] = row[0], row[1]
+            note_widget_use(conn, shop_id, customer_id, now.date())
             member["birthday"] = earning_rules.birthday_view(row[2], row[3], row[4])
             bal = repositories.balance_from_row(*row[6:])
             member["balance"], member["pending"] = bal.spendable, bal.pending

@@ -74,7 +74,10 @@ def test_the_profile_shows_scores_and_predictions(
     label = TEXTS["en"][f"seg_{heavy.segment}"]
     assert f'<dd id="score-segment">{label}</dd>' in page
     assert f'<dd id="score-tenure">{heavy.tenure_days} days</dd>' in page
-    assert '<dd id="score-engagement">0 (0 activities, 0 redemptions)</dd>' in page
+    assert (
+        '<dd id="score-engagement">0 (0 activities, 0 redemptions, 0 days using the widget)</dd>'
+        in page
+    )
     assert '<dd id="score-advocacy">0 rewarded referrals</dd>' in page
     vi = text(signed_in, f"/admin/customers/{ref}?locale=vi")
     assert f'{TEXTS["vi"]["score_p_alive"]}</dt><dd id="p-alive">{percent} %' in vi

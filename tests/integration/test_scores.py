@@ -633,3 +633,36 @@ def test_segment_campaign_awards_only_that_segment(
     # Shoppers are not shown a campaign meant for some segments only.
     with container.uow() as uow:
         assert uow.session.scalar(select(EarningRule.segments)) == '["at_risk"]'
+
+
+def test_widget_use_counts_once_a_day_over_ninety_days(
+    container: Container, shopify_shop: ShopHandle
+) -> None:
+    """The widget's summary records the day a member looks at their points; engagement
+    counts those days over the last 90 (a second look the same day adds nothing)."""
+    from plugin_server.db.models import WidgetUseDay
+    from plugin_server.services import storefront
+
+    shop = shopify_shop.id
+    cid = member(container, shop, "1")
+    for when in (days_ago(100), days_ago(1), days_ago(1), NOW, NOW):
+        storefront.summary(container.engine, container.storefront_shops, shop, "1", now=when)
+    # Someone the shop does not know yet (no member row) leaves no trace.
+    storefront.summary(container.engine, container.storefront_shops, shop, "404", now=NOW)
+    with container.uow() as uow:
+        days = sorted(
+            d
+            for d in uow.session.scalars(
+                select(WidgetUseDay.day).where(WidgetUseDay.shop_id == shop)
+            )
+        )
+    assert days == [days_ago(100).date(), days_ago(1).date(), NOW.date()]
+    recompute(container, shop)
+    r = rows(container, shop)[cid]
+    assert (r.widget_days, r.engagement) == (2, 2)
+    assert scores.view(r)["engagement"] == {
+        "total": 2,
+        "activities": 0,
+        "redemptions": 0,
+        "widget_days": 2,
+    }

@@ -20,7 +20,10 @@ EN: dict[str, str] = {
     "score_tenure": "Tenure",
     "score_tenure_value": "{days} days",
     "score_engagement": "Engagement",
-    "score_engagement_value": "{total} ({activities} activities, {redemptions} redemptions)",
+    "score_engagement_value": (
+        "{total} ({activities} activities, {redemptions} redemptions, "
+        "{widget_days} days using the widget)"
+    ),
     "score_advocacy": "Advocacy",
     "score_advocacy_value": "{n} rewarded referrals",
     "score_predictions": "Predictions",
@@ -59,7 +62,10 @@ VI: dict[str, str] = {
     "score_tenure": "Thời gian gắn bó",
     "score_tenure_value": "{days} ngày",
     "score_engagement": "Mức độ tương tác",
-    "score_engagement_value": "{total} ({activities} hoạt động, {redemptions} lần đổi thưởng)",
+    "score_engagement_value": (
+        "{total} ({activities} hoạt động, {redemptions} lần đổi thưởng, "
+        "{widget_days} ngày dùng tiện ích)"
+    ),
     "score_advocacy": "Giới thiệu",
     "score_advocacy_value": "{n} lượt giới thiệu được thưởng",
     "score_predictions": "Dự đoán",
@@ -98,7 +104,10 @@ TH: dict[str, str] = {
     "score_tenure": "ระยะเวลาเป็นลูกค้า",
     "score_tenure_value": "{days} วัน",
     "score_engagement": "การมีส่วนร่วม",
-    "score_engagement_value": "{total} ({activities} กิจกรรม, แลกรางวัล {redemptions} ครั้ง)",
+    "score_engagement_value": (
+        "{total} ({activities} กิจกรรม, แลกรางวัล {redemptions} ครั้ง, "
+        "ใช้วิดเจ็ต {widget_days} วัน)"
+    ),
     "score_advocacy": "การแนะนำ",
     "score_advocacy_value": "แนะนำที่ได้รับรางวัล {n} ครั้ง",
     "score_predictions": "การคาดการณ์",
