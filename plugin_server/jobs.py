@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from plugin_server import metrics
 from plugin_server.domain.errors import ReceiptNotFound, ShopNotFound
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from redis import Redis
+    from rq import Queue
 
     from plugin_server.crypto import CredentialCipher
     from plugin_server.db.models import Shop
@@ -766,52 +767,68 @@ class RQDispatcher:
         except RedisError:
             logger.warning("could not schedule a retry drain", exc_info=True)
 
-    def issue_later(self, redemption_id: int) -> None:
+    @staticmethod
+    def _enqueue_or_warn(
+        queue: Queue,
+        job: Callable[..., Any],
+        args: tuple[Any, ...],
+        *,
+        job_id: str,
+        timeout: int,
+        retry_intervals: Sequence[int] = (),
+        unqueued: str,
+        about: dict[str, Any],
+    ) -> None:
+        """Enqueue a job (kept 7 days if it fails; no result kept). Redis down is logged,
+        not raised: every such job has a database record the scheduler picks up again
+        (`unqueued` says which), so the request or tick that asked goes on."""
         from redis.exceptions import RedisError
         from rq import Retry
 
         try:
-            self._redemptions.enqueue_call(
-                issue_redemption,
-                args=(redemption_id,),
-                job_id=f"issue-{redemption_id}",
-                retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+            queue.enqueue_call(
+                job,
+                args=args,
+                job_id=job_id,
+                retry=Retry(max=len(retry_intervals), interval=list(retry_intervals))
+                if retry_intervals
+                else None,
                 result_ttl=0,
                 failure_ttl=7 * 24 * 3600,
-                timeout=120,
+                timeout=timeout,
             )
         except RedisError:
-            logger.warning(
-                "could not enqueue redemption; the scheduler retries it",
-                extra={"redemption_id": redemption_id},
-                exc_info=True,
-            )
+            logger.warning("could not enqueue: %s", unqueued, extra=about, exc_info=True)
+
+    def issue_later(self, redemption_id: int) -> None:
+        self._enqueue_or_warn(
+            self._redemptions,
+            issue_redemption,
+            (redemption_id,),
+            job_id=f"issue-{redemption_id}",
+            timeout=120,
+            retry_intervals=(5, 30, 120, 600, 1800),
+            unqueued="redemption; the scheduler retries it",
+            about={"redemption_id": redemption_id},
+        )
 
     def retry_issue(self, redemption_id: int) -> None:
         self.issue_later(redemption_id)
 
     def sync_later(self, shop_id: int, collection_refs: Sequence[str]) -> None:
-        from redis.exceptions import RedisError
-
         refs = sorted(collection_refs)
         digest = uuid.uuid5(uuid.NAMESPACE_URL, ",".join(refs)).hex[:16]
-        try:
-            self._sync.enqueue_call(
-                sync_collections,
-                args=(shop_id, refs),
-                # One job per shop and set of collections: enqueued again, it runs once
-                # more at worst, and a sync is idempotent.
-                job_id=f"collections-{shop_id}-{digest}",
-                result_ttl=0,
-                failure_ttl=7 * 24 * 3600,
-                timeout=1800,
-            )
-        except RedisError:
-            logger.warning(
-                "could not enqueue a collection sync; the scheduler retries it",
-                extra={"shop_id": shop_id},
-                exc_info=True,
-            )
+        self._enqueue_or_warn(
+            self._sync,
+            sync_collections,
+            (shop_id, refs),
+            # One job per shop and set of collections: enqueued again, it runs once more
+            # at worst, and a sync is idempotent.
+            job_id=f"collections-{shop_id}-{digest}",
+            timeout=1800,
+            unqueued="a collection sync; the scheduler retries it",
+            about={"shop_id": shop_id},
+        )
 
     def resync(self, shop_id: int, collection_refs: Sequence[str]) -> None:
         self.sync_later(shop_id, collection_refs)
@@ -866,62 +883,38 @@ class RQDispatcher:
             logger.warning("could not hold drain slot %s", slot, exc_info=True)
 
     def reconcile(self, shop_id: int) -> None:
-        from redis.exceptions import RedisError
-        from rq import Retry
-
-        try:
-            self._sync.enqueue_call(
-                reconcile_orders,
-                args=(shop_id,),
-                job_id=f"reconcile-{shop_id}-{uuid.uuid4().hex[:8]}",
-                # Throttled or down: try the same window again soon (the watermark waits).
-                retry=Retry(max=3, interval=[60, 300, 900]),
-                result_ttl=0,
-                failure_ttl=7 * 24 * 3600,
-                timeout=1800,
-            )
-        except RedisError:
-            logger.warning(
-                "could not enqueue a reconciliation; the next due tick does",
-                extra={"shop_id": shop_id},
-                exc_info=True,
-            )
+        self._enqueue_or_warn(
+            self._sync,
+            reconcile_orders,
+            (shop_id,),
+            job_id=f"reconcile-{shop_id}-{uuid.uuid4().hex[:8]}",
+            timeout=1800,
+            # Throttled or down: try the same window again soon (the watermark waits).
+            retry_intervals=(60, 300, 900),
+            unqueued="a reconciliation; the next due tick does",
+            about={"shop_id": shop_id},
+        )
 
     def backfill(self, shop_id: int) -> None:
-        from redis.exceptions import RedisError
-
-        try:
+        self._enqueue_or_warn(
+            self._sync,
+            backfill_orders,
+            (shop_id,),
             # One job id per shop: starting it again while one is queued adds nothing.
-            self._sync.enqueue_call(
-                backfill_orders,
-                args=(shop_id,),
-                job_id=f"backfill-{shop_id}",
-                result_ttl=0,
-                failure_ttl=7 * 24 * 3600,
-                timeout=6 * 3600,
-            )
-        except RedisError:
-            logger.warning(
-                "could not enqueue a backfill; the tick resumes it",
-                extra={"shop_id": shop_id},
-                exc_info=True,
-            )
+            job_id=f"backfill-{shop_id}",
+            timeout=6 * 3600,
+            unqueued="a backfill; the tick resumes it",
+            about={"shop_id": shop_id},
+        )
 
     def run_import(self, shop_id: int, import_id: int) -> None:
-        from redis.exceptions import RedisError
-
-        try:
+        self._enqueue_or_warn(
+            self._imports,
+            import_csv,
+            (shop_id, import_id),
             # One job id per import: a resume while a run is queued adds nothing.
-            self._imports.enqueue_call(
-                import_csv,
-                args=(shop_id, import_id),
-                job_id=f"import-{import_id}",
-                result_ttl=0,
-                failure_ttl=7 * 24 * 3600,
-                timeout=6 * 3600,
-            )
-        except RedisError:
-            # The import is recorded: the scheduler's tick starts it once it is stale.
-            logger.warning(
-                "could not enqueue import", extra={"import_id": import_id}, exc_info=True
-            )
+            job_id=f"import-{import_id}",
+            timeout=6 * 3600,
+            unqueued="an import; the scheduler's tick starts it once it is stale",
+            about={"import_id": import_id},
+        )

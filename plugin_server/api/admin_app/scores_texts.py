@@ -105,8 +105,7 @@ TH: dict[str, str] = {
     "score_tenure_value": "{days} วัน",
     "score_engagement": "การมีส่วนร่วม",
     "score_engagement_value": (
-        "{total} ({activities} กิจกรรม, แลกรางวัล {redemptions} ครั้ง, "
-        "ใช้วิดเจ็ต {widget_days} วัน)"
+        "{total} ({activities} กิจกรรม, แลกรางวัล {redemptions} ครั้ง, ใช้วิดเจ็ต {widget_days} วัน)"
     ),
     "score_advocacy": "การแนะนำ",
     "score_advocacy_value": "แนะนำที่ได้รับรางวัล {n} ครั้ง",
