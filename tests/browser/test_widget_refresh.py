@@ -145,7 +145,9 @@ def woo(container: Container) -> Iterator[WooStore]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:  # noqa: F811
+def page(browser: Browser, woo: WooStore) -> Iterator[Page]:  # noqa: F811
+    # Takes `woo` so that the tab closes before the servers stop: a request still in
+    # flight (the panel's offers) would otherwise end in a connection reset.
     context = browser.new_context(viewport={"width": 1100, "height": 800})
     tab = context.new_page()
     errors: list[str] = []
