@@ -22,14 +22,7 @@ from plugin_server.db.unit_of_work import UnitOfWork
 from plugin_server.domain.ledger import EntryKind
 from plugin_server.services import analytics, overview
 from tests.conftest import ShopHandle, make_shop
-from tests.integration.test_admin_app import (  # noqa: F401  (fixtures)
-    EVIL,
-    add_customer,
-    csrf_of,
-    demo_shop,
-    html_app,
-    signed_in,
-)
+from tests.integration.test_admin_app import EVIL, add_customer, csrf_of
 from tests.integration.test_analytics import T1, Seeder, at, seed
 
 JAN = "from=2026-01-01&to=2026-01-31"
@@ -51,16 +44,16 @@ def money(value: dict[str, str] | None) -> str:
 
 
 @pytest.fixture
-def seeded_demo(container: Container, demo_shop: ShopHandle) -> dict[str, Any]:  # noqa: F811
+def seeded_demo(container: Container, demo_shop: ShopHandle) -> dict[str, Any]:
     out = seed(container, demo_shop.id)
     analytics.build_shop(container.uow(), demo_shop.id, now=T1)
     return out
 
 
 def test_the_page_shows_the_apis_figures_and_definitions(
-    signed_in: FlaskClient,  # noqa: F811
+    signed_in: FlaskClient,
     client: FlaskClient,
-    demo_shop: ShopHandle,  # noqa: F811
+    demo_shop: ShopHandle,
     seeded_demo: dict[str, Any],
 ) -> None:
     r = signed_in.get(f"/admin/analytics?{JAN}")
@@ -130,8 +123,8 @@ def test_the_page_shows_the_apis_figures_and_definitions(
 
 
 def test_the_points_chart_follows_the_daily_aggregates(
-    signed_in: FlaskClient,  # noqa: F811
-    demo_shop: ShopHandle,  # noqa: F811
+    signed_in: FlaskClient,
+    demo_shop: ShopHandle,
     seeded_demo: dict[str, Any],
 ) -> None:
     page = signed_in.get(f"/admin/analytics?{JAN}").get_data(as_text=True)
@@ -163,9 +156,9 @@ def test_the_points_chart_follows_the_daily_aggregates(
     ],
 )
 def test_a_bad_range_shows_the_apis_message_with_400(
-    signed_in: FlaskClient,  # noqa: F811
+    signed_in: FlaskClient,
     client: FlaskClient,
-    demo_shop: ShopHandle,  # noqa: F811
+    demo_shop: ShopHandle,
     query: str,
     field: str,
 ) -> None:
@@ -188,7 +181,7 @@ def test_a_bad_range_shows_the_apis_message_with_400(
 
 
 def test_presets_pick_the_last_n_days_up_to_today_utc(
-    signed_in: FlaskClient,  # noqa: F811
+    signed_in: FlaskClient,
     container: Container,
 ) -> None:
     today = container.clock().astimezone(UTC).date()
@@ -202,9 +195,9 @@ def test_presets_pick_the_last_n_days_up_to_today_utc(
 
 @pytest.mark.parametrize("name", ["points", "members-vs-guests", "referrals", "cohorts", "tiers"])
 def test_each_csv_link_gives_the_apis_csv(
-    signed_in: FlaskClient,  # noqa: F811
+    signed_in: FlaskClient,
     client: FlaskClient,
-    demo_shop: ShopHandle,  # noqa: F811
+    demo_shop: ShopHandle,
     seeded_demo: dict[str, Any],
     name: str,
 ) -> None:
@@ -225,9 +218,9 @@ def test_each_csv_link_gives_the_apis_csv(
 
 
 def test_another_shops_data_never_appears(
-    signed_in: FlaskClient,  # noqa: F811
+    signed_in: FlaskClient,
     container: Container,
-    demo_shop: ShopHandle,  # noqa: F811
+    demo_shop: ShopHandle,
 ) -> None:
     other = make_shop(container, "shopify", "other-shop.myshopify.com", access_token="shpat_y")
     s = Seeder(container, other.id)
@@ -263,9 +256,9 @@ def test_another_shops_data_never_appears(
 
 
 def test_charts_are_inline_svg_that_escape_tier_names_and_keep_the_csp(
-    signed_in: FlaskClient,  # noqa: F811
+    signed_in: FlaskClient,
     container: Container,
-    demo_shop: ShopHandle,  # noqa: F811
+    demo_shop: ShopHandle,
 ) -> None:
     evil_img = '<img src=x onerror="alert(2)">'
     with container.uow() as uow:
@@ -312,7 +305,7 @@ def test_charts_are_inline_svg_that_escape_tier_names_and_keep_the_csp(
 
 @pytest.mark.parametrize(("locale", "expected"), [("vi", "Phân tích"), ("th", "การวิเคราะห์")])
 def test_the_page_speaks_the_merchants_language(
-    signed_in: FlaskClient,  # noqa: F811
+    signed_in: FlaskClient,
     locale: str,
     expected: str,
 ) -> None:
@@ -322,7 +315,7 @@ def test_the_page_speaks_the_merchants_language(
     assert 'lang="en" data-definition="members"' in page  # the API's English, marked so
 
 
-def test_the_nav_links_the_analytics_section(signed_in: FlaskClient) -> None:  # noqa: F811
+def test_the_nav_links_the_analytics_section(signed_in: FlaskClient) -> None:
     page = signed_in.get("/admin/analytics").get_data(as_text=True)
     assert '<a href="/admin/analytics" aria-current="page">Analytics</a>' in page
     assert '<a href="/admin/analytics">Analytics</a>' in signed_in.get("/admin/").get_data(
@@ -330,7 +323,7 @@ def test_the_nav_links_the_analytics_section(signed_in: FlaskClient) -> None:  #
     )
 
 
-def test_the_analytics_page_needs_a_sign_in(html_app: Any) -> None:  # noqa: F811
+def test_the_analytics_page_needs_a_sign_in(html_app: Any) -> None:
     client = FlaskClient(html_app)
     assert client.get("/admin/analytics").status_code == 401
     assert client.get(f"/admin/analytics/points.csv?{JAN}").status_code == 401
@@ -377,7 +370,7 @@ def full_scan(uow: UnitOfWork, shop_id: int) -> dict[str, int]:
         }
 
 
-def shown_totals(signed_in: FlaskClient) -> dict[str, int]:  # noqa: F811
+def shown_totals(signed_in: FlaskClient) -> dict[str, int]:
     page = signed_in.get("/admin/").get_data(as_text=True)
     found = dict(re.findall(r'<dd data-stat="(\w+)">(-?\d+)</dd>', page))
     return {
@@ -396,9 +389,9 @@ def service_totals(container: Container, shop_id: int) -> dict[str, int]:
 
 
 def test_the_overview_equals_the_full_scan_with_todays_activity(
-    signed_in: FlaskClient,  # noqa: F811
+    signed_in: FlaskClient,
     container: Container,
-    demo_shop: ShopHandle,  # noqa: F811
+    demo_shop: ShopHandle,
 ) -> None:
     seeded = seed(container, demo_shop.id)
     # Never built: the overview reads everything itself.
@@ -440,7 +433,7 @@ def test_the_overview_equals_the_full_scan_with_todays_activity(
 
 def test_the_overview_reads_only_recent_ledger_rows_once_built(
     container: Container,
-    demo_shop: ShopHandle,  # noqa: F811
+    demo_shop: ShopHandle,
 ) -> None:
     """With the aggregates built, rows older than the build's complete days are not read:
     an entry slipped in under an old day (which a real build would pick up) is not seen,
@@ -463,7 +456,7 @@ def test_the_overview_reads_only_recent_ledger_rows_once_built(
 
 def test_complete_before_looks_back_from_the_last_build(
     container: Container,
-    demo_shop: ShopHandle,  # noqa: F811
+    demo_shop: ShopHandle,
 ) -> None:
     with container.uow() as uow:
         assert analytics.complete_before(uow.session, demo_shop.id) is None

@@ -112,21 +112,6 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-@pytest.fixture
-def html_app(container: Container) -> Flask:
-    return create_app(container=container)
-
-
-@pytest.fixture
-def demo_shop(container: Container) -> ShopHandle:
-    return make_shop(container, "shopify", demo.DEMO_DOMAIN, access_token="shpat_demo")
-
-
-@pytest.fixture
-def signed_in(html_app: Flask, container: Container, demo_shop: ShopHandle) -> FlaskClient:
-    return cookie_client(html_app, container, demo_shop.domain)
-
-
 # --- Shopify: session tokens ------------------------------------------------------------------
 
 

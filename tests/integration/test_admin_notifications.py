@@ -29,21 +29,6 @@ SECRET = re.compile(r"whsec_[A-Za-z0-9_-]{20,}")
 
 
 @pytest.fixture
-def html_app(container: Container) -> Flask:
-    return create_app(container=container)
-
-
-@pytest.fixture
-def demo_shop(container: Container) -> ShopHandle:
-    return make_shop(container, "shopify", demo.DEMO_DOMAIN, access_token="shpat_demo")
-
-
-@pytest.fixture
-def signed_in(html_app: Flask, container: Container, demo_shop: ShopHandle) -> FlaskClient:
-    return cookie_client(html_app, container, demo_shop.domain)
-
-
-@pytest.fixture
 def receiver(clock: FakeClock) -> Iterator[Receiver]:
     r = Receiver(clock).start()
     yield r

@@ -15,13 +15,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 
-from plugin_server import create_app, demo
+from plugin_server import demo
 from plugin_server.bootstrap import Container
 from plugin_server.db.models import Customer, MemberTier
 from plugin_server.sandbox.server import RunningSandbox, Sandbox
 from plugin_server.services import earning_rules, program, referrals, tiers
 from tests.conftest import ShopHandle, make_shop
-from tests.integration.test_admin_app import EVIL, cookie_client, csrf_of, flagged_referral
+from tests.integration.test_admin_app import EVIL, csrf_of, flagged_referral
 
 EVIL_IMG = '<img src=x onerror="alert(2)">'
 HATS = "411"
@@ -38,11 +38,6 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def html_app(container: Container) -> Flask:
-    return create_app(container=container)
-
-
-@pytest.fixture
 def demo_shop(container: Container, sandbox: RunningSandbox) -> ShopHandle:
     # Collections sync from the sandbox within the request, never from a real store.
     return make_shop(
@@ -52,11 +47,6 @@ def demo_shop(container: Container, sandbox: RunningSandbox) -> ShopHandle:
         access_token="shpat_demo",
         api_base_url=sandbox.url,
     )
-
-
-@pytest.fixture
-def signed_in(html_app: Flask, container: Container, demo_shop: ShopHandle) -> FlaskClient:
-    return cookie_client(html_app, container, demo_shop.domain)
 
 
 @pytest.fixture

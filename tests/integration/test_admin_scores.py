@@ -15,11 +15,8 @@ from plugin_server.api.admin_app.i18n import LOCALES, TEXTS
 from plugin_server.bootstrap import Container
 from plugin_server.domain import segments as rules
 from tests.conftest import ShopHandle
-from tests.integration.test_admin_app import demo_shop, html_app, signed_in
 from tests.integration.test_predictions import synthetic_shop
 from tests.integration.test_scores import NOW, add_order, member, recompute, rows
-
-__all__ = ["demo_shop", "html_app", "signed_in"]  # fixtures
 
 
 def text(client: FlaskClient, path: str) -> str:

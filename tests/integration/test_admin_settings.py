@@ -13,35 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from plugin_server import create_app, demo
 from plugin_server.bootstrap import Container
 from plugin_server.db.models import Import, LedgerEntry
 from plugin_server.domain.imports import Mode
 from plugin_server.services import imports, program, storefront
-from tests.conftest import ShopHandle, make_shop
-from tests.integration.test_admin_app import EVIL, add_customer, cookie_client, csrf_of
+from tests.conftest import ShopHandle
+from tests.integration.test_admin_app import EVIL, add_customer, csrf_of
 
 SAMPLES = Path(__file__).parents[2] / "docs" / "samples"
-
-
-@pytest.fixture
-def html_app(container: Container) -> Flask:
-    return create_app(container=container)
-
-
-@pytest.fixture
-def demo_shop(container: Container) -> ShopHandle:
-    return make_shop(container, "shopify", demo.DEMO_DOMAIN, access_token="shpat_demo")
-
-
-@pytest.fixture
-def signed_in(html_app: Flask, container: Container, demo_shop: ShopHandle) -> FlaskClient:
-    return cookie_client(html_app, container, demo_shop.domain)
 
 
 def token_for(client: FlaskClient, path: str = "/admin/widget") -> str:

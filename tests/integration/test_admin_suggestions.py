@@ -9,14 +9,7 @@ from flask.testing import FlaskClient
 from plugin_server.bootstrap import Container
 from plugin_server.services import adjustments, rewards
 from tests.conftest import FakeClock, ShopHandle, make_shop
-from tests.integration.test_admin_app import (  # noqa: F401  (fixtures)
-    EVIL,
-    add_customer,
-    csrf_of,
-    demo_shop,
-    html_app,
-    signed_in,
-)
+from tests.integration.test_admin_app import EVIL, add_customer, csrf_of
 
 
 def seed_idle_reward(container: Container, clock: FakeClock, shop_id: int, name: str) -> int:
@@ -42,10 +35,10 @@ def seed_idle_reward(container: Container, clock: FakeClock, shop_id: int, name:
 
 
 def test_the_page_lists_a_suggestion_and_its_button_acts_once(
-    signed_in: FlaskClient,  # noqa: F811
+    signed_in: FlaskClient,
     container: Container,
     clock: FakeClock,
-    demo_shop: ShopHandle,  # noqa: F811
+    demo_shop: ShopHandle,
 ) -> None:
     reward_id = seed_idle_reward(container, clock, demo_shop.id, EVIL)
     page = signed_in.get("/admin/suggestions").get_data(as_text=True)
@@ -68,10 +61,10 @@ def test_the_page_lists_a_suggestion_and_its_button_acts_once(
 
 
 def test_another_shops_suggestion_is_not_found(
-    signed_in: FlaskClient,  # noqa: F811
+    signed_in: FlaskClient,
     container: Container,
     clock: FakeClock,
-    demo_shop: ShopHandle,  # noqa: F811
+    demo_shop: ShopHandle,
 ) -> None:
     other = make_shop(container, "shopify", "other.myshopify.com", access_token="shpat_o")
     reward_id = seed_idle_reward(container, clock, other.id, "Elsewhere")
@@ -86,10 +79,10 @@ def test_another_shops_suggestion_is_not_found(
 
 
 def test_the_page_speaks_every_language(
-    signed_in: FlaskClient,  # noqa: F811
+    signed_in: FlaskClient,
     container: Container,
     clock: FakeClock,
-    demo_shop: ShopHandle,  # noqa: F811
+    demo_shop: ShopHandle,
 ) -> None:
     seed_idle_reward(container, clock, demo_shop.id, "Tea")
     for locale, title, button in (

@@ -92,11 +92,6 @@ def sink() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture
-def html_app(container: Container) -> Flask:
-    return create_app(container=container)
-
-
-@pytest.fixture
 def planted(client: FlaskClient, container: Container) -> Planted:
     """Hostile strings in every merchant- and shopper-supplied field there is."""
     shop = make_shop(container, "shopify", demo.DEMO_DOMAIN, access_token="shpat_demo")

@@ -37,6 +37,7 @@ from plugin_server.api.admin_app.views import (
 from plugin_server.api.context import current_container
 from plugin_server.api.schemas import MAX_ID
 from plugin_server.domain import errors
+from plugin_server.domain import referrals as referral_rules
 from plugin_server.services import earning_rules, program, program_counts, referrals, tiers
 
 ID = f"int(max={MAX_ID})"
@@ -76,26 +77,12 @@ RULE_EDITABLE = {
     "birthday": ("name", "points"),
 }
 TIER_FIELDS = ("name", "threshold", "multiplier", "entry_points")
-DISCOUNT_KINDS = ("percentage", "fixed_amount")
-ADVOCATE_KINDS = ("points", "discount")
-CAMPAIGN_PERIODS = ("week", "month", "year")
-CAMPAIGN_FIELDS = (
-    "name",
-    "starts_at",
-    "ends_at",
-    "friend_discount_kind",
-    "friend_discount_value",
-    "currency",
-    "friend_code_valid_days",
-    "advocate_reward_kind",
-    "advocate_points",
-    "advocate_discount_kind",
-    "advocate_discount_value",
-    "min_order_subtotal",
-    "advocate_limit",
-    "advocate_period_limit",
-    "advocate_limit_period",
-)
+# The referral campaign's terms and choices, as the domain defines them (sorted: the
+# form renders fields by name, so the order only has to be stable).
+DISCOUNT_KINDS = referral_rules.DISCOUNT_KINDS
+ADVOCATE_KINDS = referral_rules.ADVOCATE_KINDS
+CAMPAIGN_PERIODS = referral_rules.LIMIT_PERIODS
+CAMPAIGN_FIELDS = tuple(sorted(referral_rules.FIELDS))
 INT_FIELDS = frozenset(
     {
         "points",
