@@ -25,6 +25,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     if container is None:
         container = bootstrap(settings or Settings.from_env())
     app = Flask(__name__, instance_path=str(container.settings.instance_path))
+    # Inside ProxyFix (below), so the fast path sees the client's real address.
+    app.wsgi_app = webhooks.WebhookFastPath(app, app.wsgi_app, container)  # type: ignore[method-assign]
     if container.settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

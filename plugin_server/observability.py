@@ -20,7 +20,7 @@ import logging
 import re
 import sys
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import IO, Any
 
 from flask import Flask, Response, g, request
@@ -93,7 +93,7 @@ def configure_logging(*, level: int, json_lines: bool, stream: IO[str] | None = 
     root.setLevel(level)
 
 
-def _request_id_from(given: str | None) -> str:
+def request_id_from(given: str | None) -> str:
     if given and _SANE_REQUEST_ID.fullmatch(given):
         return given
     return uuid.uuid4().hex
@@ -105,8 +105,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _start() -> None:
-        g.request_id = _request_id_from(request.headers.get(REQUEST_ID_HEADER))
-        g.log_tokens = (request_id.set(g.request_id), shop_id.set(None))
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        g.log_tokens = bind_request(g.request_id)
 
     @app.after_request
     def _answer(response: Response) -> Response:
@@ -118,5 +118,17 @@ def init_app(app: Flask) -> None:
     def _forget(_exc: BaseException | None) -> None:
         tokens: Any = g.pop("log_tokens", None)
         if tokens is not None:
-            request_id.reset(tokens[0])
-            shop_id.reset(tokens[1])
+            unbind_request(tokens)
+
+
+RequestTokens = tuple[Token[str | None], Token[int | None]]
+
+
+def bind_request(value: str) -> RequestTokens:
+    """Name this request (and no shop yet) on every log record until `unbind_request`."""
+    return request_id.set(value), shop_id.set(None)
+
+
+def unbind_request(tokens: RequestTokens) -> None:
+    request_id.reset(tokens[0])
+    shop_id.reset(tokens[1])

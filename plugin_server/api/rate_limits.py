@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
@@ -28,13 +28,16 @@ _SHARED = "loyalty_public_limiter"
 _LOCAL = "loyalty_local_limiter"
 
 
-def _limiter(*, local: bool) -> tuple[FixedWindowRateLimiter, dict[str, RateLimitItem]]:
+def _limiter(
+    *, local: bool, app: Flask | None = None
+) -> tuple[FixedWindowRateLimiter, dict[str, RateLimitItem]]:
+    extensions = (app or current_app).extensions
     key = _LOCAL if local else _SHARED
-    found: Any = current_app.extensions.get(key)
+    found: Any = extensions.get(key)
     if found is None:
         url = "memory://" if local else (current_container().settings.redis_url or "memory://")
         found = (FixedWindowRateLimiter(storage_from_string(url)), {})
-        current_app.extensions[key] = found
+        extensions[key] = found
     return found
 
 
@@ -86,6 +89,13 @@ def retry_after(scope: str, rate: str, *, local: bool = False) -> int | None:
 def over(scope: str, rate: str, *, local: bool = False) -> int | None:
     """Like `retry_after` without counting: whether the address is already over."""
     return _check(scope, rate, local=local, count=False)
+
+
+def over_locally(app: Flask, scope: str, rate: str, address: str) -> bool:
+    """Whether `address` is over `scope`'s in-memory `rate`, outside a request context (the
+    webhook fast path); without counting, like `over(..., local=True)`."""
+    limiter, items = _limiter(local=True, app=app)
+    return not limiter.test(_item(items, rate), scope, address)
 
 
 def too_many(wait: int) -> ApiError:

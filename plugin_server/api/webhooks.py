@@ -6,11 +6,14 @@ broken ledger can never make the platform's delivery time out.
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Mapping
-from typing import cast
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from werkzeug.datastructures import EnvironHeaders
 
 from plugin_server import metrics, observability
 from plugin_server.api import rate_limits, schemas
@@ -22,6 +25,11 @@ from plugin_server.services import webhook_receipts
 from webhooks import envelopes, handled_topics, shopify, woocommerce
 from webhooks.base import Envelope, MissingHeaders, header
 from webhooks.signing import hmac_sha256_base64, signatures_match
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from plugin_server.bootstrap import Container
 
 bp = Blueprint("webhooks", __name__)
 
@@ -40,9 +48,9 @@ def count_outcome(response: Response) -> Response:
     return response
 
 
-def _reply(status: str, http_status: int = 200, **extra: object) -> tuple[Response, int]:
+def _reply(status: str, extra: Mapping[str, object]) -> tuple[Response, int]:
     g.webhook_outcome = status
-    return jsonify(status=status, **extra), http_status
+    return jsonify(status=status, **extra), 200
 
 
 @bp.post("/webhooks/<platform>")
@@ -79,17 +87,33 @@ def receive(platform: str) -> tuple[Response, int]:
     wait = rate_limits.over("webhook-refused", container.settings.refused_webhook_rate, local=True)
     if wait is not None:
         raise rate_limits.too_many(wait)
+    body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    # Werkzeug's Headers: a case-insensitive mapping, which is what the readers expect.
+    reply = accept(container, platform, cast(Mapping[str, str], request.headers), body)
+    return _reply(reply.status, reply.extra)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A 200 answer to a delivery: `status` and what goes beside it in the JSON body."""
+
+    status: str
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def accept(container: Container, platform: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    """Verify a delivery, store it durably and wake a drain; ApiError for what is refused.
+
+    Shared by the Flask view and `WebhookFastPath`, so both answer exactly alike.
+    """
     try:
         plat = Platform(platform)
     except ValueError:
         raise ApiError(404, "unknown_platform", f"no webhook endpoint for {platform!r}") from None
-    body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
-    # Werkzeug's Headers: a case-insensitive mapping, which is what the readers expect.
-    headers = cast(Mapping[str, str], request.headers)
 
     if plat is Platform.WOOCOMMERCE and woocommerce.is_ping(headers, body):
         # WooCommerce's unsigned "webhook created" ping must get exactly 200 and nothing else.
-        return _reply("ping")
+        return Reply("ping")
 
     if plat is Platform.SHOPIFY:
         given = header(headers, envelopes.SHOPIFY_SIGNATURE)
@@ -103,7 +127,7 @@ def receive(platform: str) -> tuple[Response, int]:
             if domain and header(headers, "X-Shopify-Topic") in shopify.COMPLIANCE_TOPICS:
                 # Signed by Shopify for a shop we hold nothing on (never installed, or already
                 # erased by shop/redact): the duty is done, and Shopify needs a 2xx to know.
-                return _reply("ignored", reason="no data held for this shop")
+                return Reply("ignored", {"reason": "no data held for this shop"})
             raise ApiError(401, "unknown_shop", _UNAUTHORIZED)
     else:
         given = header(headers, envelopes.WOO_SIGNATURE)
@@ -126,9 +150,9 @@ def receive(platform: str) -> tuple[Response, int]:
         raise ApiError(400, "missing_headers", str(exc)) from None
 
     if not shop.active and envelope.topic not in shopify.COMPLIANCE_TOPICS:
-        return _reply("ignored", reason="shop is not active")
+        return Reply("ignored", {"reason": "shop is not active"})
     if envelope.topic not in handled_topics(plat):
-        return _reply("ignored", reason=f"topic {envelope.topic} is not used")
+        return Reply("ignored", {"reason": f"topic {envelope.topic} is not used"})
 
     failed_reason = None
     try:
@@ -150,6 +174,73 @@ def receive(platform: str) -> tuple[Response, int]:
         # and refused, so the platform's delivery log shows the problem too.
         raise ApiError(400, "malformed_payload", failed_reason)
     if receipt_id is None:
-        return _reply("duplicate")
+        return Reply("duplicate")
     container.dispatcher.wake()  # after the commit: the receipt is durable
-    return _reply("accepted", receipt_id=receipt_id)
+    return Reply("accepted", {"receipt_id": receipt_id})
+
+
+_PATHS = {"/webhooks/shopify": "shopify", "/webhooks/woocommerce": "woocommerce"}
+
+
+class WebhookFastPath:
+    """The intake's hot path as plain WSGI, in front of Flask.
+
+    Deliveries are the busiest route, and Flask's request and app contexts, hooks and
+    response objects cost more CPU than verifying and storing a delivery. A POST to a
+    webhook path with a Content-Length is answered here when `accept` answers it; anything
+    it refuses (and anything unusual) goes on to the Flask view with the body put back, and
+    that view, which runs the same `accept`, answers it with the documented error. Storing is
+    idempotent per delivery id, so a delivery that reaches both is stored once.
+    """
+
+    def __init__(self, flask_app: Flask, wsgi_app: WSGIApplication, container: Container):
+        self._flask_app = flask_app
+        self._next = wsgi_app
+        self._container = container
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        platform = _PATHS.get(environ.get("PATH_INFO", ""))
+        if platform is None or environ.get("REQUEST_METHOD") != "POST":
+            return self._next(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or "")
+        except ValueError:
+            return self._next(environ, start_response)
+        settings = self._container.settings
+        if not 0 < length <= settings.max_webhook_bytes or rate_limits.over_locally(
+            self._flask_app,
+            "webhook-refused",
+            settings.refused_webhook_rate,
+            environ.get("REMOTE_ADDR") or "unknown",
+        ):
+            return self._next(environ, start_response)
+        body = environ["wsgi.input"].read(length)
+        if len(body) != length:  # the client went away mid-body
+            return self._next(_with_body(environ, body), start_response)
+        headers = EnvironHeaders(environ)
+        request_id = observability.request_id_from(headers.get(observability.REQUEST_ID_HEADER))
+        tokens = observability.bind_request(request_id)
+        try:
+            reply = accept(self._container, platform, cast(Mapping[str, str], headers), body)
+        except Exception:  # refused or failed: the Flask view answers it as documented
+            return self._next(_with_body(environ, body), start_response)
+        finally:
+            observability.unbind_request(tokens)
+        metrics.WEBHOOKS_RECEIVED.labels(platform, reply.status).inc()
+        payload = json.dumps({"status": reply.status, **reply.extra}, separators=(",", ":"))
+        answer = (payload + "\n").encode()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(answer))),
+                (observability.REQUEST_ID_HEADER, request_id),
+            ],
+        )
+        return [answer]
+
+
+def _with_body(environ: WSGIEnvironment, body: bytes) -> WSGIEnvironment:
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return environ
