@@ -24,8 +24,10 @@ from plugin_server.jobs import Dispatcher, InlineDispatcher, RQDispatcher
 from plugin_server.platforms.base import ShopPlatform
 from plugin_server.platforms.shopify import ShopifyClient
 from plugin_server.platforms.woocommerce import WooCommerceClient
+from plugin_server.services import summary_cache
 from plugin_server.services.shops import ShopDirectory
 from plugin_server.services.storefront import StorefrontShops
+from plugin_server.services.summary_cache import SummaryCache
 from plugin_server.settings import Settings
 
 if TYPE_CHECKING:
@@ -75,6 +77,8 @@ class Container:
     storefront_shops: StorefrontShops
     redis: Redis | None
     clock: Callable[[], datetime] = utc_now
+    # The signed-in storefront summaries of this process (None: not cached; no Redis).
+    summary_cache: SummaryCache | None = None
     dispatcher: Dispatcher = field(init=False)
     # Platform clients by platform name: patient ones for jobs, and ones that give up after
     # ~2 s for the attempt made while the shopper waits (a slow platform leaves the
@@ -151,6 +155,14 @@ def bootstrap(
         )
     container.dispatcher = dispatcher
     _wake_deliveries_after_commit(container)
+    if redis is not None:
+        # Every process tracks its writes (workers and the CLI write what summaries show);
+        # the cache fills only where summaries are served.
+        versions = summary_cache.Versions(redis)
+        summary_cache.track_writes(engine, versions)
+        summary_cache.track_orm_writes(session_factory, summary_cache.member_models())
+        if settings.summary_cache_seconds > 0:
+            container.summary_cache = SummaryCache(settings.summary_cache_seconds)
     return container
 
 

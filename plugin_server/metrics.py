@@ -60,6 +60,12 @@ REDEMPTION_OUTCOMES = Counter(
     "Attempts to issue a redemption's discount code at the store, by what they ended in.",
     ["outcome"],
 )
+SUMMARY_CACHE = Counter(
+    "loyalty_storefront_summary_total",
+    "Signed-in storefront summaries, by whether this process's cache served them (hit) or "
+    "they were built from the database (miss).",
+    ["outcome"],
+)
 PLATFORM_API_SECONDS = Histogram(
     "loyalty_platform_api_seconds",
     "Time of each call to a store's API (Shopify Admin GraphQL, WooCommerce REST).",

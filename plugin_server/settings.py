@@ -49,6 +49,9 @@ class Settings:
     max_webhook_bytes: int = 2 * 1024 * 1024
     # How long a shop lookup on the webhook path may be served from memory.
     shop_cache_seconds: float = 5.0
+    # A signed-in shopper's storefront summary is served again from memory for at most this
+    # long while nothing it shows changed (services/summary_cache.py); with Redis only.
+    summary_cache_seconds: float = 30.0
     public_url: str = "http://127.0.0.1:5000"
     # Seconds between an RQ job's attempts after a failure (database down, deadlock...).
     job_retry_intervals: tuple[int, ...] = (5, 30, 120, 600)
@@ -180,6 +183,12 @@ class Settings:
             reconcile_minutes = int(env.get("LOYALTY_RECONCILE_MINUTES") or 60)
         except ValueError as exc:
             raise SettingsError("LOYALTY_RECONCILE_MINUTES must be an integer") from exc
+        try:
+            summary_cache_s = float(env.get("LOYALTY_SUMMARY_CACHE_SECONDS") or 30)
+        except ValueError as exc:
+            raise SettingsError("LOYALTY_SUMMARY_CACHE_SECONDS must be a number") from exc
+        if summary_cache_s < 0:
+            raise SettingsError("LOYALTY_SUMMARY_CACHE_SECONDS must be 0 or more")
         return cls(
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,
@@ -191,6 +200,7 @@ class Settings:
             instance_path=instance,
             max_webhook_bytes=max_bytes,
             reconcile_minutes=max(reconcile_minutes, 0),
+            summary_cache_seconds=summary_cache_s,
             public_url=env.get("LOYALTY_PUBLIC_URL") or "http://127.0.0.1:5000",
             shopify_scopes=env.get("SHOPIFY_SCOPES") or Settings.shopify_scopes,
             sandbox_url=(env.get("LOYALTY_SANDBOX_URL") or None) if development else None,

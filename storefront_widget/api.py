@@ -34,7 +34,7 @@ def _limits() -> RateLimits:
     if limits is None:
         s = current_container().settings
         limits = RateLimits(
-            s.redis_url,
+            current_container().redis,
             per_shopper=s.storefront_rate_per_shopper,
             per_address=s.storefront_rate_per_address,
         )
@@ -48,8 +48,16 @@ def authenticate_shopper() -> Response | None:
         return _preflight()
     if request.endpoint == "storefront.asset":
         return None
-    shopper = authenticate(current_container(), request)
-    _limits().check(shopper, request.remote_addr or "unknown")
+    container = current_container()
+    shopper = authenticate(container, request)
+    cache = container.summary_cache
+    read: list[str] = []
+    if cache is not None and request.endpoint == "storefront.summary" and shopper.customer_ref:
+        # The summary's cache versions come in the rate limits' round trip to Redis.
+        g.summary_entry = entry = cache.known(shopper.shop_id, shopper.customer_ref)
+        if entry is not None:
+            read = cache.keys_for(shopper.shop_id, entry.customer_id, shopper.customer_ref)
+    g.summary_versions = _limits().check(shopper, request.remote_addr or "unknown", read) or None
     g.shopper = shopper
     observability.bind_shop(shopper.shop_id)
     return None
@@ -117,11 +125,24 @@ def summary() -> Response:
     c = current_container()
     if shopper.customer_ref is None:
         return jsonify(storefront.program(c.storefront_shops, shopper.shop_id))
-    return jsonify(
-        storefront.summary(
-            c.engine, c.storefront_shops, shopper.shop_id, shopper.customer_ref, now=c.clock()
+    if c.summary_cache is None:
+        return jsonify(
+            storefront.summary(
+                c.engine, c.storefront_shops, shopper.shop_id, shopper.customer_ref, now=c.clock()
+            )
         )
+    body = storefront.cached_summary(
+        c.engine,
+        c.storefront_shops,
+        c.summary_cache,
+        shopper.shop_id,
+        shopper.customer_ref,
+        entry=g.get("summary_entry"),
+        versions=g.get("summary_versions"),
+        redis=c.redis,
+        now=c.clock(),
     )
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @bp.get("/offers")

@@ -4,10 +4,13 @@ token the store signed, never by anything the browser chooses itself."""
 from __future__ import annotations
 
 import base64
+import functools
+import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -15,11 +18,17 @@ from flask import Request
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
+from redis.exceptions import RedisError
 from shopify_app import ShopifyApp
 
 from plugin_server.api.errors import ApiError
 from plugin_server.bootstrap import Container
 from plugin_server.services.storefront import StorefrontShop, StorefrontShops
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+logger = logging.getLogger(__name__)
 
 TOKEN_AUDIENCE = "loyalty-storefront"
 MAX_TOKEN_LIFETIME_S = 3600
@@ -62,15 +71,26 @@ def _active_shop(shops: StorefrontShops, platform: str | None, domain: str) -> S
     return shop
 
 
+# Where the query string is put for the verifier, which parses a whole URL.
+_PROXY_BASE = "https://app-proxy.invalid/storefront/v1"
+
+
+@functools.lru_cache(maxsize=4)
+def _shopify_app(api_key: str, secret: str, old_secret: str | None) -> ShopifyApp:
+    return ShopifyApp(api_key, secret, old_secret)
+
+
 def _app_proxy(container: Container, shops: StorefrontShops, request: Request) -> Shopper:
     s = container.settings
     if not s.shopify_api_key or not s.shopify_api_secret:
         raise ApiError(503, "not_configured", "The app's Shopify credentials are not set.")
-    app = ShopifyApp(s.shopify_api_key, s.shopify_api_secret, s.shopify_old_api_secret)
+    app = _shopify_app(s.shopify_api_key, s.shopify_api_secret, s.shopify_old_api_secret)
     # Shopify's own check: signature over the sorted, decoded parameters (repeated keys
-    # joined by commas), constant-time, and a timestamp within 90 seconds.
+    # joined by commas), constant-time, and a timestamp within 90 seconds. It reads only
+    # the query string; the headers would only be copied and redacted for its log.
+    query = request.environ.get("QUERY_STRING", "")
     result = app.verify_app_proxy_req(
-        {"method": request.method, "headers": dict(request.headers), "url": request.url, "body": ""}
+        {"method": request.method, "headers": {}, "url": f"{_PROXY_BASE}?{query}", "body": ""}
     )
     if not result.ok or not result.shop:
         code = "stale_request" if result.log.code == "timestamp_too_old" else "invalid_signature"
@@ -120,28 +140,86 @@ def _token(shops: StorefrontShops, token: str) -> Shopper:
     return Shopper(shop.id, shop.platform, shop.domain, sub or None, "token", shop.origins)
 
 
-class RateLimits:
-    """Fixed windows per shopper and per address; Redis-backed when Redis is configured, so
-    every web process counts together."""
+# Both windows counted, and the keys after them read, in one round trip.
+_COUNT = """
+local out = {}
+for i = 1, 2 do
+  out[i] = redis.call('INCR', KEYS[i])
+  if out[i] == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i]) end
+end
+if #KEYS > 2 then
+  local values = redis.call('MGET', unpack(KEYS, 3))
+  for i = 1, #values do out[i + 2] = values[i] end
+end
+return out
+"""
 
-    def __init__(self, redis_url: str | None, *, per_shopper: str, per_address: str) -> None:
-        self._storage = storage_from_string(redis_url or "memory://")
-        self._limiter = FixedWindowRateLimiter(self._storage)
+
+class RateLimits:
+    """Fixed windows per shopper and per address. With Redis (`redis`, the app's client)
+    every web process counts together, and both counts travel in one pipelined round trip
+    with whatever else the request needs from Redis (`read`); without it, in memory."""
+
+    def __init__(self, redis: Redis | None, *, per_shopper: str, per_address: str) -> None:
+        self._redis = redis
+        self._count = redis.register_script(_COUNT) if redis is not None else None
+        self._memory = FixedWindowRateLimiter(storage_from_string("memory://"))
         self._per_shopper = parse(per_shopper)
         self._per_address = parse(per_address)
 
-    def check(self, shopper: Shopper, address: str) -> None:
+    def check(self, shopper: Shopper, address: str, read: Sequence[str] = ()) -> list[Any]:
+        """Count this request; ApiError 429 past either limit. Returns the values of the
+        Redis keys in `read` (None each without Redis, or when it failed)."""
         who = shopper.customer_ref or f"guest@{address}"
-        for item, keys in (
+        limits = (
             (self._per_address, ("addr", address)),
             (self._per_shopper, ("shopper", str(shopper.shop_id), who)),
-        ):
-            if not self._limiter.hit(item, *keys):
-                reset = self._limiter.get_window_stats(item, *keys).reset_time
-                wait = max(1, int(reset - time.time()))
-                raise ApiError(
-                    429,
-                    "rate_limited",
-                    "Too many requests; slow down.",
-                    headers={"Retry-After": str(wait)},
-                )
+        )
+        if self._count is None:
+            for item, keys in limits:
+                if not self._memory.hit(item, *keys):
+                    reset = self._memory.get_window_stats(item, *keys).reset_time
+                    raise _too_many(reset - time.time())
+            return [None] * len(read)
+        now = time.time()
+        counters: list[str] = []
+        windows: list[int] = []
+        ends: list[float] = []
+        for item, parts in limits:
+            seconds = item.get_expiry()
+            start = int(now // seconds) * seconds
+            counters.append(":".join(("loyalty:rl", *parts, str(start))))
+            windows.append(seconds + 1)
+            ends.append(start + seconds)
+        try:
+            answers = self._count(keys=[*counters, *read], args=windows)
+        except RedisError as exc:
+            # Redis down: let the shopper through. Refusing everyone would turn a cache
+            # outage into a storefront outage; the database still answers.
+            _warn_unavailable(exc)
+            return [None] * len(read)
+        for n, (item, _parts) in enumerate(limits):
+            if int(answers[n]) > item.amount:
+                raise _too_many(ends[n] - now)
+        values = list(answers[2:])
+        return values + [None] * (len(read) - len(values))  # trailing nils are dropped
+
+
+def _too_many(seconds: float) -> ApiError:
+    return ApiError(
+        429,
+        "rate_limited",
+        "Too many requests; slow down.",
+        headers={"Retry-After": str(max(1, int(seconds)))},
+    )
+
+
+_last_warning = 0.0
+
+
+def _warn_unavailable(exc: Exception) -> None:
+    global _last_warning
+    now = time.monotonic()
+    if now - _last_warning > 60:  # once a minute, not once a request
+        _last_warning = now
+        logger.warning("storefront rate limits not enforced: Redis failed (%s)", type(exc).__name__)

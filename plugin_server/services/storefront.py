@@ -4,9 +4,10 @@ rewards within reach, codes and history. Read-only, one shop, one session."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from plugin_server import metrics
 from plugin_server.db import repositories
 from plugin_server.db.models import (
     Customer,
@@ -34,10 +36,12 @@ from plugin_server.domain.widget import (
     validate_public_key,
     validate_widget_settings,
 )
-from plugin_server.services import earning_rules, expiry, referrals, tiers
+from plugin_server.services import earning_rules, expiry, referrals, summary_cache, tiers
 from plugin_server.services.customers import entry_view, expiring_view
 from plugin_server.services.rewards import view as reward_view
 from plugin_server.ttl_cache import TtlCache
+
+logger = logging.getLogger(__name__)
 
 HISTORY = 10
 CODES = 5
@@ -175,6 +179,7 @@ class StorefrontShops:
             ttl_s, monotonic=monotonic
         )
         self._pages: TtlCache[int, dict[str, Any]] = TtlCache(ttl_s, monotonic=monotonic)
+        self._last_pages: dict[int, dict[str, Any]] = {}
 
     def active(self, platform: str | None, domain: str) -> StorefrontShop | None:
         """The installed, active shop at `domain` (of `platform` if given), or None."""
@@ -200,8 +205,17 @@ class StorefrontShops:
             )
 
     def _load_page(self, shop_id: int) -> dict[str, Any]:
+        """The shop's page; the same object as last time while it is equal, so what was
+        built from it (the summary cache's entries) can tell it is unchanged."""
         with self._session_factory() as session:
-            return shop_page(session, shop_id, now=self._clock())
+            page = shop_page(session, shop_id, now=self._clock())
+        last = self._last_pages.get(shop_id)
+        if last is not None and last == page:
+            return last
+        if len(self._last_pages) >= 10_000:
+            self._last_pages.clear()
+        self._last_pages[shop_id] = page
+        return page
 
 
 def program(shops: StorefrontShops, shop_id: int) -> dict[str, Any]:
@@ -280,6 +294,13 @@ _WIDGET_SEEN: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int], date]] = (
 _WIDGET_SEEN_MAX = 100_000
 
 
+def note_widget_use_once(engine: Engine, shop_id: int, customer_id: int, day: date) -> None:
+    """`note_widget_use` without a connection when this process noted it today already."""
+    if _WIDGET_SEEN.get(engine, {}).get((shop_id, customer_id)) != day:
+        with engine.connect() as conn:
+            note_widget_use(conn, shop_id, customer_id, day)
+
+
 def note_widget_use(conn: Connection, shop_id: int, customer_id: int, day: date) -> None:
     """Record that the member opened the widget on `day` (engagement in their scores)."""
     seen = _WIDGET_SEEN.setdefault(conn.engine, {})
@@ -312,7 +333,64 @@ def summary(
     connection with no ORM session: the member with their balance, their recent codes,
     their recent entries. The shop's part comes from `shops` (cached).
     """
+    return _summary(engine, shops.page(shop_id), shop_id, customer_ref, now=now)[0]
+
+
+def cached_summary(
+    engine: Engine,
+    shops: StorefrontShops,
+    cache: summary_cache.SummaryCache,
+    shop_id: int,
+    customer_ref: str,
+    *,
+    entry: summary_cache.Entry | None,
+    versions: Sequence[Any] | None,
+    redis: Any,
+    now: datetime,
+) -> bytes:
+    """`summary` as JSON, from this process's cache while it is valid (`summary_cache`).
+
+    `entry` is what the cache knew of this member before the request and `versions` the
+    versions read for it then, before anything here reads the database.
+    """
     page = shops.page(shop_id)
+    body = cache.hit(entry, versions, page, now)
+    if body is not None and entry is not None:
+        metrics.SUMMARY_CACHE.labels("hit").inc()
+        note_widget_use_once(engine, shop_id, entry.customer_id, now.date())
+        return body
+    metrics.SUMMARY_CACHE.labels("miss").inc()
+    if versions is not None and versions[0] is None:
+        try:
+            summary_cache.ensure_epoch(redis)
+        except Exception:
+            logger.warning("could not start the summary cache's epoch", exc_info=True)
+    view, customer_id = _summary(engine, page, shop_id, customer_ref, now=now)
+    body = (json.dumps(view, separators=(",", ":")) + "\n").encode()
+    if customer_id is not None:
+        member = view["member"]
+        moments = [member["next_pending_available_at"]]
+        moments += [code["expires_at"] for code in member["codes"]]
+        valid_until = cache.valid_until(
+            now, (datetime.fromisoformat(m) for m in moments if m is not None)
+        )
+        same_member = entry is not None and entry.customer_id == customer_id
+        cache.store(
+            shop_id,
+            customer_ref,
+            customer_id,
+            versions if same_member else None,
+            page,
+            valid_until,
+            body,
+        )
+    return body
+
+
+def _summary(
+    engine: Engine, page: dict[str, Any], shop_id: int, customer_ref: str, *, now: datetime
+) -> tuple[dict[str, Any], int | None]:
+    """The summary, and the member's id (None: not a member yet)."""
     member: dict[str, Any] = {
         "customer_id": customer_ref,
         "first_name": None,
@@ -385,11 +463,12 @@ def summary(
             member["referral"] = referrals.storefront_referral(
                 conn, shop_id, page["domain"], customer_id, code
             )
-    return {
+    view = {
         "member": member,
         "program": _with_progress(page["program"], member["balance"], member["tier"]),
         "settings": page["settings"],
     }
+    return view, (row[0] if row is not None else None)
 
 
 def _public_settings(shop: Shop) -> dict[str, Any]:

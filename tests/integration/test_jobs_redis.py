@@ -279,9 +279,12 @@ def test_storefront_rate_limits_are_shared_through_redis(redis_conn: Redis) -> N
     from plugin_server.api.errors import ApiError
     from storefront_widget.auth import RateLimits, Shopper
 
-    assert REDIS_URL
-    one = RateLimits(REDIS_URL, per_shopper="3/minute", per_address="100/minute")
-    two = RateLimits(REDIS_URL, per_shopper="3/minute", per_address="100/minute")
+    one = RateLimits(redis_conn, per_shopper="3/minute", per_address="100/minute")
+    two = RateLimits(
+        Redis(connection_pool=redis_conn.connection_pool),
+        per_shopper="3/minute",
+        per_address="100/minute",
+    )
     shopper = Shopper(1, "shopify", "s.myshopify.com", "42", "app_proxy")
     one.check(shopper, "10.0.0.1")
     two.check(shopper, "10.0.0.2")
@@ -289,7 +292,8 @@ def test_storefront_rate_limits_are_shared_through_redis(redis_conn: Redis) -> N
     with pytest.raises(ApiError) as refused:
         two.check(shopper, "10.0.0.4")
     assert refused.value.status == 429
-    assert redis_conn.keys("LIMITS:*")
+    assert refused.value.headers["Retry-After"].isdigit()
+    assert redis_conn.keys("loyalty:rl:shopper:1:42:*")
 
 
 def test_an_import_runs_on_a_worker_and_resumes_from_the_tick(
