@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from plugin_server.db.engine import make_engine
+from plugin_server.db.migrate import include_object
 from plugin_server.db.models import Base
 from plugin_server.settings import Settings, normalize_database_url
 
@@ -27,7 +28,11 @@ def run_migrations_online() -> None:
     url = _url()
     connectable = config.attributes.get("connection")
     if connectable is not None:
-        context.configure(connection=connectable, target_metadata=target_metadata)
+        context.configure(
+            connection=connectable,
+            target_metadata=target_metadata,
+            include_object=include_object(connectable.dialect.name),
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -37,6 +42,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=url.startswith("sqlite"),
+            include_object=include_object(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()
