@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from alembic import context
-from alembic.migration import MigrationContext
+from alembic.migration import MigrationContext, MigrationInfo
 
 from plugin_server.db.engine import make_engine
 from plugin_server.db.migrate import include_object
@@ -46,21 +47,28 @@ def run_migrations_online() -> None:
             # SQLite alters a table by rebuilding it (batch mode), and dropping the old copy
             # of a table other rows point at fails while foreign keys are enforced. SQLite's
             # own recipe: keys off outside the transaction, checked before it commits.
-            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+            raw = connection.connection.dbapi_connection
+            assert raw is not None
+            raw.cursor().execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=sqlite,
             include_object=include_object(connection.dialect.name),
             # SQLite commits each step on its own: checked before each commit.
-            on_version_apply=[_check_sqlite_foreign_keys] if sqlite else [],
+            on_version_apply=_check_sqlite_foreign_keys if sqlite else None,
         )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
 
 
-def _check_sqlite_foreign_keys(ctx: MigrationContext, **_: Any) -> None:
+def _check_sqlite_foreign_keys(
+    ctx: MigrationContext,
+    step: MigrationInfo,
+    heads: Collection[Any],
+    run_args: Mapping[str, Any],
+) -> None:
     assert ctx.connection is not None
     broken = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").all()
     if broken:

@@ -160,7 +160,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     postgresql = _is_postgresql()
     # SQLite had the delivery key's unique key unnamed, as a column's `unique=True` makes it.
-    unique_key = [] if postgresql else [sa.Column("delivery_key", sa.String(36), unique=True)]
+    unique_key = () if postgresql else (sa.Column("delivery_key", sa.String(36), unique=True),)
     with op.batch_alter_table("webhook_deliveries", reflect_args=unique_key) as batch:
         batch.drop_constraint("uq_webhook_deliveries_delivery_key", type_="unique")
         batch.drop_constraint("uq_webhook_deliveries_source", type_="unique")

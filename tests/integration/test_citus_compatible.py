@@ -10,6 +10,8 @@ single-column primary and foreign keys, see migration 0027).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from sqlalchemy import Connection, create_engine, inspect, text
 
@@ -112,14 +114,19 @@ def _portable_problems(conn: Connection) -> list[str]:
             continue
         if column["nullable"]:
             problems.append(f"{table}: shop_id may be NULL")
-        uniques = [("unique constraint", u) for u in inspector.get_unique_constraints(table)]
-        uniques += [("unique index", i) for i in inspector.get_indexes(table) if i["unique"]]
-        for kind, key in uniques:
-            columns = [str(c) for c in key["column_names"]]
+        uniques: list[tuple[str, str | None, Sequence[str | None]]] = [
+            ("unique constraint", u["name"], u["column_names"])
+            for u in inspector.get_unique_constraints(table)
+        ]
+        uniques += [
+            ("unique index", i["name"], i["column_names"])
+            for i in inspector.get_indexes(table)
+            if i["unique"]
+        ]
+        for kind, name, names in uniques:
+            columns = [str(c) for c in names]
             if "shop_id" not in columns:
-                problems.append(
-                    f"{table}: {kind} {key['name']} ({', '.join(columns)}) lacks shop_id"
-                )
+                problems.append(f"{table}: {kind} {name} ({', '.join(columns)}) lacks shop_id")
     return sorted(problems)
 
 
