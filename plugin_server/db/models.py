@@ -5,6 +5,9 @@ a tenant table includes shop_id. On PostgreSQL the surrogate primary keys are (i
 and keys between tenant tables are (x_id, shop_id) -> t (id, shop_id); the models keep `id`
 alone as the primary key (the ORM's identity, and SQLite's auto-numbered rowid, which is
 why SQLite keeps single-column keys) and declare each foreign key per dialect (tenant_fk).
+So PostgreSQL schemas come from the migrations only: `create_all` there would lack the
+(id, shop_id) keys the foreign keys point at (SQLite's `create_all`, used by a benchmark,
+is fine).
 """
 
 from __future__ import annotations
