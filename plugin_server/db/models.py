@@ -1,4 +1,14 @@
-"""Tables. Every tenant-owned row carries `shop_id`; every query filters on it."""
+"""Tables. Every tenant-owned row carries `shop_id`; every query filters on it.
+
+Citus-compatible (migration 0027, tests/integration/test_citus_compatible.py): every key of
+a tenant table includes shop_id. On PostgreSQL the surrogate primary keys are (id, shop_id)
+and keys between tenant tables are (x_id, shop_id) -> t (id, shop_id); the models keep `id`
+alone as the primary key (the ORM's identity, and SQLite's auto-numbered rowid, which is
+why SQLite keeps single-column keys) and declare each foreign key per dialect (tenant_fk).
+So PostgreSQL schemas come from the migrations only: `create_all` there would lack the
+(id, shop_id) keys the foreign keys point at (SQLite's `create_all`, used by a benchmark,
+is fine).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +21,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -29,6 +40,25 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class Base(DeclarativeBase):
     pass
+
+
+def tenant_fk(
+    table: str, column: str, target: str, *, name: str | None = None
+) -> tuple[ForeignKeyConstraint, ForeignKeyConstraint]:
+    """A foreign key from one tenant table to another, in each database's form.
+
+    PostgreSQL: (column, shop_id) -> target (id, shop_id), so Citus can co-locate both
+    tables by shop (migration 0027). SQLite: column -> target (id). Each is created only on
+    its own dialect (`ddl_if`), and migrate.include_object compares only that one.
+    """
+    return (
+        ForeignKeyConstraint(
+            [column, "shop_id"],
+            [f"{target}.id", f"{target}.shop_id"],
+            name=name or f"{table}_{column}_fkey",
+        ).ddl_if(dialect="postgresql"),
+        ForeignKeyConstraint([column], [f"{target}.id"], name=name).ddl_if(dialect="sqlite"),
+    )
 
 
 class Shop(Base):
@@ -109,6 +139,7 @@ class Order(Base):
 
     __tablename__ = "orders"
     __table_args__ = (
+        *tenant_fk(__tablename__, "customer_id", "customers"),
         UniqueConstraint("shop_id", "order_ref", name="uq_orders_shop_ref"),
         Index("ix_orders_email_key", "shop_id", "email_key"),
         Index("ix_orders_customer", "shop_id", "customer_id"),
@@ -121,7 +152,7 @@ class Order(Base):
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
     order_ref: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(64))
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int | None] = mapped_column(BigId)
     status: Mapped[str | None] = mapped_column(String(40))
     discount_codes: Mapped[str | None] = mapped_column(Text)  # newline-separated
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -158,13 +189,15 @@ class OrderBonus(Base):
 
     __tablename__ = "order_bonuses"
     __table_args__ = (
+        *tenant_fk(__tablename__, "order_id", "orders"),
+        *tenant_fk(__tablename__, "rule_id", "earning_rules"),
         UniqueConstraint("shop_id", "order_id", "rule_id", name="uq_order_bonuses_rule"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
-    rule_id: Mapped[int] = mapped_column(ForeignKey("earning_rules.id"))
+    order_id: Mapped[int] = mapped_column(BigId)
+    rule_id: Mapped[int] = mapped_column(BigId)
     base: Mapped[Decimal] = mapped_column(ExactDecimal)
     points: Mapped[int] = mapped_column(Integer)
     includes_shipping: Mapped[bool] = mapped_column(Boolean)
@@ -181,6 +214,8 @@ class OrderLine(Base):
 
     __tablename__ = "order_lines"
     __table_args__ = (
+        *tenant_fk(__tablename__, "customer_id", "customers"),
+        *tenant_fk(__tablename__, "order_id", "orders"),
         UniqueConstraint("shop_id", "order_ref", "line_ref", name="uq_order_lines_line"),
         # A member's own purchases, newest first; who else bought a product; recent lines.
         Index("ix_order_lines_customer", "shop_id", "customer_id", "ordered_at"),
@@ -192,8 +227,8 @@ class OrderLine(Base):
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
     order_ref: Mapped[str] = mapped_column(String(64))
     # NULL: an order known only from the store's history (placed before the install).
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    order_id: Mapped[int | None] = mapped_column(BigId)
+    customer_id: Mapped[int | None] = mapped_column(BigId)
     line_ref: Mapped[str] = mapped_column(String(64))
     product_ref: Mapped[str] = mapped_column(String(64))
     variant_ref: Mapped[str | None] = mapped_column(String(64))
@@ -210,12 +245,13 @@ class OrderRefund(Base):
 
     __tablename__ = "order_refunds"
     __table_args__ = (
+        *tenant_fk(__tablename__, "order_id", "orders"),
         UniqueConstraint("shop_id", "order_id", "refund_ref", name="uq_order_refunds_ref"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    order_id: Mapped[int] = mapped_column(BigId)
     refund_ref: Mapped[str] = mapped_column(String(64))
     lines_subtotal: Mapped[Decimal] = mapped_column(ExactDecimal)
     shipping: Mapped[Decimal] = mapped_column(ExactDecimal)
@@ -234,6 +270,8 @@ class LedgerEntry(Base):
 
     __tablename__ = "ledger_entries"
     __table_args__ = (
+        *tenant_fk(__tablename__, "customer_id", "customers"),
+        *tenant_fk(__tablename__, "order_id", "orders"),
         UniqueConstraint("shop_id", "idempotency_key", name="uq_ledger_entries_idempotency"),
         # Covers the per-member aggregates (balance, expiry, tiers) on PostgreSQL.
         Index(
@@ -252,13 +290,13 @@ class LedgerEntry(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)
     points: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(30))
     reason: Mapped[str] = mapped_column(String(255))
     source_type: Mapped[str] = mapped_column(String(30))
     source_ref: Mapped[str] = mapped_column(String(64))
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    order_id: Mapped[int | None] = mapped_column(BigId)
     idempotency_key: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     available_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -299,7 +337,10 @@ class Reward(Base):
     """A catalog entry: what a shopper can turn points into. Archived, never deleted."""
 
     __tablename__ = "rewards"
-    __table_args__ = (Index("ix_rewards_shop", "shop_id", "archived_at"),)
+    __table_args__ = (
+        Index("ix_rewards_shop", "shop_id", "archived_at"),
+        *tenant_fk(__tablename__, "min_tier_id", "tiers", name="fk_rewards_min_tier"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
@@ -317,7 +358,7 @@ class Reward(Base):
     collection_ids: Mapped[str] = mapped_column(Text)  # JSON list
     code_valid_days: Mapped[int] = mapped_column(Integer)
     # Only members at this tier or above may redeem it (NULL: everyone).
-    min_tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
+    min_tier_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -354,6 +395,8 @@ class Redemption(Base):
 
     __tablename__ = "redemptions"
     __table_args__ = (
+        *tenant_fk(__tablename__, "customer_id", "customers"),
+        *tenant_fk(__tablename__, "reward_id", "rewards"),
         UniqueConstraint("shop_id", "code", name="uq_redemptions_code"),
         UniqueConstraint("shop_id", "idempotency_key", name="uq_redemptions_idempotency"),
         Index("ix_redemptions_customer", "shop_id", "customer_id"),
@@ -362,8 +405,8 @@ class Redemption(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    reward_id: Mapped[int | None] = mapped_column(ForeignKey("rewards.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)
+    reward_id: Mapped[int | None] = mapped_column(BigId)
     points: Mapped[int] = mapped_column(Integer)
     code: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
@@ -401,13 +444,14 @@ class LoyaltyEvent(Base):
 
     __tablename__ = "loyalty_events"
     __table_args__ = (
+        *tenant_fk(__tablename__, "customer_id", "customers"),
         UniqueConstraint("shop_id", "dedupe_key", name="uq_loyalty_events_dedupe"),
         Index("ix_loyalty_events_customer", "shop_id", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[str] = mapped_column(Text)  # JSON
     dedupe_key: Mapped[str] = mapped_column(String(200))
@@ -481,14 +525,15 @@ class CollectionProduct(Base):
 
     __tablename__ = "collection_products"
     __table_args__ = (
-        UniqueConstraint("collection_id", "product_ref", name="uq_collection_products"),
+        *tenant_fk(__tablename__, "collection_id", "collections"),
+        UniqueConstraint("shop_id", "collection_id", "product_ref", name="uq_collection_products"),
         # The collections a product is in (offers: collections a member buys from).
         Index("ix_collection_products_product", "shop_id", "product_ref"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"))
+    collection_id: Mapped[int] = mapped_column(BigId)
     product_ref: Mapped[str] = mapped_column(String(64))
 
 
@@ -513,12 +558,16 @@ class MemberTier(Base):
     """A member's current tier (NULL: none yet) and since when."""
 
     __tablename__ = "member_tiers"
-    __table_args__ = (UniqueConstraint("shop_id", "customer_id", name="uq_member_tiers_customer"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "customer_id", name="uq_member_tiers_customer"),
+        *tenant_fk(__tablename__, "customer_id", "customers"),
+        *tenant_fk(__tablename__, "tier_id", "tiers"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)
+    tier_id: Mapped[int | None] = mapped_column(BigId)
     reached_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -527,13 +576,18 @@ class TierChange(Base):
     """Append-only history of tier changes: the events, and the tier held at any moment."""
 
     __tablename__ = "tier_changes"
-    __table_args__ = (Index("ix_tier_changes_customer", "shop_id", "customer_id", "changed_at"),)
+    __table_args__ = (
+        Index("ix_tier_changes_customer", "shop_id", "customer_id", "changed_at"),
+        *tenant_fk(__tablename__, "customer_id", "customers"),
+        *tenant_fk(__tablename__, "from_tier_id", "tiers"),
+        *tenant_fk(__tablename__, "to_tier_id", "tiers"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    from_tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
-    to_tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)
+    from_tier_id: Mapped[int | None] = mapped_column(BigId)
+    to_tier_id: Mapped[int | None] = mapped_column(BigId)
     reason: Mapped[str] = mapped_column(String(40))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -577,6 +631,12 @@ class Referral(Base):
 
     __tablename__ = "referrals"
     __table_args__ = (
+        *tenant_fk(__tablename__, "advocate_id", "customers"),
+        *tenant_fk(__tablename__, "advocate_redemption_id", "redemptions"),
+        *tenant_fk(__tablename__, "campaign_id", "referral_campaigns"),
+        *tenant_fk(__tablename__, "friend_id", "customers"),
+        *tenant_fk(__tablename__, "friend_redemption_id", "redemptions"),
+        *tenant_fk(__tablename__, "order_id", "orders"),
         UniqueConstraint("shop_id", "friend_email_key", name="uq_referrals_friend_email"),
         UniqueConstraint("shop_id", "friend_id", name="uq_referrals_friend"),
         UniqueConstraint("shop_id", "order_id", name="uq_referrals_order"),
@@ -588,21 +648,21 @@ class Referral(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("referral_campaigns.id"))
-    advocate_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    friend_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    campaign_id: Mapped[int] = mapped_column(BigId)
+    advocate_id: Mapped[int] = mapped_column(BigId)
+    friend_id: Mapped[int | None] = mapped_column(BigId)
     friend_email_key: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     flags: Mapped[str] = mapped_column(String(200))  # comma-separated
     attributed_by: Mapped[str | None] = mapped_column(String(20))
-    friend_redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemptions.id"))
+    friend_redemption_id: Mapped[int | None] = mapped_column(BigId)
     friend_code: Mapped[str | None] = mapped_column(String(64))
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    order_id: Mapped[int | None] = mapped_column(BigId)
     order_subtotal: Mapped[Decimal | None] = mapped_column(ExactDecimal)
     qualifies_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claim_address_key: Mapped[str | None] = mapped_column(String(64))
     claim_device_key: Mapped[str | None] = mapped_column(String(64))
-    advocate_redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemptions.id"))
+    advocate_redemption_id: Mapped[int | None] = mapped_column(BigId)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     review_note: Mapped[str | None] = mapped_column(String(500))
     rewarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -686,8 +746,14 @@ class WebhookDelivery(Base):
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
+        *tenant_fk(__tablename__, "customer_id", "customers"),
+        *tenant_fk(__tablename__, "endpoint_id", "webhook_endpoints"),
         # One delivery per endpoint and source row: publishing twice adds nothing.
-        UniqueConstraint("endpoint_id", "source_key", name="uq_webhook_deliveries_source"),
+        UniqueConstraint(
+            "shop_id", "endpoint_id", "source_key", name="uq_webhook_deliveries_source"
+        ),
+        # delivery_key first: deliveries are also looked up by their key alone.
+        UniqueConstraint("delivery_key", "shop_id", name="uq_webhook_deliveries_delivery_key"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_shop", "shop_id", "endpoint_id", "id"),
         Index("ix_webhook_deliveries_customer", "shop_id", "customer_id"),
@@ -695,15 +761,15 @@ class WebhookDelivery(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    endpoint_id: Mapped[int] = mapped_column(BigId)
     # The same for every endpoint that gets the event (the envelope's `id`).
     event_id: Mapped[str] = mapped_column(String(36))
     # This delivery's own id (`X-Loyalty-Delivery`), kept across retries and replays.
-    delivery_key: Mapped[str] = mapped_column(String(36), unique=True)
+    delivery_key: Mapped[str] = mapped_column(String(36))
     topic: Mapped[str] = mapped_column(String(40))
     source_key: Mapped[str] = mapped_column(String(100))
     # Whom the event is about (NULL: a ping), so a customer's redaction can remove it.
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int | None] = mapped_column(BigId)
     body: Mapped[str] = mapped_column(Text)  # the exact JSON text that is signed
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -726,11 +792,14 @@ class WebhookAttempt(Base):
     """Append-only log of each HTTP attempt of a delivery."""
 
     __tablename__ = "webhook_attempts"
-    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "attempt"),)
+    __table_args__ = (
+        Index("ix_webhook_attempts_delivery", "delivery_id", "attempt"),
+        *tenant_fk(__tablename__, "delivery_id", "webhook_deliveries"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    delivery_id: Mapped[int] = mapped_column(BigId)
     attempt: Mapped[int] = mapped_column(Integer)
     redelivery: Mapped[bool] = mapped_column(Boolean)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -776,12 +845,13 @@ class EmailUnsubscribe(Base):
 
     __tablename__ = "email_unsubscribes"
     __table_args__ = (
+        *tenant_fk(__tablename__, "customer_id", "customers"),
         UniqueConstraint("shop_id", "customer_id", name="uq_email_unsubscribes_customer"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -797,6 +867,7 @@ class EmailMessage(Base):
 
     __tablename__ = "email_messages"
     __table_args__ = (
+        *tenant_fk(__tablename__, "customer_id", "customers"),
         # One email per event and shopper: publishing twice adds nothing.
         UniqueConstraint(
             "shop_id", "customer_id", "type", "source_key", name="uq_email_messages_source"
@@ -808,7 +879,7 @@ class EmailMessage(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)
     type: Mapped[str] = mapped_column(String(30))
     source_key: Mapped[str] = mapped_column(String(100))
     data: Mapped[str] = mapped_column(Text)  # JSON: the event's facts for the template
@@ -987,10 +1058,13 @@ class CustomerScore(Base):
     calendar days; money is in minor units of `currency` (the shop's currency)."""
 
     __tablename__ = "customer_scores"
-    __table_args__ = (Index("ix_customer_scores_segment", "shop_id", "segment", "customer_id"),)
+    __table_args__ = (
+        Index("ix_customer_scores_segment", "shop_id", "segment", "customer_id"),
+        *tenant_fk(__tablename__, "customer_id", "customers"),
+    )
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     currency: Mapped[str | None] = mapped_column(String(3))
     # Counted orders: paid, not cancelled, not fully refunded.
     frequency: Mapped[int] = mapped_column(Integer)
@@ -1063,7 +1137,8 @@ class WidgetUseDay(Base):
     in each web process, so the busiest read pays one INSERT per member per day)."""
 
     __tablename__ = "widget_use_days"
+    __table_args__ = (*tenant_fk(__tablename__, "customer_id", "customers"),)
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)

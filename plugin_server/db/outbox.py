@@ -263,7 +263,7 @@ def queue(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     from plugin_server.db import repositories
 
     added = repositories.insert_many_ignoring_conflict(
-        session, WebhookDelivery, rows, ("endpoint_id", "source_key")
+        session, WebhookDelivery, rows, ("shop_id", "endpoint_id", "source_key")
     )
     if added:
         session.info[PUBLISHED] = True

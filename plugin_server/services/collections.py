@@ -347,7 +347,7 @@ def _replace(
                 {"shop_id": shop_id, "collection_id": row.id, "product_ref": product}
                 for product in sorted(want - have)
             ],
-            ("collection_id", "product_ref"),
+            ("shop_id", "collection_id", "product_ref"),
         )
         row.title = (fetched.title or "")[:255] or None
         row.product_count = len(want)
