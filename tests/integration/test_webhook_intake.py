@@ -410,7 +410,7 @@ def test_database_restart_mid_traffic_answers_503_then_recovers(
 
 
 @pytest.mark.postgres_only
-def test_a_dead_pooled_connection_on_the_insert_path_becomes_a_503_error(
+def test_a_dead_intake_connection_becomes_a_503_error_and_the_next_delivery_reconnects(
     container: Container, shopify_shop: ShopHandle, settings: Settings
 ) -> None:
     import psycopg
@@ -418,27 +418,26 @@ def test_a_dead_pooled_connection_on_the_insert_path_becomes_a_503_error(
 
     from webhooks.envelopes import shopify_envelope
 
-    d = paid(shopify_shop, delivery_id="after-restart")
-    envelope = shopify_envelope(d.headers, shopify_shop.domain)
-    raw = container.engine.raw_connection()
-    with raw.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    raw.close()
+    def record(delivery_id: str) -> int | None:
+        d = paid(shopify_shop, delivery_id=delivery_id)
+        return webhook_receipts.record_receipt(
+            container.engine,
+            shop_id=shopify_shop.id,
+            envelope=shopify_envelope(d.headers, shopify_shop.domain),
+            body=d.body,
+            now=container.clock(),
+        )
+
+    assert record("before-restart") is not None
+    pid = webhook_receipts._intake_connection(container.engine).info.backend_pid
     dsn = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn, autocommit=True) as killer:
         killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    record = lambda: webhook_receipts.record_receipt(  # noqa: E731
-        container.engine,
-        shop_id=shopify_shop.id,
-        envelope=envelope,
-        body=d.body,
-        now=container.clock(),
-    )
     with pytest.raises(OperationalError):
-        record()
-    assert record() is not None  # the dead connection left the pool; a new one works
-    assert count(container, WebhookReceipt) == 1
+        record("after-restart")
+    assert record("after-restart") is not None  # the dead connection was dropped
+    assert webhook_receipts._intake_connection(container.engine).info.backend_pid != pid
+    assert count(container, WebhookReceipt) == 2
 
 
 def test_redis_down_still_stores_and_acknowledges(settings: Settings, clock) -> None:  # type: ignore[no-untyped-def]
