@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import logging
 import re
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from limits.strategies import FixedWindowRateLimiter
 from redis.exceptions import RedisError
 from shopify_app import ShopifyApp
 
+from plugin_server.api import rate_limits
 from plugin_server.api.errors import ApiError
 from plugin_server.bootstrap import Container
 from plugin_server.services.storefront import StorefrontShop, StorefrontShops
@@ -28,7 +28,6 @@ from plugin_server.services.storefront import StorefrontShop, StorefrontShops
 if TYPE_CHECKING:
     from redis import Redis
 
-logger = logging.getLogger(__name__)
 
 TOKEN_AUDIENCE = "loyalty-storefront"
 MAX_TOKEN_LIFETIME_S = 3600
@@ -196,7 +195,7 @@ class RateLimits:
         except RedisError as exc:
             # Redis down: let the shopper through. Refusing everyone would turn a cache
             # outage into a storefront outage; the database still answers.
-            _warn_unavailable(exc)
+            rate_limits.warn_unavailable(exc)
             return [None] * len(read)
         for n, (item, _parts) in enumerate(limits):
             if int(answers[n]) > item.amount:
@@ -212,14 +211,3 @@ def _too_many(seconds: float) -> ApiError:
         "Too many requests; slow down.",
         headers={"Retry-After": str(max(1, int(seconds)))},
     )
-
-
-_last_warning = 0.0
-
-
-def _warn_unavailable(exc: Exception) -> None:
-    global _last_warning
-    now = time.monotonic()
-    if now - _last_warning > 60:  # once a minute, not once a request
-        _last_warning = now
-        logger.warning("storefront rate limits not enforced: Redis failed (%s)", type(exc).__name__)

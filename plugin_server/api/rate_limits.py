@@ -64,7 +64,7 @@ def _check(scope: str, rate: str, *, local: bool, count: bool) -> int | None:
     except Exception as exc:
         # Redis down: let the request through. Refusing everyone (readiness included)
         # would turn a cache outage into a full one; the database still answers.
-        _warn_unavailable(exc)
+        warn_unavailable(exc)
         return None
     return max(1, int(reset - time.time()))
 
@@ -72,7 +72,8 @@ def _check(scope: str, rate: str, *, local: bool, count: bool) -> int | None:
 _last_warning = 0.0
 
 
-def _warn_unavailable(exc: Exception) -> None:
+def warn_unavailable(exc: Exception) -> None:
+    """Rate limits let everyone through while their storage fails: say so, once a minute."""
     global _last_warning
     now = time.monotonic()
     if now - _last_warning > 60:  # once a minute, not once a request

@@ -25,16 +25,6 @@ if not REDIS_URL and not REQUIRE_SERVICES:
 
 
 @pytest.fixture
-def redis_conn() -> Iterator[Redis]:
-    assert REDIS_URL, "LOYALTY_TEST_REDIS_URL must point at a real Redis"
-    conn = Redis.from_url(REDIS_URL)
-    conn.flushdb()
-    yield conn
-    conn.flushdb()
-    conn.close()
-
-
-@pytest.fixture
 def rq_container(settings: Settings, clock, redis_conn: Redis) -> Iterator[Container]:  # type: ignore[no-untyped-def]
     c = bootstrap(settings.with_overrides(redis_url=REDIS_URL), redis=redis_conn, clock=clock)
     jobs.set_worker_container(c)

@@ -33,6 +33,15 @@ def paid(shop: ShopHandle, delivery_id: str, order_id: int = 5001) -> SignedDeli
     )
 
 
+def forged_order(shop: ShopHandle, order_id: int) -> SignedDelivery:
+    payload = shopify_order(
+        order_id=order_id, email="x@example.com", subtotal=D("5"), customer_id=1
+    )
+    return sign_shopify(
+        payload, topic="orders/paid", shop_domain=shop.domain, secret="not-the-app-secret"
+    )
+
+
 @pytest.fixture
 def flask_requests(app: Flask) -> Iterator[list[str]]:
     """Paths of the requests that went through Flask's request handling."""
@@ -86,12 +95,7 @@ def test_accepted_and_duplicate_answers_match_the_flask_view(
 def test_refusals_go_to_the_flask_view_with_the_body(
     client: FlaskClient, container: Container, shopify_shop: ShopHandle, flask_requests: list[str]
 ) -> None:
-    forged = sign_shopify(
-        shopify_order(order_id=5003, email="x@example.com", subtotal=D("5"), customer_id=1),
-        topic="orders/paid",
-        shop_domain=shopify_shop.domain,
-        secret="not-the-app-secret",
-    )
+    forged = forged_order(shopify_shop, 5003)
     r = post(client, forged)
     assert r.status_code == 401
     assert r.json["error"]["code"] == "invalid_signature"
@@ -144,12 +148,7 @@ def test_a_body_cut_short_is_not_stored(
 def test_an_address_over_the_refusal_limit_is_answered_by_the_view(
     client: FlaskClient, container: Container, shopify_shop: ShopHandle, flask_requests: list[str]
 ) -> None:
-    forged = sign_shopify(
-        shopify_order(order_id=5004, email="x@example.com", subtotal=D("5"), customer_id=1),
-        topic="orders/paid",
-        shop_domain=shopify_shop.domain,
-        secret="not-the-app-secret",
-    )
+    forged = forged_order(shopify_shop, 5004)
     limit = int(container.settings.refused_webhook_rate.split("/")[0])
     for _ in range(limit):
         assert post(client, forged).status_code == 401
