@@ -15,10 +15,7 @@ from plugin_server.db.models import EmailMessage
 from plugin_server.sandbox.smtp_sink import SmtpSink
 from plugin_server.settings import Settings
 from tests.conftest import FakeClock, make_shop, post
-from tests.integration import test_jobs_redis as rq_fixtures
 from tests.integration.test_jobs_redis import REDIS_URL, drain, order_delivery
-
-redis_conn = rq_fixtures.redis_conn
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from tests.integration.test_jobs_redis import drain, order_delivery
 from tests.webhook_receiver import Receiver
 
 # The RQ fixtures (a flushed Redis db, a container wired to it) of the receipt tests.
-redis_conn = rq_fixtures.redis_conn
 rq_container = rq_fixtures.rq_container
 
 
