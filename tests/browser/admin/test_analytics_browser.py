@@ -9,7 +9,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from plugin_server.services import analytics
 from tests.browser.admin.conftest import Admin, axe_violations, sign_in
@@ -86,7 +86,7 @@ def test_a_bad_custom_range_shows_the_apis_message(page: Page, admin: Admin) -> 
     page.wait_for_selector("#error-summary")
     assert "from must not be after to" in page.locator("#error-summary").inner_text()
     assert "from must not be after to" in page.locator("#f-from-error").inner_text()
-    assert page.evaluate("document.activeElement.id") == "error-summary"
+    expect(page.locator("#error-summary")).to_be_focused()  # admin.js moves focus on load
     assert page.input_value("#f-from") == "2026-03-10"
     assert page.input_value("#f-to") == "2026-03-01"
     assert axe_violations(page) == []
