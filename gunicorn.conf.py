@@ -25,6 +25,11 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # slower (712/s against 1,162/s), since it serialised each process's inserts.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads new connections
+# over the workers. On one shared socket, whichever worker is awake accepts: with long-lived
+# keep-alive connections (a proxy's, Shopify's) one worker was seen holding every connection
+# while the other idled, halving throughput (benchmarks/webhook_intake.py, 2 workers).
+reuse_port = True
 timeout = 30
 accesslog = "-"
 

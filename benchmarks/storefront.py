@@ -7,7 +7,7 @@ storefront page in Lighthouse.
    Shopify app proxy request, round-robin over the shoppers.
    - The trivial GET /healthz at 16 connections, for scale.
    - Maximum throughput at each of `--connections`.
-   - Latency at a paced ~500 requests/s (wrk's per-request delay across 20 connections).
+   - Latency at a paced 500-700 requests/s (wrk's per-request delay across 20 connections).
 2. Lighthouse (the `lighthouse` npm package, run with the system Chromium): the demo
    storefront page without the widget (?widget=0) and with it, `--lighthouse-runs` each,
    median performance score.
@@ -154,7 +154,8 @@ def api_phase(args: argparse.Namespace) -> dict[str, object]:
             lua(script, args.shoppers, None)
             results[f"max_c{connections}"] = wrk(base, connections, args.duration, script)
         # wrk has no rate option: 20 connections each waiting 26 ms + the answer's latency
-        # between requests offer at most ~500/s; the achieved rate is printed with it.
+        # between requests offer 500-700/s (fewer the slower the answers); the achieved rate
+        # is printed with it, and the goal counts only if it reached 475/s.
         lua(script, args.shoppers, 26)
         results["paced_500"] = wrk(base, 20, args.duration, script)
         return results

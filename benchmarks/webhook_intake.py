@@ -95,6 +95,7 @@ def gunicorn(port: int, workers: int, threads: int, env: dict[str, str]) -> subp
             "gthread",
             "--threads",
             str(threads),
+            "--reuse-port",
             "--log-level",
             "warning",
         ],
