@@ -1132,6 +1132,7 @@ API description: {base}/openapi.json
         )
         state.shopify_shop(demo_shop.DEMO_DOMAIN, access_token=shop.access_token)
         with RunningSandbox(state, port=sandbox_port):
+            demo_shop.subscribe_webhooks(c, shop, sandbox_url=sandbox_url)
             if c.redis is None:
                 _start_ticker(c)
             create_app(container=c).run(host="127.0.0.1", port=port, threaded=True)

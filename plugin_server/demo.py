@@ -130,6 +130,26 @@ def set_up(container: Container, *, sandbox_url: str, showcase: bool = True) -> 
     return Demo(shop_id, api_key, token, DEMO_CUSTOMER_ID)
 
 
+def subscribe_webhooks(container: Container, demo: Demo, *, sandbox_url: str) -> None:
+    """Subscribe the demo shop's webhooks at the running sandbox, as an install does.
+
+    The sandbox keeps nothing between runs; without this the first reconciliation pass
+    would find every subscription missing and re-create them with a warning."""
+    from plugin_server.platforms.base import ShopCredentials
+    from plugin_server.platforms.shopify import ShopifyClient
+    from plugin_server.platforms.shopify_auth import subscribe_webhooks as subscribe
+
+    client = container.platforms.get("shopify")
+    creds = ShopCredentials(
+        domain=DEMO_DOMAIN, access_token=demo.access_token, api_base_url=sandbox_url
+    )
+    subscribe(
+        client if isinstance(client, ShopifyClient) else ShopifyClient(),
+        creds,
+        f"{container.settings.public_url.rstrip('/')}/webhooks/shopify",
+    )
+
+
 def _showcase(container: Container, shop_id: int, *, tote_bag: int) -> None:
     # Points expire a year after they are earned: the widget shows Ann when hers do.
     program.update_program(

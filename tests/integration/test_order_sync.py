@@ -257,6 +257,21 @@ def test_a_deleted_shopify_subscription_is_created_again_for_that_shop_only(
     assert admin_b.webhooks == {}  # the other shop was not touched
 
 
+def test_the_demo_shop_is_subscribed_like_an_install_so_reconciliation_finds_nothing_missing(
+    container: Container, sandbox: RunningSandbox
+) -> None:
+    from plugin_server import demo
+    from plugin_server.platforms.shopify_auth import WEBHOOK_TOPICS
+
+    shop = demo.set_up(container, sandbox_url=sandbox.url, showcase=False)
+    sandbox.sandbox.shopify_shop(demo.DEMO_DOMAIN, access_token=shop.access_token)
+    demo.subscribe_webhooks(container, shop, sandbox_url=sandbox.url)
+    held = sandbox.sandbox.shopify[demo.DEMO_DOMAIN].webhooks.values()
+    url = f"{container.settings.public_url}/webhooks/shopify"
+    assert sorted(w["topic"] for w in held if w["uri"] == url) == sorted(WEBHOOK_TOPICS)
+    assert jobs.run_reconcile(container, shop.shop_id)["webhooks_recreated"] == []
+
+
 @pytest.fixture
 def runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
