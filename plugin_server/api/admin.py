@@ -114,6 +114,7 @@ def list_segments() -> Response:
     responses={
         "HTTP_200": (s.SegmentMemberPage, "A page of the segment's members, in id order."),
         "HTTP_400": (s.Error, "unknown_segment, or a bad limit or cursor."),
+        "HTTP_404": (s.Error, "not_found: a segment name with a NUL character."),
         **AUTH_ERRORS,
     },
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -100,6 +101,13 @@ def error_response(
 
 
 def register_error_handlers(app: Flask) -> None:
+    @app.url_value_preprocessor
+    def refuse_nul_in_path(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        # Nothing we store can hold NUL (PostgreSQL text cannot), so a path value with one
+        # names nothing: 404 for every route, before a lookup fails at the database (500).
+        if values and any(isinstance(v, str) and "\x00" in v for v in values.values()):
+            raise NotFound("Nothing here: a path value cannot contain NUL characters.")
+
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> tuple[Response, int]:
         response, status = error_response(exc.status, exc.code, exc.message, exc.fields)

@@ -294,3 +294,31 @@ def test_nul_characters_are_bad_input_not_a_server_error(
     assert "NUL" in r.json["error"]["message"] + str(r.json["error"].get("fields"))
     rewards = client.get("/api/v1/rewards", headers=shopify_shop.auth).json["rewards"]
     assert rewards == []
+
+
+def test_nul_in_a_query_value_is_bad_input_before_the_handler(
+    client: FlaskClient, shopify_shop: ShopHandle
+) -> None:
+    # Found by the fuzzer on PostgreSQL: the referrals list answered 500.
+    r = client.get("/api/v1/referrals?status=pending&advocate=%01a%00b", headers=shopify_shop.auth)
+    assert r.status_code == 400, r.json
+    assert r.json["error"]["code"] == "validation_failed"
+    assert r.json["error"]["fields"] == {"query.advocate": "must not contain NUL characters"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/customers/10%0001",
+        "/api/v1/customers/10%0001/transactions",
+        "/api/v1/segments/champ%00ions/members",
+        "/storefront/v1/referrals/AB%00CD",
+    ],
+)
+def test_nul_in_a_path_value_names_nothing(
+    client: FlaskClient, shopify_shop: ShopHandle, url: str
+) -> None:
+    r = client.get(url, headers=shopify_shop.auth)
+    assert r.status_code == 404, r.json
+    assert r.json["error"]["code"] == "not_found"
+    assert "NUL" in r.json["error"]["message"]
