@@ -101,12 +101,27 @@ def error_response(
 
 
 def register_error_handlers(app: Flask) -> None:
+    # PostgreSQL text cannot hold NUL, so nothing we store has one. Refused for every route
+    # (API, widget and admin pages) before a handler passes it to a query that would fail at
+    # the database as a 500. JSON bodies are checked by schemas.RequestModel.
     @app.url_value_preprocessor
     def refuse_nul_in_path(endpoint: str | None, values: dict[str, Any] | None) -> None:
-        # Nothing we store can hold NUL (PostgreSQL text cannot), so a path value with one
-        # names nothing: 404 for every route, before a lookup fails at the database (500).
+        # A path value with NUL names nothing.
         if values and any(isinstance(v, str) and "\x00" in v for v in values.values()):
             raise NotFound("Nothing here: a path value cannot contain NUL characters.")
+
+    @app.before_request
+    def refuse_nul_in_query() -> None:
+        if "%00" not in request.query_string.decode("latin-1"):
+            return  # the common case, without parsing the query
+        fields = {
+            f"query.{name}": "must not contain NUL characters"
+            for name, value in request.args.items(multi=True)
+            if "\x00" in name or "\x00" in value
+        }
+        if fields:
+            summary = "; ".join(f"{name}: {problem}" for name, problem in fields.items())
+            raise ApiError(400, "validation_failed", summary, fields=fields)
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> tuple[Response, int]:

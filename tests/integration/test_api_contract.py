@@ -306,6 +306,15 @@ def test_nul_in_a_query_value_is_bad_input_before_the_handler(
     assert r.json["error"]["fields"] == {"query.advocate": "must not contain NUL characters"}
 
 
+def test_nul_in_the_admin_apps_customer_search_is_bad_input(signed_in: FlaskClient) -> None:
+    # It reached PostgreSQL as a 500 before every route refused NUL in the query.
+    r = signed_in.get("/admin/customers?q=a%00b")
+    assert r.status_code == 400
+    assert r.mimetype == "text/html"  # the admin app's own error page, with the reason
+    assert "query.q: must not contain NUL characters" in r.get_data(as_text=True)
+    assert signed_in.get("/admin/customers?q=ab").status_code == 200
+
+
 @pytest.mark.parametrize(
     "url",
     [
