@@ -146,7 +146,7 @@ def subscribe_webhooks(container: Container, demo: Demo, *, sandbox_url: str) ->
     subscribe(
         client if isinstance(client, ShopifyClient) else ShopifyClient(),
         creds,
-        f"{container.settings.public_url.rstrip('/')}/webhooks/shopify",
+        container.settings.webhook_url("shopify"),
     )
 
 

@@ -395,7 +395,7 @@ def run_reconcile(
     try:
         repair = reader.repair_webhooks(
             creds,
-            delivery_url=f"{container.settings.public_url.rstrip('/')}/webhooks/{platform}",
+            delivery_url=container.settings.webhook_url(platform),
             secret=secret,
         )
         out["webhooks_recreated"] = list(repair.recreated)

@@ -113,6 +113,11 @@ class Settings:
     # webhook subscriptions), which find what dropped webhooks missed; 0 turns them off.
     reconcile_minutes: int = 60
 
+    def webhook_url(self, platform: str) -> str:
+        """Where a store delivers our webhooks: subscribed at install, checked by
+        reconciliation, so both must build it the same way."""
+        return f"{self.public_url.rstrip('/')}/webhooks/{platform}"
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

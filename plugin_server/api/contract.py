@@ -32,13 +32,12 @@ from spectree.plugins.base import Context
 from spectree.plugins.flask_plugin import FlaskPlugin
 from spectree.utils import get_multidict_items, get_request_model_hints
 
-from plugin_server.api.errors import ApiError
+from plugin_server.api.errors import VALIDATION_STATUS, ApiError, validation_failed
 from plugin_server.api.schemas import Error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 JSON_MIMETYPES = frozenset({"application/json"})
-VALIDATION_STATUS = 400
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
@@ -50,11 +49,6 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
         message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
         fields.setdefault(path, message)
     return fields
-
-
-def validation_failed(fields: Mapping[str, str]) -> ApiError:
-    summary = "; ".join(f"{name}: {problem}" for name, problem in fields.items())
-    return ApiError(VALIDATION_STATUS, "validation_failed", summary, fields=dict(fields))
 
 
 def read_json_object(request: Request, *, any_content_type: bool = False) -> dict[str, Any]:

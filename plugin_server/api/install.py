@@ -237,7 +237,7 @@ def _finish_shopify(c: Container, domain: str, token: shopify_auth.ShopToken) ->
             shopify_auth.subscribe_webhooks(
                 client if isinstance(client, ShopifyClient) else ShopifyClient(),
                 creds,
-                f"{c.settings.public_url}/webhooks/shopify",
+                c.settings.webhook_url("shopify"),
             )
         )
         webhook_error = None
@@ -350,7 +350,7 @@ def woocommerce_callback(json: schemas.WooKeys) -> tuple[Response, int]:
             client.create_webhook(
                 creds,
                 topic=topic,
-                delivery_url=f"{c.settings.public_url}/webhooks/woocommerce",
+                delivery_url=c.settings.webhook_url("woocommerce"),
                 secret=webhook_secret,
             )
             created += 1
